@@ -1,0 +1,3 @@
+module github.com/stickless/stickless
+
+go 1.26

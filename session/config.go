@@ -1,0 +1,173 @@
+package session
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults of [Config]; a zero field means its default.
+const (
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	DefaultStoreTimeout    = time.Second
+	DefaultMaxSize         = 64 << 10
+	DefaultRetryAfter      = 2 * time.Second
+	DefaultLoginURL        = "/login"
+	// DefaultCookieName is the cookie name over HTTPS. The __Host- prefix
+	// makes the browser refuse the cookie unless it is Secure, has Path=/ and
+	// no Domain, so no subdomain can plant or overwrite it.
+	DefaultCookieName = "__Host-session"
+	// DefaultInsecureCookieName is the cookie name when InsecureCookie is set.
+	DefaultInsecureCookieName = "session"
+	// MinKeySize is the least length of a signing key, in bytes.
+	MinKeySize = 32
+)
+
+// Config configures a [Manager]. The zero value of each field is the safe
+// default stated in its comment; only Keys must be given.
+type Config struct {
+	// Keys sign and verify session cookies with HMAC-SHA-256. The first key
+	// signs; every key verifies, so a new key can be put first while the
+	// old one still accepts the cookies already out (rotation). A cookie
+	// verified by an older key is signed again with the first. Each key has
+	// at least MinKeySize bytes. Required: New panics without one.
+	Keys [][]byte
+
+	// CookieName names the session cookie.
+	// default: "__Host-session", or "session" when InsecureCookie is set.
+	CookieName string
+
+	// InsecureCookie drops the Secure attribute and the __Host- prefix so
+	// that the cookie works over plain HTTP: a development setting for
+	// servers on loopback, never for production.
+	// default: false (Secure cookie).
+	InsecureCookie bool
+
+	// SameSite is the cookie's SameSite attribute.
+	// default: http.SameSiteLaxMode.
+	SameSite http.SameSite
+
+	// IdleTimeout ends a session after this long without a request
+	// (OWASP ASVS 3.3). default: 30 minutes.
+	IdleTimeout time.Duration
+
+	// AbsoluteTimeout ends a session this long after login (its creation or
+	// last [Session.Renew]), however busy it is. default: 12 hours.
+	AbsoluteTimeout time.Duration
+
+	// StoreTimeout bounds every store call; a call that takes longer fails
+	// with ErrStoreUnavailable. default: 1 second.
+	StoreTimeout time.Duration
+
+	// MaxSize bounds the encoded size of one session (keys plus values, in
+	// bytes); [Session.Put] refuses to grow past it with ErrTooLarge.
+	// default: 64 KiB.
+	MaxSize int
+
+	// RetryAfter is the Retry-After of the 503 answered when the store is
+	// unavailable, rounded up to whole seconds. default: 2 seconds.
+	RetryAfter time.Duration
+
+	// LoginURL is where [Manager.RequireLogin] sends anonymous users; it must
+	// be a local path. default: "/login".
+	LoginURL string
+
+	// Logger receives store errors. Tokens never reach it.
+	// default: slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with its zero fields filled, and panics
+// on a configuration that cannot work.
+func (c Config) withDefaults() Config {
+	if len(c.Keys) == 0 {
+		panic("session: Config.Keys is empty: give at least one signing key of 32 bytes or more")
+	}
+	keys := make([][]byte, len(c.Keys))
+	for i, k := range c.Keys {
+		if len(k) < MinKeySize {
+			panic("session: Config.Keys: every key needs at least 32 bytes")
+		}
+		keys[i] = append([]byte(nil), k...)
+	}
+	c.Keys = keys
+	if c.CookieName == "" {
+		c.CookieName = DefaultCookieName
+		if c.InsecureCookie {
+			c.CookieName = DefaultInsecureCookieName
+		}
+	}
+	if !validCookieName(c.CookieName) {
+		panic("session: Config.CookieName " + c.CookieName + " is not a valid cookie name")
+	}
+	if strings.HasPrefix(c.CookieName, "__Host-") && c.InsecureCookie {
+		panic("session: Config.CookieName: a __Host- cookie must be Secure; drop the prefix with InsecureCookie")
+	}
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	c.IdleTimeout = positive("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout)
+	c.AbsoluteTimeout = positive("AbsoluteTimeout", c.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	c.StoreTimeout = positive("StoreTimeout", c.StoreTimeout, DefaultStoreTimeout)
+	c.RetryAfter = positive("RetryAfter", c.RetryAfter, DefaultRetryAfter)
+	if c.MaxSize < 0 {
+		panic("session: Config.MaxSize is negative")
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = DefaultMaxSize
+	}
+	if c.LoginURL == "" {
+		c.LoginURL = DefaultLoginURL
+	}
+	if LocalPath(c.LoginURL, "") == "" {
+		panic("session: Config.LoginURL must be a local path such as /login")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func positive(name string, d, def time.Duration) time.Duration {
+	if d < 0 {
+		panic("session: Config." + name + " is negative")
+	}
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func validCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// LocalPath returns raw if it is a path on this site (it starts with one
+// "/", not "//" or "/\", and has no scheme, host or control character), and
+// fallback otherwise. Use it on a "next" parameter before redirecting to it,
+// so that no link can send users to another site (an open redirect).
+func LocalPath(raw, fallback string) string {
+	if len(raw) == 0 || raw[0] != '/' || len(raw) > 2048 {
+		return fallback
+	}
+	if len(raw) > 1 && (raw[1] == '/' || raw[1] == '\\') {
+		return fallback
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < ' ' || c == 0x7f || c == '\\' {
+			return fallback
+		}
+	}
+	return raw
+}

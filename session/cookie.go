@@ -1,0 +1,73 @@
+package session
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"log/slog"
+)
+
+// A cookie value is base64url(token) "." base64url(HMAC-SHA-256(key, name, token)):
+// 43 + 1 + 43 characters. The cookie name is part of the MAC, so a value cut
+// from one cookie does not verify under another name.
+var (
+	tokenLen  = base64.RawURLEncoding.EncodedLen(TokenSize)
+	sigLen    = base64.RawURLEncoding.EncodedLen(sha256.Size)
+	cookieLen = tokenLen + 1 + sigLen
+)
+
+// codec signs and verifies cookie values. keys[0] signs; every key verifies.
+type codec struct {
+	name string
+	keys [][]byte
+}
+
+// Signature is an HMAC of a token; like [Token] it prints redacted.
+type signature [sha256.Size]byte
+
+func (signature) String() string       { return redacted }
+func (signature) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+func (c *codec) sign(key []byte, t *Token) signature {
+	var m hash.Hash = hmac.New(sha256.New, key)
+	m.Write([]byte(c.name))
+	m.Write([]byte{0})
+	m.Write(t[:])
+	var s signature
+	m.Sum(s[:0])
+	return s
+}
+
+// encode returns the cookie value for t, signed with the first key.
+func (c *codec) encode(t Token) string {
+	sig := c.sign(c.keys[0], &t)
+	b := make([]byte, cookieLen)
+	base64.RawURLEncoding.Encode(b, t[:])
+	b[tokenLen] = '.'
+	base64.RawURLEncoding.Encode(b[tokenLen+1:], sig[:])
+	return string(b)
+}
+
+// decode verifies v and returns its token and the index of the key that
+// verified it. ok is false for anything that is not a value this codec made
+// with one of its keys; decode never panics and does no I/O.
+func (c *codec) decode(v string) (t Token, keyIndex int, ok bool) {
+	if len(v) != cookieLen || v[tokenLen] != '.' {
+		return Token{}, 0, false
+	}
+	var sig signature
+	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != TokenSize {
+		return Token{}, 0, false
+	}
+	if n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(v[tokenLen+1:])); err != nil || n != sha256.Size {
+		return Token{}, 0, false
+	}
+	for i, k := range c.keys {
+		want := c.sign(k, &t)
+		if hmac.Equal(want[:], sig[:]) {
+			return t, i, true
+		}
+	}
+	return Token{}, 0, false
+}

@@ -1,0 +1,42 @@
+package session
+
+import "errors"
+
+var (
+	// ErrStoreUnavailable is returned (wrapped) when the store cannot answer
+	// within the configured timeout: it is down, hung or refused the call.
+	// The middleware answers such requests with 503 and Retry-After.
+	ErrStoreUnavailable = errors.New("session: store unavailable")
+
+	// ErrTooLarge is returned by [Session.Put] when the session would grow
+	// past Config.MaxSize. The session keeps its earlier contents.
+	ErrTooLarge = errors.New("session: session too large")
+
+	// ErrNotInteger is returned by [Session.Incr] when the field holds
+	// something else than an integer.
+	ErrNotInteger = errors.New("session: value is not an integer")
+
+	// ErrGone is returned by the immediate operations ([Session.Incr],
+	// [Session.CompareAndSwap]) when the session was destroyed, renewed away
+	// or expired while the request ran.
+	ErrGone = errors.New("session: session no longer exists")
+
+	// ErrBadKey is returned for an empty field name.
+	ErrBadKey = errors.New("session: empty key")
+)
+
+// unavailable wraps err so that it matches ErrStoreUnavailable while keeping
+// the cause for logs.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	return &storeError{err: err}
+}
+
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "session: store unavailable: " + e.err.Error() }
+func (e *storeError) Unwrap() []error {
+	return []error{ErrStoreUnavailable, e.err}
+}

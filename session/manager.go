@@ -1,0 +1,206 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Manager loads and saves sessions for HTTP handlers. Create one with [New]
+// at start-up and wrap the handlers that use sessions with
+// [Manager.Handler]. A Manager is safe for concurrent use.
+type Manager struct {
+	store Store
+	cfg   Config
+	codec codec
+	lt    Lifetime
+}
+
+// New returns a Manager that keeps sessions in store. The zero Config gives
+// the safe defaults except for Keys, which must be set. New panics, with a
+// message that starts with "session:", when store is nil or cfg cannot work.
+func New(store Store, cfg Config) *Manager {
+	if store == nil {
+		panic("session: New: nil Store")
+	}
+	cfg = cfg.withDefaults()
+	return &Manager{
+		store: store,
+		cfg:   cfg,
+		codec: codec{name: cfg.CookieName, keys: cfg.Keys},
+		lt:    Lifetime{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout},
+	}
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+type ctxKey struct{}
+
+// Handler returns middleware that gives every request a [Session], found
+// with [FromContext]. The session is loaded lazily: a request that never
+// touches it costs no store call. Changes are saved before the response
+// headers are written (the body is not buffered); a store that cannot answer
+// turns the response into a 503 with Retry-After.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := &Session{m: m, req: r}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.ctx = r.Context()
+		rw := &responseWriter{ResponseWriter: w, s: s}
+		next.ServeHTTP(rw, r)
+		rw.finish()
+	})
+}
+
+// FromContext returns the session of the request whose context is ctx, or
+// nil outside [Manager.Handler].
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	return s
+}
+
+// RequireLogin returns middleware, to be used inside [Manager.Handler], that
+// lets through only requests whose session is bound to a user
+// ([Session.SetUser]). An anonymous request that asks for JSON (its Accept
+// header names application/json) gets 401; any other gets a 303 redirect to
+// Config.LoginURL with the original path and query in the "next" parameter.
+// A store that cannot answer gives 503.
+func (m *Manager) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		if s == nil {
+			panic("session: RequireLogin used outside Manager.Handler")
+		}
+		if err := s.Load(r.Context()); err != nil {
+			m.unavailable(w)
+			return
+		}
+		if s.User() != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"login required"}` + "\n"))
+			return
+		}
+		target := m.cfg.LoginURL
+		if next := LocalPath(r.URL.RequestURI(), ""); next != "" && next != m.cfg.LoginURL {
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			target += sep + "next=" + url.QueryEscape(next)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	})
+}
+
+// unavailable writes the 503 answered when the store cannot answer: a plain
+// message, never the store's own error text.
+func (m *Manager) unavailable(w http.ResponseWriter) {
+	h := w.Header()
+	for k := range h {
+		delete(h, k)
+	}
+	secs := int64((m.cfg.RetryAfter + time.Second - 1) / time.Second)
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write([]byte("503 Service Unavailable: the session store is not answering; please retry shortly.\n"))
+}
+
+// call runs f with the store timeout and maps every failure to
+// ErrStoreUnavailable, logging the cause.
+func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	err := f(ctx)
+	cancel()
+	if err != nil {
+		m.cfg.Logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err))
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Info describes one session of a user, for a "your sessions" page.
+type Info struct {
+	Handle    string    // public name of the session; see [Handle]
+	Current   bool      // the session of the request that listed it
+	User      string    // the user it is bound to
+	UserAgent string    // the User-Agent of the login request
+	Created   time.Time // login time
+	LastSeen  time.Time // last request (within the store's touch throttle)
+	Expires   time.Time // when it dies unless used
+}
+
+// Sessions lists the live sessions of user, newest first. Errors wrap
+// ErrStoreUnavailable.
+func (m *Manager) Sessions(ctx context.Context, user string) ([]Info, error) {
+	var list []UserSession
+	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
+		list, err = m.store.UserSessions(ctx, user)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(list))
+	for _, us := range list {
+		out = append(out, Info{
+			Handle: Handle(us.Key), User: us.User, UserAgent: us.UserAgent,
+			Created: us.Created, LastSeen: us.LastSeen, Expires: us.Expires,
+		})
+	}
+	sortInfos(out)
+	return out, nil
+}
+
+// Revoke destroys the session of user named by handle and reports whether
+// there was one. A handle of another user's session is not found.
+func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error) {
+	var list []UserSession
+	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
+		list, err = m.store.UserSessions(ctx, user)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, us := range list {
+		if us.User == user && Handle(us.Key) == handle {
+			return true, m.call(ctx, "Destroy", func(ctx context.Context) error {
+				return m.store.Destroy(ctx, us.Key)
+			})
+		}
+	}
+	return false, nil
+}
+
+// RevokeAll destroys every session of user ("log out everywhere") and
+// returns how many there were.
+func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
+	var n int
+	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
+		n, err = m.store.DestroyUser(ctx, user)
+		return err
+	})
+	return n, err
+}
+
+// Healthy reports whether the store answers, by loading a key that cannot
+// exist. It is meant for health checks.
+func (m *Manager) Healthy(ctx context.Context) error {
+	return m.call(ctx, "Load", func(ctx context.Context) error {
+		_, _, err := m.store.Load(ctx, "health-check", m.lt)
+		return err
+	})
+}

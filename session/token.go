@@ -1,0 +1,51 @@
+package session
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"log/slog"
+)
+
+// TokenSize is the size of a session token in bytes: 256 bits, as OWASP
+// ASVS V3 asks for at least 128.
+const TokenSize = 32
+
+// Token is the secret that a session cookie carries. Whoever holds it holds
+// the session, so it never reaches a log: its String, GoString and LogValue
+// print "[redacted]". Stores see only [Token.Key], a hash of it.
+type Token [TokenSize]byte
+
+const redacted = "[redacted]"
+
+func newToken() Token {
+	var t Token
+	// crypto/rand.Read never returns an error and never reads short (Go 1.24+).
+	rand.Read(t[:])
+	return t
+}
+
+// Key returns the store key of the session: the SHA-256 of the token,
+// base64url-encoded (43 characters). The token cannot be found from it.
+func (t Token) Key() string {
+	sum := sha256.Sum256(t[:])
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// String returns "[redacted]".
+func (Token) String() string { return redacted }
+
+// GoString returns "[redacted]".
+func (Token) GoString() string { return redacted }
+
+// LogValue returns "[redacted]" so that slog never prints a token.
+func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// Handle returns the public handle of the session stored under key: a
+// short hash that names the session in a user's session list and in
+// revocation requests. It is neither the token nor the store key, so it is
+// safe to put in a page.
+func Handle(key string) string {
+	sum := sha256.Sum256([]byte("stickless handle\x00" + key))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}

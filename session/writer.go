@@ -1,0 +1,88 @@
+package session
+
+import (
+	"errors"
+	"net/http"
+)
+
+// responseWriter saves the session just before the response headers go
+// out, without buffering the body. If the session could not be loaded or
+// saved, it answers 503 in place of the handler's response.
+type responseWriter struct {
+	http.ResponseWriter
+	s           *Session
+	wroteHeader bool
+	failed      bool // the 503 went out; the handler's writes are dropped
+}
+
+// errDropped is what Write returns once the response became a 503.
+var errDropped = errors.New("session: response replaced by 503: session store unavailable")
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		w.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
+		return
+	}
+	if code >= 100 && code < 200 {
+		w.ResponseWriter.WriteHeader(code) // informational: headers are not final yet
+		return
+	}
+	w.wroteHeader = true
+	if !w.prepare(code) {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// prepare commits the session and adds its cookie; on failure it writes the
+// 503 and reports false. A handler that answers 5xx itself keeps its answer.
+func (w *responseWriter) prepare(code int) bool {
+	s := w.s
+	s.mu.Lock()
+	var err error
+	if s.loaded {
+		err = s.commitLocked(s.ctx)
+		if err == nil {
+			s.writeCookie(w.ResponseWriter.Header())
+		}
+	}
+	s.mu.Unlock()
+	if err != nil && code < 500 {
+		w.failed = true
+		w.s.m.unavailable(w.ResponseWriter)
+		return false
+	}
+	return true
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return 0, errDropped
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends the headers (saving the session first) and flushes what the
+// handler wrote, when the underlying writer can.
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish saves a session whose handler wrote no header at all.
+func (w *responseWriter) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+}
