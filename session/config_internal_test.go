@@ -1,0 +1,157 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLocalPath(t *testing.T) {
+	const fb = "/fallback"
+	tests := []struct {
+		name string
+		raw  string
+		want string // "" means the fallback
+	}{
+		{"root", "/", "/"},
+		{"path", "/account/settings", "/account/settings"},
+		{"path and query", "/search?q=a+b&next=//evil.com", "/search?q=a+b&next=//evil.com"},
+		{"fragment", "/page#top", "/page#top"},
+		{"encoded slashes stay a path", "/%2F%2Fevil.com", "/%2F%2Fevil.com"},
+		{"encoded backslash stays a path", "/%5Cevil.com", "/%5Cevil.com"},
+		{"dot segments", "/a/../b", "/a/../b"},
+		{"non-ASCII", "/caf\u00e9", "/caf\u00e9"},
+
+		{"empty", "", ""},
+		{"relative", "account", ""},
+		{"dot relative", "./account", ""},
+		{"protocol-relative", "//evil.com", ""},
+		{"protocol-relative with path", "//evil.com/login", ""},
+		{"triple slash", "///evil.com", ""},
+		{"slash backslash", "/\\evil.com", ""},
+		{"backslash slash", "\\/evil.com", ""},
+		{"double backslash", "\\\\evil.com", ""},
+		{"backslash later", "/a\\..\\..\\evil.com", ""},
+		{"absolute https", "https://x", ""},
+		{"absolute http", "http://evil.com/", ""},
+		{"scheme without slashes", "https:evil.com", ""},
+		{"javascript", "javascript:alert(1)", ""},
+		{"javascript after slash-less space", " javascript:alert(1)", ""},
+		{"data", "data:text/html,<script>alert(1)</script>", ""},
+		{"leading space", " /account", ""},
+		{"leading space protocol-relative", " //evil.com", ""},
+		{"tab between slashes", "/\t/evil.com", ""},
+		{"newline between slashes", "/\n/evil.com", ""},
+		{"carriage return", "/\r/evil.com", ""},
+		{"NUL", "/\x00/evil.com", ""},
+		{"DEL", "/\x7f/evil.com", ""},
+		{"header injection", "/a\r\nSet-Cookie: x=y", ""},
+		{"too long", "/" + strings.Repeat("a", 2048), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.want
+			if want == "" {
+				want = fb
+			}
+			if got := LocalPath(tt.raw, fb); got != want {
+				t.Errorf("LocalPath(%q) = %q, want %q", tt.raw, got, want)
+			}
+		})
+	}
+}
+
+func validConfig() Config { return Config{Keys: [][]byte{testKey1}} }
+
+func TestConfigPanics(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"no keys", func(c *Config) { c.Keys = nil }},
+		{"empty key list", func(c *Config) { c.Keys = [][]byte{} }},
+		{"short key", func(c *Config) { c.Keys = [][]byte{[]byte("too short")} }},
+		{"key of 31 bytes", func(c *Config) { c.Keys = [][]byte{bytes.Repeat([]byte{'k'}, 31)} }},
+		{"short second key", func(c *Config) { c.Keys = append(c.Keys, []byte("short")) }},
+		{"nil key", func(c *Config) { c.Keys = [][]byte{nil} }},
+		{"cookie name with space", func(c *Config) { c.CookieName = "my session" }},
+		{"cookie name with semicolon", func(c *Config) { c.CookieName = "a;b" }},
+		{"cookie name with equals", func(c *Config) { c.CookieName = "a=b" }},
+		{"cookie name with control", func(c *Config) { c.CookieName = "a\x01" }},
+		{"cookie name non-ASCII", func(c *Config) { c.CookieName = "s\u00e9ssion" }},
+		{"__Host- name with InsecureCookie", func(c *Config) { c.CookieName = "__Host-s"; c.InsecureCookie = true }},
+		{"negative IdleTimeout", func(c *Config) { c.IdleTimeout = -time.Second }},
+		{"negative AbsoluteTimeout", func(c *Config) { c.AbsoluteTimeout = -time.Second }},
+		{"negative StoreTimeout", func(c *Config) { c.StoreTimeout = -time.Second }},
+		{"negative RetryAfter", func(c *Config) { c.RetryAfter = -time.Second }},
+		{"negative MaxSize", func(c *Config) { c.MaxSize = -1 }},
+		{"absolute LoginURL", func(c *Config) { c.LoginURL = "https://evil.com/login" }},
+		{"protocol-relative LoginURL", func(c *Config) { c.LoginURL = "//evil.com/login" }},
+		{"relative LoginURL", func(c *Config) { c.LoginURL = "login" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			defer func() {
+				r := recover()
+				msg := fmt.Sprint(r)
+				if r == nil || !strings.HasPrefix(msg, "session: ") {
+					t.Errorf("withDefaults did not panic with a \"session: \" message; recovered %#v", r)
+				}
+			}()
+			c.withDefaults()
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := validConfig().withDefaults()
+	want := Config{
+		Keys:            [][]byte{testKey1},
+		CookieName:      "__Host-session",
+		SameSite:        http.SameSiteLaxMode,
+		IdleTimeout:     30 * time.Minute,
+		AbsoluteTimeout: 12 * time.Hour,
+		StoreTimeout:    time.Second,
+		MaxSize:         64 << 10,
+		RetryAfter:      2 * time.Second,
+		LoginURL:        "/login",
+		Logger:          slog.Default(),
+	}
+	if fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if c.InsecureCookie {
+		t.Error("InsecureCookie defaults to true")
+	}
+
+	insecure := Config{Keys: [][]byte{testKey1}, InsecureCookie: true}.withDefaults()
+	if insecure.CookieName != "session" {
+		t.Errorf("CookieName with InsecureCookie = %q, want \"session\"", insecure.CookieName)
+	}
+
+	set := Config{
+		Keys: [][]byte{testKey1}, CookieName: "sid", SameSite: http.SameSiteStrictMode,
+		IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour, StoreTimeout: 50 * time.Millisecond,
+		MaxSize: 100, RetryAfter: time.Second, LoginURL: "/signin?from=app",
+	}.withDefaults()
+	if set.CookieName != "sid" || set.SameSite != http.SameSiteStrictMode || set.IdleTimeout != time.Minute ||
+		set.AbsoluteTimeout != time.Hour || set.StoreTimeout != 50*time.Millisecond || set.MaxSize != 100 ||
+		set.RetryAfter != time.Second || set.LoginURL != "/signin?from=app" {
+		t.Errorf("fields set were not kept: %+v", set)
+	}
+}
+
+func TestConfigCopiesKeys(t *testing.T) {
+	key := bytes.Clone(testKey1)
+	c := Config{Keys: [][]byte{key}}.withDefaults()
+	key[0] ^= 0xff
+	if !bytes.Equal(c.Keys[0], testKey1) {
+		t.Error("changing the caller's key after set-up changed the key in force")
+	}
+}
