@@ -106,7 +106,9 @@ func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 // message, never the store's own error text.
 func (m *Manager) unavailable(w http.ResponseWriter) {
 	h := w.Header()
-	for k := range h {
+	// Drop what described the handler's own answer; keep headers such as
+	// X-Request-Id or security headers that outer middleware set.
+	for _, k := range replacedHeaders {
 		delete(h, k)
 	}
 	secs := int64((m.cfg.RetryAfter + time.Second - 1) / time.Second)
@@ -117,6 +119,11 @@ func (m *Manager) unavailable(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusServiceUnavailable)
 	w.Write([]byte("503 Service Unavailable: the session store is not answering; please retry shortly.\n"))
 }
+
+// replacedHeaders are the headers of a handler's answer that do not fit
+// the 503 that replaces it.
+var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "Content-Encoding",
+	"Content-Disposition", "Content-Language", "Location", "Etag", "Last-Modified", "Refresh", "Cache-Control", "Expires"}
 
 // call runs f with the store timeout and maps every failure to
 // ErrStoreUnavailable, logging the cause.

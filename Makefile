@@ -1,0 +1,24 @@
+# stickless: see README.md. Targets:
+#   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
+#   make test   install the servers the tests need (as root, if missing), then run every test
+#   make lint   go vet and gofmt
+GO ?= go
+TESTFLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: demo test lint deps build
+
+demo:
+	$(GO) run ./cmd/whatsup -insecure-cookie
+
+deps:
+	bash deploy/install-deps.sh
+
+test: deps lint
+	$(GO) test $(TESTFLAGS) ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+build:
+	mkdir -p bin && $(GO) build -o bin/ ./cmd/...

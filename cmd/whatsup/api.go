@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/stickless/stickless/session"
+)
+
+func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	var user *string
+	if name, ok := s.String("user_name"); ok && s.User() != "" {
+		user = &name
+	}
+	if s.Err() != nil {
+		a.m.Unavailable(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		User     *string `json:"user"`
+		Instance string  `json:"instance"`
+	}{user, a.instance})
+}
+
+func (a *app) getSession(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	v := s.Values()
+	if s.Err() != nil {
+		a.m.Unavailable(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// mergeSession merges the keys of a JSON object body into the session;
+// keys not named are left as they are. It answers the whole session.
+func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if tooLarge(err) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body over 64 KiB"})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "cannot read body"})
+		return
+	}
+	var kv map[string]json.RawMessage
+	if err := json.Unmarshal(body, &kv); err != nil || kv == nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be a JSON object"})
+		return
+	}
+	s := session.FromContext(r.Context())
+	set := make(map[string][]byte, len(kv))
+	for k, v := range kv {
+		if k == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "empty key"})
+			return
+		}
+		set[k] = v
+	}
+	if err := s.PutMany(set); err != nil {
+		if err == session.ErrTooLarge {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the session would grow past its size limit; nothing was changed"})
+			return
+		}
+		a.storeFailed(w, r, err)
+		return
+	}
+	if err := s.Commit(r.Context()); err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Values())
+}
+
+type sessionJSON struct {
+	ID        string    `json:"id"`
+	Current   bool      `json:"current"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	UserAgent string    `json:"user_agent"`
+}
+
+func (a *app) listSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := session.FromContext(r.Context()).Sessions(r.Context())
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]sessionJSON, 0, len(list))
+	for _, in := range list {
+		out = append(out, sessionJSON{in.Handle, in.Current, in.Created, in.LastSeen, in.UserAgent})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (a *app) revokeAPI(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		if tooLarge(err) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body over 64 KiB"})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `the body must be {"id": "<session id>"}`})
+		return
+	}
+	s := session.FromContext(r.Context())
+	ok, err := a.m.Revoke(r.Context(), s.User(), req.ID)
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusNotFound
+	}
+	writeJSON(w, code, map[string]bool{"revoked": ok})
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/stickless/stickless/session"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// maxBody bounds every request body: larger ones get 413.
+const maxBody = 64 << 10
+
+// app is the demo's HTTP side: one per process.
+type app struct {
+	m        *session.Manager
+	instance string
+}
+
+func newApp(m *session.Manager, instance string) *app {
+	return &app{m: m, instance: instance}
+}
+
+// handler returns the whole HTTP handler: the X-Instance header, the
+// cross-origin check, the body limit and the session middleware around the
+// routes.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	login := a.m.RequireLogin
+
+	mux.HandleFunc("GET /{$}", a.requirePage(a.home))
+	mux.HandleFunc("GET /login", a.loginForm)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.Handle("GET /sessions", login(http.HandlerFunc(a.sessionsPage)))
+	mux.Handle("POST /sessions/revoke", login(http.HandlerFunc(a.revokeForm)))
+	mux.HandleFunc("POST /logout-everywhere", a.logoutEverywhere)
+
+	mux.HandleFunc("GET /api/whoami", a.whoami)
+	mux.HandleFunc("GET /api/session", a.getSession)
+	mux.HandleFunc("POST /api/session", a.mergeSession)
+	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
+	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
+	mux.HandleFunc("GET /healthz", a.healthz)
+
+	var h http.Handler = a.m.Handler(mux)
+	h = http.NewCrossOriginProtection().Handler(h)
+	return a.common(h)
+}
+
+// common sets X-Instance on every response and bounds request bodies.
+func (a *app) common(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Instance", a.instance)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requirePage is RequireLogin for a handler func.
+func (a *app) requirePage(h http.HandlerFunc) http.HandlerFunc {
+	return a.m.RequireLogin(h).ServeHTTP
+}
+
+// requireAPI lets through requests of a logged-in user and answers 401 JSON
+// to the others, whatever their Accept header.
+func (a *app) requireAPI(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Load(r.Context()); err != nil {
+			a.m.Unavailable(w)
+			return
+		}
+		if s.User() == "" {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// storeFailed answers a store error: 503 for an unavailable store, 413 for
+// a session that would grow too large, 500 (logged) otherwise.
+func (a *app) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrStoreUnavailable):
+		a.m.Unavailable(w)
+	case errors.Is(err, session.ErrTooLarge):
+		http.Error(w, "413 the session would grow past its size limit; nothing was changed", http.StatusRequestEntityTooLarge)
+	default:
+		slog.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		http.Error(w, "500 internal error", http.StatusInternalServerError)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// render writes a page; templates are parsed at start-up, so a failure here
+// is a write error to a gone client.
+func (a *app) render(w http.ResponseWriter, code int, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	w.WriteHeader(code)
+	pages.ExecuteTemplate(w, name, data)
+}
+
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Healthy(r.Context()); err != nil {
+		a.m.Unavailable(w)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}

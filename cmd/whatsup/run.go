@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/session"
+)
+
+// errUsage marks errors in the command line: exit code 2.
+var errUsage = errors.New("usage")
+
+// options are the command-line settings of whatsup.
+type options struct {
+	addr            string
+	instance        string
+	redisURL        string
+	secretsFile     string
+	insecureCookie  bool
+	idleTimeout     time.Duration
+	absoluteTimeout time.Duration
+	storeTimeout    time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("whatsup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
+	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store; empty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
+	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
+	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
+	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: whatsup [flags]\n\nThe stickless demo app. Flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"-idle-timeout", o.idleTimeout}, {"-absolute-timeout", o.absoluteTimeout}, {"-store-timeout", o.storeTimeout}} {
+		if d.v <= 0 {
+			return o, fmt.Errorf("%w: %s must be positive, got %v", errUsage, d.name, d.v)
+		}
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return o, fmt.Errorf("%w: -addr %q: %v", errUsage, o.addr, err)
+	}
+	if o.instance == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(o.addr)
+		o.instance = host + ":" + port
+	}
+	return o, nil
+}
+
+// Run runs the demo until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("instance", o.instance)
+
+	keys, err := loadKeys(o.secretsFile, os.Getenv("STICKLESS_SECRETS"))
+	if err != nil {
+		return err
+	}
+	store, closeStore, err := openStore(ctx, o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if len(keys) == 0 {
+		if o.redisURL != "" {
+			return fmt.Errorf("%w: with -redis every instance must share the signing keys: give -secrets-file or STICKLESS_SECRETS", errUsage)
+		}
+		keys = [][]byte{randomKey()}
+		log.Warn("no -secrets-file or STICKLESS_SECRETS: using a random signing key; sessions will not survive a restart")
+	}
+
+	m := session.New(store, session.Config{
+		Keys:            keys,
+		InsecureCookie:  o.insecureCookie,
+		IdleTimeout:     o.idleTimeout,
+		AbsoluteTimeout: o.absoluteTimeout,
+		StoreTimeout:    o.storeTimeout,
+		Logger:          log,
+	})
+	srv := &http.Server{
+		Addr:              o.addr,
+		Handler:           newApp(m, o.instance).handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	storeName := "memstore (in this process)"
+	if o.redisURL != "" {
+		storeName = "redis"
+	}
+	log.Info("whatsup started", "url", "http://"+ln.Addr().String(), "store", storeName,
+		"idle_timeout", o.idleTimeout, "absolute_timeout", o.absoluteTimeout, "insecure_cookie", o.insecureCookie)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("whatsup stopping")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	log.Info("whatsup stopped")
+	return nil
+}
+
+// loadKeys reads the signing keys from the file (one per line, blank lines
+// and # comments skipped) or, when no file is given, from env
+// (comma-separated). The first key signs.
+func loadKeys(file, env string) ([][]byte, error) {
+	var raw []string
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -secrets-file: %v", errUsage, err)
+		}
+		raw = strings.Split(string(b), "\n")
+	case env != "":
+		raw = strings.Split(env, ",")
+	}
+	var keys [][]byte
+	for i, k := range raw {
+		k = strings.TrimSpace(k)
+		if k == "" || strings.HasPrefix(k, "#") {
+			continue
+		}
+		if len(k) < session.MinKeySize {
+			return nil, fmt.Errorf("%w: signing key %d has %d characters; each needs at least %d (try: openssl rand -hex 32)", errUsage, i+1, len(k), session.MinKeySize)
+		}
+		keys = append(keys, []byte(k))
+	}
+	if (file != "" || env != "") && len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no signing key found in the secrets given", errUsage)
+	}
+	return keys, nil
+}
+
+func randomKey() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return []byte(hex.EncodeToString(b))
+}
+
+// openStore returns the session store: Redis when url is set, else the
+// embedded memstore.
+func openStore(ctx context.Context, url string) (session.Store, func(), error) {
+	if url == "" {
+		s := memstore.New(memstore.Options{})
+		return s, func() { s.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("%w: -redis: the Redis store is not built yet; leave -redis empty to use the embedded store", errUsage)
+}
