@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"hash"
+	"io"
 	"log/slog"
 )
 
@@ -26,8 +28,10 @@ type codec struct {
 // Signature is an HMAC of a token; like [Token] it prints redacted.
 type signature [sha256.Size]byte
 
-func (signature) String() string       { return redacted }
-func (signature) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (signature) String() string             { return redacted }
+func (signature) GoString() string           { return redacted }
+func (signature) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
+func (signature) LogValue() slog.Value       { return slog.StringValue(redacted) }
 
 func (c *codec) sign(key []byte, t *Token) signature {
 	var m hash.Hash = hmac.New(sha256.New, key)

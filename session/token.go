@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -12,8 +14,9 @@ import (
 const TokenSize = 32
 
 // Token is the secret that a session cookie carries. Whoever holds it holds
-// the session, so it never reaches a log: its String, GoString and LogValue
-// print "[redacted]". Stores see only [Token.Key], a hash of it.
+// the session, so it never reaches a log: its String, GoString, Format (every
+// fmt verb, %x and %d included) and LogValue print "[redacted]". Stores see
+// only [Token.Key], a hash of it.
 type Token [TokenSize]byte
 
 const redacted = "[redacted]"
@@ -37,6 +40,10 @@ func (Token) String() string { return redacted }
 
 // GoString returns "[redacted]".
 func (Token) GoString() string { return redacted }
+
+// Format prints "[redacted]" whatever the verb, so that no fmt verb (%x,
+// %d, %#v, ...) prints the token's bytes.
+func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // LogValue returns "[redacted]" so that slog never prints a token.
 func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
