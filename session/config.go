@@ -102,8 +102,8 @@ func (c Config) withDefaults() Config {
 	if !validCookieName(c.CookieName) {
 		panic("session: Config.CookieName " + c.CookieName + " is not a valid cookie name")
 	}
-	if strings.HasPrefix(c.CookieName, "__Host-") && c.InsecureCookie {
-		panic("session: Config.CookieName: a __Host- cookie must be Secure; drop the prefix with InsecureCookie")
+	if c.InsecureCookie && (hasPrefixFold(c.CookieName, "__Host-") || hasPrefixFold(c.CookieName, "__Secure-")) {
+		panic("session: Config.CookieName: browsers refuse a __Host- or __Secure- cookie that is not Secure; drop the prefix with InsecureCookie")
 	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
@@ -138,6 +138,12 @@ func positive(name string, d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring ASCII case,
+// as browsers match cookie name prefixes.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func validCookieName(s string) bool {
