@@ -45,7 +45,8 @@ type Config struct {
 	// default: false (Secure cookie).
 	InsecureCookie bool
 
-	// SameSite is the cookie's SameSite attribute.
+	// SameSite is the cookie's SameSite attribute. http.SameSiteNoneMode
+	// needs a Secure cookie, so New panics when it comes with InsecureCookie.
 	// default: http.SameSiteLaxMode.
 	SameSite http.SameSite
 
@@ -107,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookie {
+		panic("session: Config.SameSite: browsers refuse a SameSite=None cookie that is not Secure; do not combine it with InsecureCookie")
 	}
 	c.IdleTimeout = positive("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout)
 	c.AbsoluteTimeout = positive("AbsoluteTimeout", c.AbsoluteTimeout, DefaultAbsoluteTimeout)

@@ -87,6 +87,7 @@ func TestConfigPanics(t *testing.T) {
 		{"__host- name with InsecureCookie", func(c *Config) { c.CookieName = "__host-s"; c.InsecureCookie = true }},
 		{"__Secure- name with InsecureCookie", func(c *Config) { c.CookieName = "__Secure-s"; c.InsecureCookie = true }},
 		{"__SECURE- name with InsecureCookie", func(c *Config) { c.CookieName = "__SECURE-s"; c.InsecureCookie = true }},
+		{"SameSite=None with InsecureCookie", func(c *Config) { c.SameSite = http.SameSiteNoneMode; c.InsecureCookie = true }},
 		{"negative IdleTimeout", func(c *Config) { c.IdleTimeout = -time.Second }},
 		{"negative AbsoluteTimeout", func(c *Config) { c.AbsoluteTimeout = -time.Second }},
 		{"negative StoreTimeout", func(c *Config) { c.StoreTimeout = -time.Second }},
