@@ -1,0 +1,160 @@
+package redistest
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStandaloneSetGet(t *testing.T) {
+	s := Standalone(t, Options{})
+	if !strings.HasPrefix(s.Addr, "127.0.0.1:") {
+		t.Fatalf("Addr = %q, want 127.0.0.1:port", s.Addr)
+	}
+	if r := s.Do(t, "SET", "k", "v"); r.Kind != KindStatus || r.Str != "OK" {
+		t.Fatalf("SET: %v", r)
+	}
+	if r := s.Do(t, "GET", "k"); r.Kind != KindBulk || r.Str != "v" {
+		t.Fatalf("GET k: %v, want \"v\"", r)
+	}
+	if r := s.Do(t, "GET", "missing"); !r.IsNil() {
+		t.Fatalf("GET missing: %v, want nil", r)
+	}
+	if r := s.Do(t, "INCRBY", "n", "5"); r.Kind != KindInt || r.Int != 5 {
+		t.Fatalf("INCRBY: %v", r)
+	}
+	if r := s.Do(t, "NOSUCHCOMMAND"); r.Err() == nil {
+		t.Fatalf("NOSUCHCOMMAND: %v, want an error reply", r)
+	}
+	s.Do(t, "HSET", "h", "a", "1", "b", "2")
+	if r := s.Do(t, "HGETALL", "h"); r.Kind != KindArray || len(r.Elems) != 4 {
+		t.Fatalf("HGETALL: %v", r)
+	}
+	if got, want := s.Keys(t), []string{"h", "k", "n"}; !slices.Equal(got, want) {
+		t.Fatalf("Keys = %v, want %v", got, want)
+	}
+	if got := s.URL(); got != "redis://"+s.Addr {
+		t.Fatalf("URL = %q", got)
+	}
+	if role := s.Info(t, "replication")["role"]; role != "master" {
+		t.Fatalf("role = %q, want master", role)
+	}
+}
+
+func TestStandalonePassword(t *testing.T) {
+	s := Standalone(t, Options{Password: "p@ss word"})
+	if r := s.Do(t, "PING"); r.Str != "PONG" {
+		t.Fatalf("PING: %v", r)
+	}
+	if got, want := s.URL(), "redis://:p%40ss%20word@"+s.Addr; got != want {
+		t.Fatalf("URL = %q, want %q", got, want)
+	}
+	c, err := dial(s.Addr, "", time.Now().Add(DoTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.do("GET", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Str, "NOAUTH") {
+		t.Fatalf("GET without AUTH: %v, want NOAUTH", r)
+	}
+}
+
+func TestStandaloneAOFSurvivesRestart(t *testing.T) {
+	s := Standalone(t, Options{AOF: true})
+	s.DoOK(t, "SET", "kept", "1")
+	s.Stop(t)
+	if s.Running() {
+		t.Fatal("Running after Stop")
+	}
+	if _, err := s.Call(time.Second, "PING"); err == nil {
+		t.Fatal("PING answered after Stop")
+	}
+	s.Start(t)
+	if r := s.Do(t, "GET", "kept"); r.Str != "1" {
+		t.Fatalf("after Stop/Start: GET kept = %v, want \"1\"", r)
+	}
+	// appendfsync always: even a crash keeps acknowledged writes.
+	s.DoOK(t, "SET", "crash", "2")
+	s.Kill(t)
+	s.Start(t)
+	if r := s.Do(t, "GET", "crash"); r.Str != "2" {
+		t.Fatalf("after Kill/Start: GET crash = %v, want \"2\"", r)
+	}
+}
+
+func TestStandaloneWithoutAOFForgets(t *testing.T) {
+	s := Standalone(t, Options{})
+	s.DoOK(t, "SET", "gone", "1")
+	s.Restart(t)
+	if r := s.Do(t, "GET", "gone"); !r.IsNil() {
+		t.Fatalf("GET gone after restart without AOF = %v, want nil", r)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	s := Standalone(t, Options{})
+	s.DoOK(t, "SET", "k", "v")
+	s.Pause(t)
+	_, err := s.Call(300*time.Millisecond, "GET", "k")
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("GET on a paused server: err = %v, want a timeout", err)
+	}
+	s.Resume(t)
+	if r := s.Do(t, "GET", "k"); r.Str != "v" {
+		t.Fatalf("GET after Resume = %v", r)
+	}
+	// Cleanup of a paused server must not hang.
+	s.Pause(t)
+}
+
+func TestCommandStats(t *testing.T) {
+	s := Standalone(t, Options{})
+	s.ResetStats(t)
+	for range 3 {
+		s.DoOK(t, "HSET", "h", "f", "v")
+	}
+	s.DoOK(t, "CLIENT", "GETNAME")
+	stats := s.CommandStats(t)
+	if stats["hset"] != 3 {
+		t.Fatalf("hset calls = %d, want 3 (stats %v)", stats["hset"], stats)
+	}
+	if stats["client|getname"] != 1 {
+		t.Fatalf("client|getname calls = %d, want 1 (stats %v)", stats["client|getname"], stats)
+	}
+	if stats["get"] != 0 {
+		t.Fatalf("get calls = %d, want 0", stats["get"])
+	}
+	if n := SumCalls(stats, OwnCommands...); n != 4 {
+		t.Fatalf("SumCalls without own commands = %d, want 4 (stats %v)", n, stats)
+	}
+}
+
+func TestReplyString(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Reply
+		want string
+	}{
+		{"nil", Reply{}, "nil"},
+		{"status", Reply{Kind: KindStatus, Str: "OK"}, "OK"},
+		{"error", Reply{Kind: KindError, Str: "ERR x"}, "(error) ERR x"},
+		{"int", Reply{Kind: KindInt, Int: -3}, "(integer) -3"},
+		{"bulk", Reply{Kind: KindBulk, Str: "a b"}, `"a b"`},
+		{"array", Reply{Kind: KindArray, Elems: []Reply{{Kind: KindBulk, Str: "x"}, {}}}, `["x" nil]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.String(); got != tt.want {
+				t.Fatalf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
