@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,54 @@ func TestReplyString(t *testing.T) {
 				t.Fatalf("String() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCluster(t *testing.T) {
+	cs := Cluster(t, 3)
+	if len(cs.Nodes) != 3 || len(cs.Addrs()) != 3 {
+		t.Fatalf("nodes = %d", len(cs.Nodes))
+	}
+	covered := 0
+	for i, s := range cs.Nodes {
+		info := parseInfo(s.DoOK(t, "CLUSTER", "INFO").Str)
+		if info["cluster_state"] != "ok" || info["cluster_slots_ok"] != "16384" || info["cluster_known_nodes"] != "3" {
+			t.Fatalf("node %d CLUSTER INFO: %v", i, info)
+		}
+		first, last := cs.SlotRange(i)
+		covered += last - first + 1
+	}
+	if covered != ClusterSlots {
+		t.Fatalf("slot ranges cover %d slots, want %d", covered, ClusterSlots)
+	}
+	// CLUSTER SLOTS, as a client sees it: every slot served, by our nodes.
+	r := cs.Nodes[1].DoOK(t, "CLUSTER", "SLOTS")
+	total := 0
+	for _, e := range r.Elems {
+		total += int(e.Elems[1].Int-e.Elems[0].Int) + 1
+		addr := net.JoinHostPort(e.Elems[2].Elems[0].Str, strconv.FormatInt(e.Elems[2].Elems[1].Int, 10))
+		if !slices.Contains(cs.Addrs(), addr) {
+			t.Fatalf("CLUSTER SLOTS names %s, not one of %v", addr, cs.Addrs())
+		}
+	}
+	if total != ClusterSlots {
+		t.Fatalf("CLUSTER SLOTS covers %d slots, want %d", total, ClusterSlots)
+	}
+	// A key is written on the node that owns its slot, redirected elsewhere.
+	owner := cs.NodeFor(t, "{user1}:a")
+	owner.DoOK(t, "SET", "{user1}:a", "1")
+	owner.DoOK(t, "SET", "{user1}:b", "2")
+	for _, s := range cs.Nodes {
+		if s != owner {
+			if r := s.Do(t, "GET", "{user1}:a"); !strings.HasPrefix(r.Str, "MOVED") {
+				t.Fatalf("GET on a non-owner: %v, want MOVED", r)
+			}
+		}
+	}
+	if got, want := cs.Keys(t), []string{"{user1}:a", "{user1}:b"}; !slices.Equal(got, want) {
+		t.Fatalf("Keys = %v, want %v", got, want)
+	}
+	if u := cs.URL(); !strings.HasPrefix(u, "redis://"+cs.Nodes[0].Addr+"?addr=") {
+		t.Fatalf("URL = %q", u)
 	}
 }
