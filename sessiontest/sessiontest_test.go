@@ -1,0 +1,21 @@
+package sessiontest_test
+
+import (
+	"testing"
+
+	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/session"
+	"github.com/stickless/stickless/sessiontest"
+)
+
+// TestSharedStore runs the suite on one store shared by every subtest, as
+// a harness over one Redis server may do: no subtest may depend on an
+// empty store. (memstore runs the suite with a store per subtest.)
+func TestSharedStore(t *testing.T) {
+	shared := memstore.New(memstore.Options{})
+	t.Cleanup(func() { shared.Close() })
+	sessiontest.Run(t, sessiontest.Harness{
+		New:   func(t *testing.T) session.Store { return shared },
+		Break: func(t *testing.T, s session.Store) { s.(*memstore.Store).Close() },
+	})
+}
