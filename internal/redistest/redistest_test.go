@@ -11,6 +11,7 @@ import (
 )
 
 func TestStandaloneSetGet(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{})
 	if !strings.HasPrefix(s.Addr, "127.0.0.1:") {
 		t.Fatalf("Addr = %q, want 127.0.0.1:port", s.Addr)
@@ -46,6 +47,7 @@ func TestStandaloneSetGet(t *testing.T) {
 }
 
 func TestStandalonePassword(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{Password: "p@ss word"})
 	if r := s.Do(t, "PING"); r.Str != "PONG" {
 		t.Fatalf("PING: %v", r)
@@ -68,6 +70,7 @@ func TestStandalonePassword(t *testing.T) {
 }
 
 func TestStandaloneAOFSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{AOF: true})
 	s.DoOK(t, "SET", "kept", "1")
 	s.Stop(t)
@@ -91,6 +94,7 @@ func TestStandaloneAOFSurvivesRestart(t *testing.T) {
 }
 
 func TestStandaloneWithoutAOFForgets(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{})
 	s.DoOK(t, "SET", "gone", "1")
 	s.Restart(t)
@@ -100,6 +104,7 @@ func TestStandaloneWithoutAOFForgets(t *testing.T) {
 }
 
 func TestPauseResume(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{})
 	s.DoOK(t, "SET", "k", "v")
 	s.Pause(t)
@@ -117,6 +122,7 @@ func TestPauseResume(t *testing.T) {
 }
 
 func TestCommandStats(t *testing.T) {
+	t.Parallel()
 	s := Standalone(t, Options{})
 	s.ResetStats(t)
 	for range 3 {
@@ -139,6 +145,7 @@ func TestCommandStats(t *testing.T) {
 }
 
 func TestReplyString(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		r    Reply
@@ -161,6 +168,7 @@ func TestReplyString(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
+	t.Parallel()
 	cs := Cluster(t, 3)
 	if len(cs.Nodes) != 3 || len(cs.Addrs()) != 3 {
 		t.Fatalf("nodes = %d", len(cs.Nodes))
@@ -206,5 +214,45 @@ func TestCluster(t *testing.T) {
 	}
 	if u := cs.URL(); !strings.HasPrefix(u, "redis://"+cs.Nodes[0].Addr+"?addr=") {
 		t.Fatalf("URL = %q", u)
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	ss := SentinelWith(t, SentinelOptions{Options: Options{Password: "pw"}})
+	if len(ss.SentinelAddrs()) != 3 || ss.MasterName != "mymaster" {
+		t.Fatalf("set = %+v", ss)
+	}
+	for _, s := range ss.Sentinels {
+		r := s.DoOK(t, "SENTINEL", "get-master-addr-by-name", "mymaster")
+		if got := strings.Join(r.Strings(), ":"); got != ss.Master.Addr {
+			t.Fatalf("sentinel %s: master %s, want %s", s.Addr, got, ss.Master.Addr)
+		}
+	}
+	ss.Master.DoOK(t, "SET", "k", "v")
+	if role := ss.Replica.Info(t, "replication")["role"]; role != "slave" {
+		t.Fatalf("replica role = %q", role)
+	}
+
+	old := ss.Master
+	ss.Failover(t)
+	if ss.Replica != old || ss.MasterAddr(t) != ss.Master.Addr {
+		t.Fatalf("after Failover: master %s (sentinels say %s), replica %s", ss.Master.Addr, ss.MasterAddr(t), ss.Replica.Addr)
+	}
+	if r := ss.Master.Do(t, "GET", "k"); r.Str != "v" {
+		t.Fatalf("GET k on the new master = %v", r)
+	}
+	ss.Master.DoOK(t, "SET", "k2", "v2")
+
+	// A crashed master: the Sentinels promote the replica by themselves.
+	old = ss.Master
+	old.Kill(t)
+	ss.WaitPromoted(t)
+	if ss.Replica != old || ss.MasterAddr(t) != ss.Master.Addr {
+		t.Fatalf("after Kill: master %s (sentinels say %s)", ss.Master.Addr, ss.MasterAddr(t))
+	}
+	ss.Rejoin(t, old)
+	if r := old.Do(t, "GET", "k2"); r.Str != "v2" {
+		t.Fatalf("GET k2 on the rejoined replica = %v", r)
 	}
 }
