@@ -1,0 +1,96 @@
+// Package redisstore is the Redis [session.Store]: every instance of an
+// application behind a round-robin load balancer sees the same sessions at
+// once. It works with a standalone Redis, a master watched by Sentinel and
+// a Redis Cluster, through the rueidis client (auto-pipelining: concurrent
+// calls share connections and round trips).
+//
+// # Layout
+//
+// A session is one Redis hash at Prefix+"{"+key+"}", where key is the
+// hash of the session token that the Manager passes (the store never sees
+// a token). The braces make the key its own Cluster hash tag. Each session
+// value is one hash field ("v:" + its name), so a write sends only the
+// fields that changed (HSET/HDEL), and two instances that change different
+// fields of one session at once both keep their change. Metadata lives in
+// reserved fields: "_c" created, "_a" absolute deadline, "_i" idle
+// deadline, "_s" last slide, "_u" user, "_ua" user agent (times in Unix
+// milliseconds of the Redis clock). The key's expiry is always the idle
+// deadline, which is never after the absolute one, so Redis itself drops
+// a session that nobody uses and no TTL outlives the absolute lifetime.
+//
+// A user's sessions are indexed in a sorted set at Prefix+"user:{"+user+"}"
+// (its own slot), scored by the time each joined. The index is written by
+// separate commands pipelined with the session's own (one round trip);
+// entries of sessions that expired or were destroyed are pruned lazily by
+// UserSessions, DestroyUser and the MaxSessionsPerUser eviction, once
+// they are a minute old (in Cluster an entry may land before its
+// session).
+//
+// # Round trips and atomicity
+//
+// Every operation on a session is one Lua script, sent once per server
+// (SCRIPT LOAD at start-up, EVAL after a NOSCRIPT) and called by SHA-1
+// (EVALSHA). Each checks, with the Redis clock (TIME), that the session
+// exists and neither deadline has passed before it writes anything, so a
+// write that arrives after a logout, a renewal or an expiry writes nothing
+// and brings nothing back.
+//
+//	Load            1 round trip: EVALSHA (HGETALL, deadline check, slide)
+//	Update          1: EVALSHA (check, HDEL, HSET of the delta, slide);
+//	                +1 when the user changes (index move)
+//	Create          1: EVALSHA, pipelined with the index update when bound
+//	Incr, CAS       1: EVALSHA (HINCRBY, or HGET+HSET, atomically)
+//	Destroy         1, +1 to leave the user's index
+//	Renew           2: take (HGETALL+DEL) the old key, then create the new
+//	                one and move the index entry in one pipeline
+//	UserSessions    2: ZRANGE, then one pipeline of read-only scripts
+//	DestroyUser     3: ZRANGE, one pipeline of deletes, ZREM
+//
+// A cookie that fails its signature check costs no Redis command at all:
+// the Manager rejects it before calling the store.
+//
+// # Expiry precision
+//
+// Both deadlines are checked on every call against the Redis clock, to the
+// millisecond. With Options.TouchThrottle = T, Load slides the idle
+// deadline only when the last slide is at least T old (T is capped at half
+// the idle timeout), so a session dies between IdleTimeout-T and
+// IdleTimeout after its last request; record LastSeen times are exact to
+// within T. Writes always slide. The default (T = 0) slides on every Load.
+//
+// # Renewal in Cluster
+//
+// The old and the new key of a renewal hash to different slots, so the
+// store does not RENAME: one script takes the old session (HGETALL and DEL
+// in one step: the old key is dead for reads and writes from then on) and
+// one pipeline writes the new one. A request still in flight with the old
+// cookie finds no session (a fresh anonymous one, never an error). Should
+// Redis fail between the two steps, the session is lost and the user logs
+// in again.
+//
+// # Failure
+//
+// Every call honours its context: the Manager's StoreTimeout bounds it
+// whether Redis refuses connections (stopped) or accepts them and never
+// answers (hung, SIGSTOP). Errors wrap session.ErrStoreUnavailable, so the
+// middleware answers 503 with Retry-After, and never show Redis's reply
+// text to a client. The client reconnects by itself when Redis comes back;
+// nothing needs a restart. One limit of rueidis to know: when more than
+// 1024 commands per connection (4 connections by default) wait on a hung
+// server, further calls queue without watching their context until
+// ConnWriteTimeout (default 10 s) closes the connection.
+//
+// # Configuration
+//
+// [NewFromURL] takes the URLs that [ParseURL] documents; the demo's -redis
+// flag passes its value to it:
+//
+//	redis://[user:password@]host[:port][/db]                     standalone
+//	rediss://...                                                  TLS
+//	redis-sentinel://[user:password@]host:port[,host:port...]/master[/db]
+//	redis-cluster://[user:password@]host:port[,host:port...]
+//
+// [New] takes a rueidis.ClientOption in Options.Client for anything else.
+//
+// The store never uses KEYS or iterates the keyspace.
+package redisstore

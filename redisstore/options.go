@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// DefaultPrefix starts every Redis key of the store when Options.Prefix is
+// empty.
+const DefaultPrefix = "stickless:"
+
+// DefaultClientName is the CLIENT SETNAME of the store's connections when
+// Options.Client.ClientName is empty.
+const DefaultClientName = "stickless"
+
+// DefaultSentinelRefresh is Options.Client.Sentinel.TopologyRefreshInterval
+// when a Sentinel master set is named and the interval is zero.
+const DefaultSentinelRefresh = 5 * time.Second
+
+// Options configures a [Store]. It is passed by value; the zero value of
+// each field means the default stated in its comment.
+type Options struct {
+	// Prefix starts every Redis key the store reads or writes, so that
+	// several applications can share one Redis. A session lives at
+	// Prefix+"{"+key+"}", a user's index at Prefix+"user:{"+user+"}".
+	// default: "stickless:" (DefaultPrefix).
+	Prefix string
+
+	// MaxSessionsPerUser caps the live sessions bound to one user: when a
+	// Create, Renew or Update binds a session that makes its user pass the
+	// cap, the user's other sessions are destroyed, oldest (by creation or
+	// renewal) first. Negative panics in New.
+	// default: 0 (unlimited).
+	MaxSessionsPerUser int
+
+	// TouchThrottle lets Load skip sliding the idle deadline when the last
+	// slide is less than TouchThrottle old, so that most reads write
+	// nothing (no AOF or replication traffic). The cost is precision: a
+	// session then dies between IdleTimeout-TouchThrottle and IdleTimeout
+	// after its last request. Writes (Update, Incr, CompareAndSwap) always
+	// slide. It is capped at half the idle timeout; negative panics in New.
+	// default: 0 (every Load slides: expiry exact to the millisecond).
+	TouchThrottle time.Duration
+
+	// Client is the rueidis client configuration: addresses (InitAddress),
+	// ACL user and password, db, TLS, Sentinel (Sentinel.MasterSet) and
+	// timeouts. [NewFromURL] fills the addressing fields from its URL. New
+	// sets ClientName to "stickless" when empty and, for Sentinel,
+	// Sentinel.TopologyRefreshInterval to 5 s when zero; every other zero
+	// field keeps rueidis's default (auto-pipelining on, client-side
+	// caching available, ConnWriteTimeout 10 s).
+	// default: the zero rueidis.ClientOption, which names no address:
+	// New fails unless InitAddress is set.
+	Client rueidis.ClientOption
+}
+
+// withDefaults returns a copy of o with its zero fields filled, and panics
+// on a configuration that cannot work.
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.MaxSessionsPerUser < 0 {
+		panic("redisstore: Options.MaxSessionsPerUser is negative")
+	}
+	if o.TouchThrottle < 0 {
+		panic("redisstore: Options.TouchThrottle is negative")
+	}
+	if o.Client.ClientName == "" {
+		o.Client.ClientName = DefaultClientName
+	}
+	if o.Client.Sentinel.MasterSet != "" && o.Client.Sentinel.TopologyRefreshInterval == 0 {
+		o.Client.Sentinel.TopologyRefreshInterval = DefaultSentinelRefresh
+	}
+	// The slices of the caller's option stay theirs.
+	o.Client.InitAddress = append([]string(nil), o.Client.InitAddress...)
+	return o
+}

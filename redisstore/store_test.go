@@ -1,0 +1,238 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/session"
+)
+
+var long = session.Lifetime{Idle: time.Hour, Absolute: 2 * time.Hour}
+
+// newKey returns a random key shaped like the session package's.
+func newKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func vals(kv ...string) map[string][]byte {
+	m := map[string][]byte{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = []byte(kv[i+1])
+	}
+	return m
+}
+
+// pairs turns an HGETALL reply into a map.
+func pairs(r redistest.Reply) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(r.Elems); i += 2 {
+		m[r.Elems[i].Str] = r.Elems[i+1].Str
+	}
+	return m
+}
+
+func TestLayout(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{Prefix: "app:"})
+	ctx := t.Context()
+	key := newKey()
+	lt := session.Lifetime{Idle: time.Minute, Absolute: 10 * time.Second}
+	if err := s.Create(ctx, key, session.Change{Set: vals("a", `"x"`, "n", "1"), User: "ann", UserAgent: "test/1"}, lt); err != nil {
+		t.Fatal(err)
+	}
+	h := pairs(srv.DoOK(t, "HGETALL", "app:{"+key+"}"))
+	for _, f := range []string{"v:a", "v:n", "_c", "_a", "_i", "_s", "_u", "_ua"} {
+		if _, ok := h[f]; !ok {
+			t.Errorf("field %s missing from the hash %v", f, h)
+		}
+	}
+	if h["v:a"] != `"x"` || h["_u"] != "ann" || h["_ua"] != "test/1" {
+		t.Errorf("hash = %v", h)
+	}
+	c, _ := strconv.ParseInt(h["_c"], 10, 64)
+	a, _ := strconv.ParseInt(h["_a"], 10, 64)
+	i, _ := strconv.ParseInt(h["_i"], 10, 64)
+	if a-c != 10000 || i != a {
+		t.Errorf("created %d, absolute %d, idle %d: want absolute = created+10s and idle capped at absolute", c, a, i)
+	}
+	// The key's TTL is never past the absolute deadline, though the idle
+	// timeout is longer.
+	if ttl := srv.DoOK(t, "PTTL", "app:{"+key+"}").Int; ttl <= 0 || ttl > 10000 {
+		t.Errorf("PTTL = %d, want in (0, 10000]", ttl)
+	}
+	members := srv.DoOK(t, "ZRANGE", "app:user:{ann}", "0", "-1").Strings()
+	if !slices.Equal(members, []string{key}) {
+		t.Errorf("user index = %v, want [%s]", members, key)
+	}
+	if ttl := srv.DoOK(t, "PTTL", "app:user:{ann}").Int; ttl <= 0 || ttl > 10000 {
+		t.Errorf("index PTTL = %d, want in (0, 10000]", ttl)
+	}
+
+	// Load slides the idle deadline and the key's expiry with it.
+	lt = session.Lifetime{Idle: 5 * time.Second, Absolute: 10 * time.Second}
+	if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
+		t.Fatalf("Load: %v %v", ok, err)
+	}
+	if ttl := srv.DoOK(t, "PTTL", "app:{"+key+"}").Int; ttl <= 0 || ttl > 5000 {
+		t.Errorf("PTTL after Load with 5s idle = %d, want in (0, 5000]", ttl)
+	}
+	if err := s.Destroy(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if keys := srv.Keys(t); len(keys) != 0 {
+		t.Errorf("keys left after Destroy: %v", keys)
+	}
+}
+
+func TestTouchThrottle(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{TouchThrottle: time.Minute})
+	ctx := t.Context()
+	key := newKey()
+	lt := session.Lifetime{Idle: time.Hour, Absolute: 2 * time.Hour}
+	if err := s.Create(ctx, key, session.Change{Set: vals("a", "1")}, lt); err != nil {
+		t.Fatal(err)
+	}
+	rk := "stickless:{" + key + "}"
+	before := srv.DoOK(t, "HGET", rk, "_i").Str
+	srv.ResetStats(t)
+	for range 3 {
+		if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
+			t.Fatalf("Load: %v %v", ok, err)
+		}
+	}
+	if after := srv.DoOK(t, "HGET", rk, "_i").Str; after != before {
+		t.Errorf("idle deadline moved from %s to %s within the throttle", before, after)
+	}
+	stats := srv.CommandStats(t)
+	if stats["hset"] != 0 || stats["pexpireat"] != 0 {
+		t.Errorf("Loads within the throttle wrote: %v", stats)
+	}
+	// An update always slides.
+	if ok, err := s.Update(ctx, key, session.Change{Set: vals("b", "2")}, lt); err != nil || !ok {
+		t.Fatalf("Update: %v %v", ok, err)
+	}
+	if stats := srv.CommandStats(t); stats["pexpireat"] != 1 {
+		t.Errorf("Update did not slide: %v", stats)
+	}
+	// The throttle is capped at half the idle timeout: with a 1 s idle
+	// timeout, a Load 600 ms after the last slide slides again.
+	short := session.Lifetime{Idle: time.Second, Absolute: time.Hour}
+	if ok, err := s.Update(ctx, key, session.Change{}, short); err != nil || !ok {
+		t.Fatalf("Update: %v %v", ok, err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	rec, ok, err := s.Load(ctx, key, short)
+	if err != nil || !ok {
+		t.Fatalf("Load: %v %v", ok, err)
+	}
+	if d := time.Until(rec.Expires); d < 800*time.Millisecond {
+		t.Errorf("Load past half the idle window did not slide: expires in %v", d)
+	}
+}
+
+func TestMaxSessionsPerUser(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{MaxSessionsPerUser: 2})
+	ctx := t.Context()
+	var keys []string
+	for i := range 4 {
+		k := newKey()
+		keys = append(keys, k)
+		if err := s.Create(ctx, k, session.Change{Set: vals("i", strconv.Itoa(i)), User: "bob"}, long); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // distinct creation times
+	}
+	list, err := s.UserSessions(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, us := range list {
+		got = append(got, us.Key)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(keys[2:]))
+	if !slices.Equal(got, want) {
+		t.Errorf("sessions of bob = %v, want the two newest %v", got, want)
+	}
+	for _, k := range keys[:2] {
+		if _, ok, _ := s.Load(ctx, k, long); ok {
+			t.Errorf("evicted session %s still loads", k)
+		}
+	}
+	// Binding an anonymous session to bob by Update evicts too.
+	anon := newKey()
+	if err := s.Create(ctx, anon, session.Change{}, long); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Update(ctx, anon, session.Change{SetUser: true, User: "bob"}, long); err != nil || !ok {
+		t.Fatalf("Update: %v %v", ok, err)
+	}
+	if _, ok, _ := s.Load(ctx, keys[2], long); ok {
+		t.Errorf("the oldest session survived a bind past the cap")
+	}
+	if n := srv.DoOK(t, "ZCARD", "stickless:user:{bob}").Int; n != 2 {
+		t.Errorf("index holds %d entries, want 2", n)
+	}
+}
+
+func TestScriptsReloaded(t *testing.T) {
+	// After SCRIPT FLUSH (as after a restart), calls fall back to EVAL once.
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{})
+	ctx := t.Context()
+	key := newKey()
+	if err := s.Create(ctx, key, session.Change{Set: vals("a", "1"), User: "u"}, long); err != nil {
+		t.Fatal(err)
+	}
+	srv.DoOK(t, "SCRIPT", "FLUSH")
+	rec, ok, err := s.Load(ctx, key, long)
+	if err != nil || !ok || string(rec.Values["a"]) != "1" {
+		t.Fatalf("Load after SCRIPT FLUSH: %v %v %v", rec, ok, err)
+	}
+	srv.DoOK(t, "SCRIPT", "FLUSH")
+	if n, err := s.DestroyUser(ctx, "u"); err != nil || n != 1 {
+		t.Fatalf("DestroyUser after SCRIPT FLUSH: %d %v", n, err)
+	}
+}
+
+func TestIncrErrors(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{})
+	ctx := t.Context()
+	key := newKey()
+	if err := s.Create(ctx, key, session.Change{Set: vals("s", `"x"`, "big", "9223372036854775807")}, long); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"s", "big"} {
+		_, found, err := s.Incr(ctx, key, f, 1, long)
+		if !found || !errors.Is(err, session.ErrNotInteger) || errors.Is(err, session.ErrStoreUnavailable) {
+			t.Errorf("Incr %s: found %v, err %v; want found and ErrNotInteger only", f, found, err)
+		}
+	}
+	if v := srv.DoOK(t, "HGET", "stickless:{"+key+"}", "v:big").Str; v != "9223372036854775807" {
+		t.Errorf("overflowing Incr changed the field to %s", v)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{})
+	s.Close()
+	s.Close()
+	_, _, err := s.Load(context.Background(), newKey(), long)
+	if !errors.Is(err, ErrClosed) || !errors.Is(err, session.ErrStoreUnavailable) {
+		t.Fatalf("Load after Close: %v", err)
+	}
+}
