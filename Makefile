@@ -22,3 +22,11 @@ lint:
 
 build:
 	mkdir -p bin && $(GO) build -o bin/ ./cmd/...
+
+# make cluster: the demo in its real topology, in the foreground: Redis (AOF),
+# three whatsup instances and nginx round-robin on http://127.0.0.1:8080.
+# Ctrl-C stops it all. Settings: see the environment variables at the top of
+# deploy/cluster.sh (STICKLESS_HTTP_PORT, STICKLESS_INSTANCES, STICKLESS_REDIS_URL...).
+.PHONY: cluster
+cluster:
+	GO=$(GO) bash deploy/cluster.sh
