@@ -188,6 +188,19 @@ func (s *Store) liveLocked(key string, now time.Time) *entry {
 	return e
 }
 
+// userLiveLocked returns the live entry under key if it is bound to user.
+// Otherwise it prunes key from user's index (and deletes an expired
+// entry) and returns nil. The index is kept in step, so only expired
+// sessions are pruned; the other checks are defensive.
+func (s *Store) userLiveLocked(user, key string, now time.Time) *entry {
+	e := s.liveLocked(key, now)
+	if e == nil || e.user != user {
+		s.unindexLocked(key, user)
+		return nil
+	}
+	return e
+}
+
 // putLocked stores e under key, replacing (and unindexing) any entry there,
 // and adds it to its user's index.
 func (s *Store) putLocked(key string, e *entry) {
@@ -258,7 +271,7 @@ func (s *Store) capLocked(user, keep string, now time.Time) {
 		if k == keep {
 			continue
 		}
-		if e := s.liveLocked(k, now); e != nil {
+		if e := s.userLiveLocked(user, k, now); e != nil {
 			others = append(others, aged{k, e.created})
 		}
 	}
@@ -366,8 +379,6 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, ch session.Cha
 	s.putLocked(newKey, e)
 	if ch.SetUser || ch.User != "" {
 		s.bindLocked(newKey, e, ch.User, now)
-	} else {
-		s.capLocked(e.user, newKey, now)
 	}
 	return true, nil
 }
@@ -448,12 +459,8 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 	now := s.opts.Now()
 	var out []session.UserSession
 	for k := range s.users[user] {
-		e := s.liveLocked(k, now)
+		e := s.userLiveLocked(user, k, now)
 		if e == nil {
-			continue
-		}
-		if e.user != user { // cannot happen while the index is kept in step
-			s.unindexLocked(k, user)
 			continue
 		}
 		out = append(out, session.UserSession{Key: k, Record: e.record()})
@@ -471,10 +478,10 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	now := s.opts.Now()
 	n := 0
 	for k := range s.users[user] {
-		if e := s.entries[k]; e != nil && e.liveAt(now) {
+		if s.userLiveLocked(user, k, now) != nil {
+			s.removeLocked(k)
 			n++
 		}
-		s.removeLocked(k)
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -280,5 +281,84 @@ func TestExpiryFakeClock(t *testing.T) {
 	}
 	if n := entryCount(s); n != 0 {
 		t.Errorf("expired entry kept after Load: %d entries", n)
+	}
+}
+
+// checkIndex checks that the user index and the entries agree exactly.
+func checkIndex(t *testing.T, s *Store) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, e := range s.entries {
+		if _, ok := s.users[e.user][key]; e.user != "" && !ok {
+			t.Fatalf("entry %s of user %q missing from the index", key, e.user)
+		}
+	}
+	for user, keys := range s.users {
+		if len(keys) == 0 {
+			t.Fatalf("empty index set kept for user %q", user)
+		}
+		for key := range keys {
+			if e := s.entries[key]; e == nil || e.user != user {
+				t.Fatalf("index of %q lists %s, which is not its session", user, key)
+			}
+		}
+	}
+}
+
+// TestIndexInStep runs random operations on a few keys and users and checks
+// after each that the user index matches the entries.
+func TestIndexInStep(t *testing.T) {
+	c := newClock()
+	s := newStore(t, Options{MaxSessionsPerUser: 3, Now: c.Now})
+	ctx := context.Background()
+	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+	users := []string{"", "u0", "u1", "u2"}
+	short := session.Lifetime{Idle: 3 * time.Second, Absolute: 10 * time.Second}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(l []string) string { return l[rng.IntN(len(l))] }
+	for i := range 5000 {
+		key, user := pick(keys), pick(users)
+		ch := session.Change{Set: map[string][]byte{"a": []byte("1")}, SetUser: rng.IntN(2) == 0, User: user}
+		var err error
+		switch op := rng.IntN(9); op {
+		case 0, 1:
+			err = s.Create(ctx, key, ch, short)
+		case 2:
+			_, err = s.Update(ctx, key, ch, short)
+		case 3:
+			_, err = s.Renew(ctx, key, pick(keys), ch, short)
+		case 4:
+			err = s.Destroy(ctx, key)
+		case 5:
+			_, err = s.DestroyUser(ctx, user)
+		case 6:
+			_, err = s.UserSessions(ctx, user)
+		case 7:
+			_, _, err = s.Load(ctx, key, short)
+		case 8:
+			s.deleteExpired()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		checkIndex(t, s)
+		s.mu.Lock()
+		live := map[string]int{}
+		for _, e := range s.entries {
+			if e.user != "" && e.liveAt(c.Now()) {
+				live[e.user]++
+			}
+		}
+		s.mu.Unlock()
+		for u, n := range live {
+			if n > 3 {
+				t.Errorf("user %s has %d live sessions, more than MaxSessionsPerUser 3", u, n)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("after operation %d", i)
+		}
 	}
 }

@@ -183,24 +183,54 @@ func mustLoad(t *testing.T, s session.Store, key string) session.Record {
 }
 
 // mustBeGone checks that nothing is live under key any more, for any
-// method, and that the calls did not bring it back.
+// method, and that none of them brought it back.
 func mustBeGone(t *testing.T, s session.Store, key string) {
 	t.Helper()
+	mustBeGoneFrom(t, s, key, 0)
+}
+
+// goneCalls are the methods mustBeGoneFrom tries, in turn.
+var goneCalls = []string{"Update", "Incr", "CompareAndSwap", "Renew", "Load"}
+
+// mustBeGoneFrom is mustBeGone with goneCalls[first] called first, so that
+// each method in turn meets a session that died but may not have been
+// deleted yet.
+func mustBeGoneFrom(t *testing.T, s session.Store, key string, first int) {
+	t.Helper()
 	ctx := t.Context()
-	if _, found := load(t, s, key); found {
-		t.Fatalf("Load(%s): found, want not found", short(key))
+	renewed := newKey()
+	for i := range goneCalls {
+		switch name := goneCalls[(first+i)%len(goneCalls)]; name {
+		case "Update":
+			ch := session.Change{Set: values("resurrect", "1"), SetUser: true, User: newUser()}
+			if applied, err := s.Update(ctx, key, ch, long); err != nil || applied {
+				t.Errorf("Update(%s) = %v, %v; want false, nil", short(key), applied, err)
+			}
+		case "Incr":
+			if _, found, err := s.Incr(ctx, key, "resurrect-n", 1, long); err != nil || found {
+				t.Errorf("Incr(%s): found = %v, err = %v; want false, nil", short(key), found, err)
+			}
+		case "CompareAndSwap":
+			if swapped, found, err := s.CompareAndSwap(ctx, key, "resurrect-c", nil, []byte("1"), long); err != nil || found || swapped {
+				t.Errorf("CompareAndSwap(%s) = %v, %v, %v; want false, false, nil", short(key), swapped, found, err)
+			}
+		case "Renew":
+			if applied, err := s.Renew(ctx, key, renewed, session.Change{Set: values("resurrect-r", "1")}, long); err != nil || applied {
+				t.Errorf("Renew(%s) = %v, %v; want false, nil", short(key), applied, err)
+			}
+		case "Load":
+			if _, found := load(t, s, key); found {
+				t.Errorf("Load(%s): found, want not found", short(key))
+			}
+		}
 	}
-	if applied, err := s.Update(ctx, key, session.Change{Set: values("resurrect", "1")}, long); err != nil || applied {
-		t.Errorf("Update(%s) = %v, %v; want false, nil", short(key), applied, err)
+	if t.Failed() {
+		t.FailNow()
 	}
-	if _, found, err := s.Incr(ctx, key, "resurrect-n", 1, long); err != nil || found {
-		t.Errorf("Incr(%s): found = %v, err = %v; want false, nil", short(key), found, err)
-	}
-	if swapped, found, err := s.CompareAndSwap(ctx, key, "resurrect-c", nil, []byte("1"), long); err != nil || found || swapped {
-		t.Errorf("CompareAndSwap(%s) = %v, %v, %v; want false, false, nil", short(key), swapped, found, err)
-	}
-	if _, found := load(t, s, key); found {
-		t.Fatalf("Load(%s) after writes to a dead session: found, want not found", short(key))
+	for _, k := range []string{key, renewed} {
+		if _, found := load(t, s, k); found {
+			t.Fatalf("Load(%s) after calls on a dead session: found, want not found", short(k))
+		}
 	}
 }
 
