@@ -1,0 +1,40 @@
+package redisstore
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/session"
+	"github.com/stickless/stickless/sessiontest"
+)
+
+// harness runs the conformance suite on stores connected by url; Break
+// pauses (SIGSTOPs) every server in pause.
+func harness(url string, brk func(t *testing.T)) sessiontest.Harness {
+	return sessiontest.Harness{
+		New:   func(t *testing.T) session.Store { return newStore(t, url, Options{}) },
+		Break: func(t *testing.T, _ session.Store) { brk(t) },
+	}
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	sessiontest.Run(t, harness(srv.URL(), func(t *testing.T) { srv.Pause(t) }))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	cs := redistest.Cluster(t, 3)
+	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	sessiontest.Run(t, harness(url, func(t *testing.T) {
+		for _, n := range cs.Nodes {
+			n.Pause(t)
+		}
+	}))
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	ss := redistest.Sentinel(t)
+	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	sessiontest.Run(t, harness(url, func(t *testing.T) { ss.Master.Pause(t) }))
+}
