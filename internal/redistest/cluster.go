@@ -42,6 +42,13 @@ type ClusterSet struct {
 // ready within [ClusterTimeout]. All nodes are killed when the test ends.
 func Cluster(t testing.TB, masters int) *ClusterSet {
 	t.Helper()
+	return ClusterWith(t, masters, Options{})
+}
+
+// ClusterWith is [Cluster] with options applied to every node (AOF,
+// Password, ExtraConfig after the cluster settings).
+func ClusterWith(t testing.TB, masters int, opts Options) *ClusterSet {
+	t.Helper()
 	if masters < 1 {
 		t.Fatalf("redistest: Cluster needs at least one master, got %d", masters)
 	}
@@ -50,15 +57,18 @@ func Cluster(t testing.TB, masters int) *ClusterSet {
 	for i := range masters {
 		dir := t.TempDir()
 		s := launch(t, spec{
-			name: "redis-server",
-			bin:  bin,
-			dir:  dir,
+			name:     "redis-server",
+			bin:      bin,
+			dir:      dir,
+			password: opts.Password,
 			config: func(port int) []string {
-				return redisConfig(dir, port, Options{ExtraConfig: []string{
+				o := opts
+				o.ExtraConfig = append([]string{
 					"cluster-enabled yes",
 					"cluster-config-file nodes.conf",
 					"cluster-node-timeout 5000",
-				}})
+				}, opts.ExtraConfig...)
+				return redisConfig(dir, port, o)
 			},
 			pickPort: testenv.FreePortWithBus,
 		})
@@ -130,9 +140,13 @@ func (cs *ClusterSet) Addrs() []string {
 // URL returns the cluster as one URL in the form go-redis's
 // ParseClusterURL and rueidis's ParseURL read: the first node as host and
 // the others as repeated addr parameters,
-// "redis://127.0.0.1:p1?addr=127.0.0.1%3Ap2&addr=127.0.0.1%3Ap3".
+// "redis://127.0.0.1:p1?addr=127.0.0.1%3Ap2&addr=127.0.0.1%3Ap3", with
+// ":password@" before the host when the nodes have a password.
 func (cs *ClusterSet) URL() string {
 	u := url.URL{Scheme: "redis", Host: cs.Nodes[0].Addr}
+	if pw := cs.Nodes[0].Password; pw != "" {
+		u.User = url.UserPassword("", pw)
+	}
 	q := url.Values{}
 	for _, s := range cs.Nodes[1:] {
 		q.Add("addr", s.Addr)

@@ -169,7 +169,7 @@ func TestReplyString(t *testing.T) {
 
 func TestCluster(t *testing.T) {
 	t.Parallel()
-	cs := Cluster(t, 3)
+	cs := ClusterWith(t, 3, Options{Password: "pw"})
 	if len(cs.Nodes) != 3 || len(cs.Addrs()) != 3 {
 		t.Fatalf("nodes = %d", len(cs.Nodes))
 	}
@@ -212,7 +212,7 @@ func TestCluster(t *testing.T) {
 	if got, want := cs.Keys(t), []string{"{user1}:a", "{user1}:b"}; !slices.Equal(got, want) {
 		t.Fatalf("Keys = %v, want %v", got, want)
 	}
-	if u := cs.URL(); !strings.HasPrefix(u, "redis://"+cs.Nodes[0].Addr+"?addr=") {
+	if u := cs.URL(); !strings.HasPrefix(u, "redis://:pw@"+cs.Nodes[0].Addr+"?addr=") {
 		t.Fatalf("URL = %q", u)
 	}
 }
