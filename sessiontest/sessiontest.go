@@ -29,6 +29,15 @@
 // throttle); a longer throttle fails the sliding subtests, whose idle
 // window is one second. Update, Incr and CompareAndSwap must always slide.
 // Times in records must be accurate to within [Slack].
+//
+// Where the contract leaves room, the suite holds a store to the reading
+// the [session.Manager] relies on: Incr and CompareAndSwap slide the idle
+// deadline like Update; Update with SetUser and an empty User unbinds the
+// session; Renew keeps the session's user when ch.User is empty and
+// SetUser is false; Incr of a field that holds no integer answers with an
+// error wrapping session.ErrNotInteger but not ErrStoreUnavailable, and
+// leaves the field alone; a dead session is dead for every method, none
+// of which brings it back or writes to its user index.
 package sessiontest
 
 import (
