@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bufio"
 	"errors"
+	"net"
 	"net/http"
 )
 
@@ -75,6 +77,25 @@ func (w *responseWriter) Flush() {
 		return
 	}
 	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack saves the session first, since no response header will carry it,
+// then hands the connection over when the underlying writer can (see
+// [http.Hijacker]). A session that this request creates cannot send its
+// cookie over a hijacked connection. If the session cannot be saved, Hijack
+// returns the error (wrapping ErrStoreUnavailable) and the connection stays
+// with net/http, which answers 503 when the handler returns.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.wroteHeader {
+		if err := w.s.Commit(w.s.ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.wroteHeader = true // the connection is the handler's: finish writes nothing
+	}
+	return conn, brw, err
 }
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
