@@ -522,7 +522,11 @@ func (s *Session) commitLocked(ctx context.Context) error {
 		}
 		// The old session died meanwhile (a logout elsewhere, or expiry):
 		// start the new one from this request's changes only, so that
-		// nothing of the dead session comes back.
+		// nothing of the dead session comes back, its user included
+		// unless this request bound one itself.
+		if !s.change.SetUser {
+			s.user = ""
+		}
 		return s.createLocked(ctx)
 	}
 	if !s.stored {
