@@ -30,3 +30,18 @@ build:
 .PHONY: cluster
 cluster:
 	GO=$(GO) bash deploy/cluster.sh
+
+# make bench  the side-by-side benchmark of session libraries (bench/, its own
+#             module): one redis-server, nginx and wrk on loopback, about 9
+#             minutes; BENCHFLAGS=-quick for a one-minute run, BENCHFLAGS=-profile=cpu.pprof
+#             to add a CPU profile of stickless on the read scenario.
+# make c10k   10,000 keep-alive connections through nginx round-robin over three
+#             stickless instances vs 100 connections, 20 s each.
+# Neither is part of make test. Both build into a temporary directory.
+BENCHFLAGS ?=
+.PHONY: bench c10k
+bench:
+	cd bench && $(GO) vet ./... && $(GO) run ./cmd/loadgen $(BENCHFLAGS)
+
+c10k:
+	ulimit -n $$(ulimit -Hn) && cd bench && $(GO) run ./cmd/loadgen -c10k $(BENCHFLAGS)

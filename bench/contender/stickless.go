@@ -1,0 +1,52 @@
+package contender
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/stickless/stickless/redisstore"
+	"github.com/stickless/stickless/session"
+)
+
+// sticklessContender is session.Manager with its defaults (30 min idle
+// timeout slid by every read, 12 h absolute) on redisstore with its
+// defaults; only InsecureCookie is set, for plain HTTP on loopback like
+// the other contenders.
+type sticklessContender struct {
+	store *redisstore.Store
+	m     *session.Manager
+}
+
+func newStickless(ctx context.Context, addr string) (*sticklessContender, error) {
+	store, err := redisstore.NewFromURL(ctx, "redis://"+addr, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m := session.New(store, session.Config{Keys: [][]byte{Secret}, InsecureCookie: true})
+	return &sticklessContender{store: store, m: m}, nil
+}
+
+func (c *sticklessContender) Middleware(next http.Handler) http.Handler { return c.m.Handler(next) }
+func (c *sticklessContender) Close() error                              { return c.store.Close() }
+
+func (c *sticklessContender) Open(w http.ResponseWriter, r *http.Request) (Session, error) {
+	return sticklessSession{session.FromContext(r.Context())}, nil
+}
+
+type sticklessSession struct{ s *session.Session }
+
+func (s sticklessSession) Get(key string) (string, bool, error) {
+	v, ok := s.s.String(key)
+	return v, ok, s.s.Err()
+}
+
+func (s sticklessSession) Set(key, v string) error { return s.s.Put(key, v) }
+
+func (s sticklessSession) Login(user string) error {
+	if err := s.s.Renew(); err != nil {
+		return err
+	}
+	return s.s.SetUser(user)
+}
+
+func (s sticklessSession) Save() error { return nil } // the middleware commits
