@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/redisstore"
 	"github.com/stickless/stickless/session"
 )
 
@@ -40,7 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
 	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
-	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store; empty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\nempty keeps sessions in this process (memstore)")
 	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
@@ -90,11 +91,6 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openStore(ctx, o.redisURL)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
 	if len(keys) == 0 {
 		if o.redisURL != "" {
 			return fmt.Errorf("%w: with -redis every instance must share the signing keys: give -secrets-file or STICKLESS_SECRETS", errUsage)
@@ -102,6 +98,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		keys = [][]byte{randomKey()}
 		log.Warn("no -secrets-file or STICKLESS_SECRETS: using a random signing key; sessions will not survive a restart")
 	}
+	store, closeStore, err := openStore(ctx, o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 
 	m := session.New(store, session.Config{
 		Keys:            keys,
@@ -184,12 +185,21 @@ func randomKey() []byte {
 	return []byte(hex.EncodeToString(b))
 }
 
-// openStore returns the session store: Redis when url is set, else the
-// embedded memstore.
+// openStore returns the session store: Redis when url is set (standalone,
+// Sentinel or Cluster, see redisstore.ParseURL), else the embedded memstore.
 func openStore(ctx context.Context, url string) (session.Store, func(), error) {
 	if url == "" {
 		s := memstore.New(memstore.Options{})
 		return s, func() { s.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("%w: -redis: the Redis store is not built yet; leave -redis empty to use the embedded store", errUsage)
+	if _, err := redisstore.ParseURL(url); err != nil {
+		return nil, nil, fmt.Errorf("%w: -redis: %v", errUsage, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := redisstore.NewFromURL(ctx, url, redisstore.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach the Redis of -redis: %w", err)
+	}
+	return s, func() { s.Close() }, nil
 }
