@@ -21,7 +21,7 @@ import (
 type Store interface {
 	// Load returns the live session stored under key and slides its idle
 	// deadline to now+lt.Idle, never past its absolute deadline. A store may
-	// skip the slide when only a small part of the idle window has passed
+	// skip the slide when less than a quarter of the idle window has passed
 	// since the last one, and must document by how much. An expired session
 	// is reported as not found (and may be deleted).
 	Load(ctx context.Context, key string, lt Lifetime) (rec Record, found bool, err error)
@@ -33,8 +33,9 @@ type Store interface {
 	// random tokens, so Create may overwrite without checking.
 	Create(ctx context.Context, key string, ch Change, lt Lifetime) error
 
-	// Update applies ch to the live session under key (set ch.Set, delete
-	// ch.Del, bind ch.User when ch.SetUser) and slides its idle deadline. It
+	// Update applies ch to the live session under key (delete ch.Del, then
+	// set ch.Set; bind ch.User when ch.SetUser, where "" unbinds; UserAgent
+	// is ignored) and slides its idle deadline. It
 	// writes nothing and returns applied == false when the session does not
 	// exist, has expired, or was destroyed or renewed.
 	Update(ctx context.Context, key string, ch Change, lt Lifetime) (applied bool, err error)
@@ -42,9 +43,10 @@ type Store interface {
 	// Renew moves the live session under oldKey to newKey, applies ch to it,
 	// and gives it a new creation time and absolute deadline (now+lt.Absolute):
 	// renewal happens at login, and the absolute timeout counts from there.
-	// The old key is dead afterwards, for reads and for writes. The user
-	// index follows the move. It returns applied == false, writing nothing,
-	// when oldKey is not live.
+	// The old key is dead afterwards, for reads and for writes. The session
+	// keeps its user unless ch.SetUser, and its user agent unless
+	// ch.UserAgent is set. The user index follows the move. It returns
+	// applied == false, writing nothing, when oldKey is not live.
 	Renew(ctx context.Context, oldKey, newKey string, ch Change, lt Lifetime) (applied bool, err error)
 
 	// Destroy deletes the session under key and removes it from its user's
@@ -52,14 +54,15 @@ type Store interface {
 	Destroy(ctx context.Context, key string) error
 
 	// Incr adds n to the integer field of the live session under key
-	// (a missing field counts as 0) and returns the new value. It returns
-	// found == false when the session is not live, and an error wrapping
-	// [ErrNotInteger] when the field holds something else than an integer.
+	// (a missing field counts as 0), slides the idle deadline and returns
+	// the new value. It returns found == false when the session is not
+	// live, and an error wrapping [ErrNotInteger] when the field holds
+	// something else than an integer or the sum overflows int64.
 	Incr(ctx context.Context, key, field string, n int64, lt Lifetime) (v int64, found bool, err error)
 
 	// CompareAndSwap sets field to new only if it currently holds exactly
-	// old (old == nil: only if the field is absent). It returns found ==
-	// false when the session is not live.
+	// old (old == nil: only if the field is absent), and slides the idle
+	// deadline. It returns found == false when the session is not live.
 	CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lt Lifetime) (swapped, found bool, err error)
 
 	// UserSessions lists the live sessions bound to user, in no particular
@@ -68,7 +71,7 @@ type Store interface {
 	UserSessions(ctx context.Context, user string) ([]UserSession, error)
 
 	// DestroyUser destroys every session bound to user and returns how many
-	// there were.
+	// live ones there were.
 	DestroyUser(ctx context.Context, user string) (n int, err error)
 }
 
