@@ -128,8 +128,8 @@ var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "
 // call runs f with the store timeout and maps every failure to
 // ErrStoreUnavailable, logging the cause.
 func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
-	err := f(ctx)
+	cctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	err := f(cctx)
 	cancel()
 	if err != nil {
 		m.cfg.Logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err))
