@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +29,7 @@ type load struct {
 	conns   int
 	threads int
 	dur     time.Duration
+	pace    time.Duration // > 0: each connection waits a random 0..2×pace before each request (open loop)
 }
 
 // result is what one run measured.
@@ -69,6 +71,16 @@ if cookie ~= nil and cookie ~= "" then
 	wrk.headers["Cookie"] = cookie
 end
 
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "0")
+if pace > 0 then
+	math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+	-- a random wait before each request, the first included, so that the
+	-- connections do not march in step
+	function delay()
+		return math.random(0, 2 * pace)
+	end
+end
+
 function done(summary, latency, requests)
 	local e = summary.errors
 	io.write(string.format('BENCHJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%.1f,"p99_us":%.1f,"max_us":%.1f}\n',
@@ -102,7 +114,8 @@ func (w *wrkRunner) run(ctx context.Context, l load) (result, error) {
 	threads := max(1, min(l.threads, l.conns))
 	cmd := exec.CommandContext(ctx, w.bin, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(l.conns),
 		"-d", strconv.Itoa(secs)+"s", "--timeout", "10s", "-s", w.script, l.url)
-	cmd.Env = append(os.Environ(), "BENCH_METHOD="+l.method, "BENCH_COOKIE="+l.cookie)
+	cmd.Env = append(os.Environ(), "BENCH_METHOD="+l.method, "BENCH_COOKIE="+l.cookie,
+		"BENCH_PACE_MS="+strconv.FormatInt(l.pace.Milliseconds(), 10))
 	cmd.SysProcAttr = procAttr()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -152,6 +165,15 @@ func (goRunner) run(ctx context.Context, l load) (result, error) {
 			var mine []time.Duration
 			var r result
 			for ctx.Err() == nil {
+				if l.pace > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(rand.N(2*l.pace + 1)):
+					}
+					if ctx.Err() != nil {
+						break
+					}
+				}
 				req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), l.method, l.url, nil)
 				if l.cookie != "" {
 					req.Header.Set("Cookie", l.cookie)

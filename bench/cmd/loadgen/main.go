@@ -67,6 +67,7 @@ type config struct {
 	c10kBase   int
 	c10kThr    int
 	c10kWork   int
+	c10kRate   int
 }
 
 // Run parses args, runs the benchmark and writes its report to out.
@@ -91,6 +92,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.c10kConns, "c10k-conns", 10000, "connections of the C10K run")
 	fs.IntVar(&cfg.c10kBase, "c10k-base", 100, "connections of the reference run")
 	fs.IntVar(&cfg.c10kThr, "c10k-threads", 2, "wrk threads of the C10K runs")
+	fs.IntVar(&cfg.c10kRate, "c10k-rate", 0, "offered req/s of the paced C10K runs (default: a quarter of the saturated rate at -c10k-base)")
 	fs.IntVar(&cfg.c10kWork, "c10k-nginx-workers", 2, "nginx worker processes of the C10K run")
 	if err := fs.Parse(args); err != nil {
 		return err
