@@ -1,6 +1,9 @@
 package session_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -193,6 +196,30 @@ func TestWriteAfterDestroy(t *testing.T) {
 			s.Renew()
 			return s.Put("late", "x")
 		}},
+		{"Put, Commit, Put", func(s *session.Session) error {
+			s.Put("late", "x")
+			s.Commit(context.Background())
+			return s.Put("later", "y")
+		}},
+		{"Put then Incr", func(s *session.Session) error {
+			s.Put("late", "x")
+			if _, err := s.Incr(context.Background(), "n", 1); !errors.Is(err, session.ErrGone) {
+				return fmt.Errorf("Incr on a destroyed session: %v, want ErrGone", err)
+			}
+			return nil
+		}},
+		{"Incr then Put", func(s *session.Session) error {
+			if _, err := s.Incr(context.Background(), "n", 1); !errors.Is(err, session.ErrGone) {
+				return fmt.Errorf("Incr on a destroyed session: %v, want ErrGone", err)
+			}
+			return s.Put("late", "x")
+		}},
+		{"CompareAndSwap then Put", func(s *session.Session) error {
+			if _, err := s.CompareAndSwap(context.Background(), "n", nil, 1); !errors.Is(err, session.ErrGone) {
+				return fmt.Errorf("CompareAndSwap on a destroyed session: %v, want ErrGone", err)
+			}
+			return s.Put("late", "x")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,14 +259,18 @@ func TestWriteAfterDestroy(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("the slow request: %d %q", r.status, r.body)
 			}
+			// The logged-out token stays dead.
+			h.raw("GET", "/whoami", cookie).must(t, 200, anonymous)
 			if ck := r.cookie(h.cookieName()); ck != nil && ck.Value != "" {
-				// A Renew of a dead session may only start a new one
-				// from this request's own changes: nothing of the dead
-				// session, its user included, comes back.
+				// The request may only go on with a new session, under a
+				// new token, from its own later changes: nothing of the
+				// dead session, its user included, comes back.
+				if ck.Value[:43] == c.sessionCookie()[:43] {
+					t.Fatal("the slow request set the logged-out token again")
+				}
 				h.raw("GET", "/user", h.cookieName()+"="+ck.Value).must(t, 200, "")
 				h.raw("GET", "/get?k=cart", h.cookieName()+"="+ck.Value).must(t, 200, "missing")
 			}
-			h.raw("GET", "/whoami", cookie).must(t, 200, anonymous)
 			list, err := h.m.Sessions(t.Context(), "ann")
 			if err != nil || len(list) != 0 {
 				t.Errorf("ann's sessions after logout: %v, %v", list, err)

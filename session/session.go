@@ -432,8 +432,12 @@ func (s *Session) immediate(ctx context.Context, name string, op func(ctx contex
 		return err
 	}
 	if !s.stored || s.dirty || len(s.destroy) > 0 {
+		stored := s.stored
 		if err := s.commitLocked(ctx); err != nil {
 			return err
+		}
+		if stored && !s.stored {
+			return ErrGone // the pending changes found the session dead
 		}
 	}
 	if !s.stored {
@@ -456,8 +460,7 @@ func (s *Session) immediate(ctx context.Context, name string, op func(ctx contex
 	case opErr != nil:
 		return opErr
 	case !found:
-		s.stored = false
-		s.cookie = cookieClear
+		s.goneLocked()
 		return ErrGone
 	}
 	apply()
@@ -545,10 +548,20 @@ func (s *Session) commitLocked(ctx context.Context) error {
 	s.clearChangeLocked()
 	if !applied {
 		// Destroyed or renewed away by another request: never resurrect it.
-		s.stored = false
-		s.cookie = cookieClear
+		s.goneLocked()
 	}
 	return nil
+}
+
+// goneLocked forgets a session that the store no longer holds (destroyed,
+// renewed away or expired while this request ran). The request goes on
+// with a new, empty, anonymous session that gets a new token if it is
+// saved, so that nothing of the dead one comes back: not its data, not its
+// user, and above all not its token.
+func (s *Session) goneLocked() {
+	s.stored, s.hasToken, s.token, s.key, s.resign = false, false, Token{}, "", false
+	s.values, s.size, s.user = map[string][]byte{}, 0, ""
+	s.cookie = cookieClear
 }
 
 // createLocked stores the session as new, with the pending change.
