@@ -64,6 +64,12 @@ func TestLazyLoad(t *testing.T) {
 			if got := r.cookie(h.cookieName()) != nil; got != tt.setCookie {
 				t.Errorf("Set-Cookie sent: %v, want %v", got, tt.setCookie)
 			}
+			// A response that depends on the session must not be given
+			// by a shared cache to a request with another cookie.
+			touched := tt.path != "/ignore"
+			if got := r.header.Get("Vary") == "Cookie"; got != touched {
+				t.Errorf("Vary %q: want Cookie exactly when the handler used the session (%v)", r.header.Values("Vary"), touched)
+			}
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 )
 
 // responseWriter saves the session just before the response headers go
@@ -43,9 +44,15 @@ func (w *responseWriter) prepare(code int) bool {
 	s.mu.Lock()
 	var err error
 	if s.loaded {
+		h := w.ResponseWriter.Header()
+		// The answer depends on the session: no shared cache may give it
+		// to a request with another cookie.
+		if !slices.Contains(h.Values("Vary"), "Cookie") {
+			h.Add("Vary", "Cookie")
+		}
 		err = s.commitLocked(s.ctx)
 		if err == nil {
-			s.writeCookie(w.ResponseWriter.Header())
+			s.writeCookie(h)
 		}
 	}
 	s.mu.Unlock()
