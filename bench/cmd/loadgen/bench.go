@@ -24,13 +24,15 @@ func runBench(ctx context.Context, cfg config, p *procs, r runner, redisAddr str
 		cfg.contenders = append(cfg.contenders, "stickless")
 	}
 	servers := map[string][]string{} // contender -> instance addresses
+	pids := map[string][]int{}       // contender -> instance pids
 	for _, c := range cfg.contenders {
 		for i := range instances {
-			addr, err := p.startServer(ctx, cfg.server, c, redisAddr, i+1)
+			addr, pid, err := p.startServer(ctx, cfg.server, c, redisAddr, i+1)
 			if err != nil {
 				return err
 			}
 			servers[c] = append(servers[c], addr)
+			pids[c] = append(pids[c], pid)
 		}
 	}
 	front := map[string]string{} // contender -> nginx address
@@ -56,7 +58,7 @@ func runBench(ctx context.Context, cfg config, p *procs, r runner, redisAddr str
 	if cfg.warmup > 0 {
 		fmt.Fprintf(out, ", after a %s warm-up each", cfg.warmup)
 	}
-	fmt.Fprintf(out, ". req/s, p50 and p99 are medians of the rounds. \"Redis cmds sent/req\" counts, with MONITOR over 50 sequential requests before the runs, the commands the server sent to Redis (each one round trip unless pipelined), with the commands its Lua scripts ran inside Redis listed apart; \"executed/req\" is INFO commandstats under load (CONFIG RESETSTAT before each run; script insides included) divided by the requests.\n\n")
+	fmt.Fprintf(out, ". req/s, p50 and p99 are medians of the rounds. \"Redis cmds sent/req\" counts, with MONITOR over 50 sequential requests before the runs, the commands the server sent to Redis (each one round trip unless pipelined), with the commands its Lua scripts ran inside Redis listed apart; \"executed/req\" is INFO commandstats under load (CONFIG RESETSTAT before each run; script insides included) divided by the requests. \"app CPU\" is the user+system CPU time of the contender's instance(s) (/proc) and \"Redis CPU\" that of redis-server (INFO cpu) over the rounds, per request: the cost of a request, steadier than req/s on a shared machine.\n\n")
 
 	all := map[string]map[string]*measured{}
 	for _, sname := range cfg.scenarios {
@@ -115,7 +117,11 @@ func runBench(ctx context.Context, cfg config, p *procs, r runner, redisAddr str
 					continue
 				}
 				fmt.Fprintf(os.Stderr, "loadgen: %s, round %d/%d, %s\n", sname, round+1, cfg.rounds, c)
-				if err := measure(ctx, r, rdb, l, cells[c]); err != nil {
+				busy := pids[c][:1]
+				if sc.nginx {
+					busy = pids[c]
+				}
+				if err := measure(ctx, r, rdb, l, busy, cells[c]); err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}

@@ -24,7 +24,7 @@ func runC10K(ctx context.Context, cfg config, p *procs, r runner, redisAddr stri
 	}
 	var backends []string
 	for i := range 3 {
-		addr, err := p.startServer(ctx, cfg.server, "stickless", redisAddr, i+1)
+		addr, _, err := p.startServer(ctx, cfg.server, "stickless", redisAddr, i+1)
 		if err != nil {
 			return err
 		}
@@ -64,7 +64,7 @@ func runC10K(ctx context.Context, cfg config, p *procs, r runner, redisAddr stri
 		fmt.Fprintf(os.Stderr, "loadgen: c10k, %s, %d connections for %s\n", label, conns, cfg.dur)
 		m := &measured{}
 		l := load{url: front + "/read", method: "GET", cookie: cookie, conns: conns, threads: cfg.c10kThr, dur: cfg.dur, pace: pace}
-		if err := measure(ctx, r, rdb, l, m); err != nil {
+		if err := measure(ctx, r, rdb, l, nil, m); err != nil {
 			return row{}, err
 		}
 		c, _ := perRequest(m.calls, m.rounds[0].Requests)

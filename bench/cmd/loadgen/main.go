@@ -294,6 +294,8 @@ type measured struct {
 	rounds []result
 	calls  map[string]int64 // INFO commandstats over the rounds
 	sent   sent             // MONITOR over a few sequential requests
+	appCPU time.Duration    // CPU time of the contender's instances over the rounds
+	rdsCPU time.Duration    // CPU time of redis-server over the rounds
 	err    error
 }
 
@@ -322,15 +324,18 @@ func sequential(ctx context.Context, l load, n int) (int, error) {
 }
 
 // measure runs l once, resetting and reading the Redis command counts
-// around it.
-func measure(ctx context.Context, r runner, rdb *redis.Client, l load, m *measured) error {
+// and the CPU time of Redis and of the processes pids around it.
+func measure(ctx context.Context, r runner, rdb *redis.Client, l load, pids []int, m *measured) error {
 	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
 		return err
 	}
+	app0, rds0 := pidsCPU(pids), redisCPU(ctx, rdb)
 	res, err := r.run(ctx, l)
 	if err != nil {
 		return err
 	}
+	m.appCPU += pidsCPU(pids) - app0
+	m.rdsCPU += redisCPU(ctx, rdb) - rds0
 	calls, err := commandStats(ctx, rdb)
 	if err != nil {
 		return err

@@ -107,15 +107,16 @@ func (p *procs) startRedis(ctx context.Context) (string, *redis.Client, error) {
 
 // startServer starts one benchserver for contender c and waits until it
 // answers.
-func (p *procs) startServer(ctx context.Context, bin, c, redisAddr string, n int) (string, error) {
+func (p *procs) startServer(ctx context.Context, bin, c, redisAddr string, n int) (addr string, pid int, err error) {
 	port, err := freePort()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr = "127.0.0.1:" + strconv.Itoa(port)
 	log := fmt.Sprintf("server-%s-%d", c, n)
-	if _, err := p.start(log, bin, "-contender", c, "-addr", addr, "-redis", redisAddr, "-pprof"); err != nil {
-		return "", err
+	cmd, err := p.start(log, bin, "-contender", c, "-addr", addr, "-redis", redisAddr, "-pprof")
+	if err != nil {
+		return "", 0, err
 	}
 	err = waitFor(ctx, 15*time.Second, func() error {
 		resp, err := http.Get("http://" + addr + "/healthz")
@@ -129,9 +130,9 @@ func (p *procs) startServer(ctx context.Context, bin, c, redisAddr string, n int
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("benchserver %s did not start: %w (see %s)", c, err, filepath.Join(p.dir, log+".log"))
+		return "", 0, fmt.Errorf("benchserver %s did not start: %w (see %s)", c, err, filepath.Join(p.dir, log+".log"))
 	}
-	return addr, nil
+	return addr, cmd.Process.Pid, nil
 }
 
 // waitFor calls f every 50 ms until it succeeds, ctx is done or d passes.

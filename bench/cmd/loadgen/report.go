@@ -70,6 +70,8 @@ type summary struct {
 	sentReq    float64 // sent per request (MONITOR)
 	sentDetail string
 	errors     int64
+	appCPU     string // µs per request
+	rdsCPU     string
 	err        error
 }
 
@@ -92,7 +94,8 @@ func summarize(m *measured) summary {
 	cmds, _ := perRequest(m.calls, reqs)
 	sentReq, sentDetail := m.sent.describe()
 	return summary{ok: true, rps: median(rps), p50: median(p50), p99: median(p99), cmds: cmds,
-		sentReq: sentReq, sentDetail: sentDetail, errors: errs, err: m.err}
+		sentReq: sentReq, sentDetail: sentDetail, errors: errs, err: m.err,
+		appCPU: usPerReq(m.appCPU, reqs), rdsCPU: usPerReq(m.rdsCPU, reqs)}
 }
 
 func thousands(f float64) string {
@@ -125,13 +128,13 @@ func writeScenario(out io.Writer, sc *scenario, cfg config, cells map[string]*me
 	}
 	cookie := map[string]string{"valid": "logged-in cookie", "forged": "forged cookie (one character changed)", "none": "no cookie"}[sc.cookie]
 	fmt.Fprintf(out, "## %s\n\n`%s %s`, %s, %s; baseline %s.\n\n", sc.title, sc.method, sc.path, cookie, how, sc.baseline)
-	fmt.Fprintf(out, "| contender | req/s | p50 | p99 | vs %s | Redis cmds sent/req | which (MONITOR) | executed/req | errors |\n", sc.baseline)
-	fmt.Fprintf(out, "|---|--:|--:|--:|--:|--:|---|--:|--:|\n")
+	fmt.Fprintf(out, "| contender | req/s | p50 | p99 | vs %s | app CPU µs/req | Redis CPU µs/req | Redis cmds sent/req | which (MONITOR) | executed/req | errors |\n", sc.baseline)
+	fmt.Fprintf(out, "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|\n")
 	base := summarize(cells[sc.baseline])
 	for _, c := range cfg.contenders {
 		s := summarize(cells[c])
 		if !s.ok {
-			fmt.Fprintf(out, "| %s | failed: %v | | | | | | | |\n", c, s.err)
+			fmt.Fprintf(out, "| %s | failed: %v | | | | | | | | | |\n", c, s.err)
 			continue
 		}
 		ratio := "–"
@@ -142,8 +145,8 @@ func writeScenario(out io.Writer, sc *scenario, cfg config, cells map[string]*me
 		if s.err != nil {
 			errs += fmt.Sprintf(" (then failed: %v)", s.err)
 		}
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %.2f | %s | %.2f | %s |\n", c, thousands(s.rps), ms(s.p50), ms(s.p99), ratio,
-			s.sentReq, s.sentDetail, s.cmds, errs)
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %.2f | %s |\n", c, thousands(s.rps), ms(s.p50), ms(s.p99), ratio,
+			s.appCPU, s.rdsCPU, s.sentReq, s.sentDetail, s.cmds, errs)
 	}
 	fmt.Fprintln(out)
 }
