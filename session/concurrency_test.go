@@ -77,6 +77,24 @@ func TestIncr(t *testing.T) {
 		c.do("POST", "/put?k=n&type=int64&v=41").must(t, 200, "ok")
 		c.do("POST", "/incr?k=n").must(t, 200, "42")
 	})
+	t.Run("after a Put in the same request", func(t *testing.T) {
+		h := newHarness(t, session.Config{}, harnessOptions{routes: map[string]http.HandlerFunc{
+			"POST /put-incr": func(w http.ResponseWriter, r *http.Request) {
+				s := session.FromContext(r.Context())
+				s.Put("n", 10)
+				n, err := s.Incr(r.Context(), "n", 5)
+				if err != nil {
+					http.Error(w, err.Error(), 500)
+					return
+				}
+				fmt.Fprint(w, n)
+			},
+		}})
+		c := h.newClient("")
+		c.do("POST", "/put-incr").must(t, 200, "15")
+		c.do("POST", "/put-incr").must(t, 200, "15")
+		c.do("GET", "/get?k=n&type=int64").must(t, 200, "15")
+	})
 	t.Run("not an integer", func(t *testing.T) {
 		c := h.newClient("")
 		c.do("POST", "/put?k=n&v=text").must(t, 200, "ok")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -212,8 +213,13 @@ func TestStreaming(t *testing.T) {
 			session.FromContext(r.Context()).Put("streamed", "yes")
 			w.WriteHeader(200)
 			io.WriteString(w, "part1\n")
-			if err := http.NewResponseController(w).Flush(); err != nil {
+			rc := http.NewResponseController(w)
+			if err := rc.Flush(); err != nil {
 				io.WriteString(w, "flush: "+err.Error()+"\n")
+			}
+			// Methods the wrapper does not have are reached through Unwrap.
+			if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+				io.WriteString(w, "deadline: "+err.Error()+"\n")
 			}
 			select {
 			case <-release:
@@ -241,6 +247,17 @@ func TestStreaming(t *testing.T) {
 	if err != nil || string(rest) != "part2\n" {
 		t.Fatalf("rest %q, %v", rest, err)
 	}
+}
+
+func TestRequireLoginOutsideHandler(t *testing.T) {
+	m := session.New(&countingStore{}, session.Config{Keys: [][]byte{key1}})
+	h := m.RequireLogin(http.NotFoundHandler())
+	defer func() {
+		if r, _ := recover().(string); !strings.HasPrefix(r, "session: ") {
+			t.Errorf("recovered %q, want a \"session: \" panic", r)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
 
 func TestStoreUnavailable(t *testing.T) {

@@ -3,6 +3,7 @@ package session_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -117,6 +118,19 @@ func TestValues(t *testing.T) {
 	t.Run("empty key", func(t *testing.T) {
 		h.newClient("").do("POST", "/put?k=&v=1").must(t, 400, anyBody)
 	})
+	t.Run("not JSON-encodable", func(t *testing.T) {
+		h2 := newHarness(t, session.Config{}, harnessOptions{routes: map[string]http.HandlerFunc{
+			"POST /put-func": func(w http.ResponseWriter, r *http.Request) {
+				var ute *json.UnsupportedTypeError
+				if err := session.FromContext(r.Context()).Put("f", func() {}); !errors.As(err, &ute) {
+					http.Error(w, fmt.Sprint(err), 500)
+				}
+			},
+		}})
+		c := h2.newClient("")
+		c.do("POST", "/put-func").must(t, 200, "")
+		c.do("GET", "/keys").must(t, 200, "")
+	})
 	t.Run("invalid JSON", func(t *testing.T) {
 		h.newClient("").do("POST", "/put?k=a&type=json&v={").must(t, 400, anyBody)
 	})
@@ -228,6 +242,12 @@ func TestRenew(t *testing.T) {
 
 func TestDestroy(t *testing.T) {
 	h := newHarness(t, session.Config{}, harnessOptions{routes: map[string]http.HandlerFunc{
+		"POST /renew-destroy": func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			s.Renew()
+			s.Destroy()
+			w.Write([]byte("ok"))
+		},
 		"POST /destroy-put": func(w http.ResponseWriter, r *http.Request) {
 			s := session.FromContext(r.Context())
 			s.Destroy()
@@ -280,9 +300,59 @@ func TestDestroy(t *testing.T) {
 		c.do("GET", "/keys").must(t, 200, "fresh")
 		h.raw("GET", "/keys", h.cookieName()+"="+before).must(t, 200, "")
 	})
+	t.Run("renew then destroy in one request", func(t *testing.T) {
+		c := h.newClient("")
+		c.do("POST", "/login?user=ann").must(t, 200, "ok")
+		before := c.sessionCookie()
+		r := c.do("POST", "/renew-destroy").must(t, 200, "ok")
+		if ck := r.cookie(h.cookieName()); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("Set-Cookie %v, want the cookie deleted", ck)
+		}
+		h.raw("GET", "/whoami", h.cookieName()+"="+before).must(t, 200, anonymous)
+		if l, _ := h.m.Sessions(t.Context(), "ann"); len(l) != 0 {
+			t.Errorf("sessions left: %v", l)
+		}
+	})
 	t.Run("destroy of a new session", func(t *testing.T) {
 		h.newClient("").do("POST", "/destroy").must(t, 200, "ok")
 	})
+}
+
+func TestCommit(t *testing.T) {
+	h := newHarness(t, session.Config{StoreTimeout: 100 * time.Millisecond}, harnessOptions{routes: map[string]http.HandlerFunc{
+		"POST /commit": func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			s.Put("a", 1)
+			if err := s.Commit(r.Context()); err != nil {
+				if errors.Is(err, session.ErrStoreUnavailable) {
+					h := w.Header()
+					h.Set("X-Commit", "unavailable")
+				}
+				w.WriteHeader(http.StatusBadGateway) // the handler's own 5xx is kept
+				return
+			}
+			s.Put("b", 2) // saved when the headers go out
+			w.Write([]byte("ok"))
+		},
+		"GET /commit-untouched": func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Commit(r.Context()); err != nil {
+				http.Error(w, err.Error(), 500)
+			}
+		},
+	}})
+	c := h.newClient("")
+	c.do("POST", "/commit").must(t, 200, "ok")
+	c.do("GET", "/keys").must(t, 200, "a,b")
+	h.count.Reset()
+	c.do("GET", "/commit-untouched").must(t, 200, "")
+	if calls := h.count.Calls(); len(calls) != 0 {
+		t.Errorf("Commit of a session never loaded made store calls %v", calls)
+	}
+	h.faults.set("error", "Update")
+	r := c.do("POST", "/commit").must(t, 502, "")
+	if r.header.Get("X-Commit") != "unavailable" {
+		t.Errorf("Commit's error does not match ErrStoreUnavailable")
+	}
 }
 
 func TestUser(t *testing.T) {
@@ -601,6 +671,9 @@ func TestStoreClosed(t *testing.T) {
 	c.do("GET", "/ignore").must(t, 200, "ignored")
 	if err := h.m.Healthy(t.Context()); err == nil {
 		t.Error("Healthy with a closed store: nil error")
+	}
+	if err := h.m.Healthy(t.Context()); !strings.HasPrefix(fmt.Sprint(err), "session: store unavailable: ") {
+		t.Errorf("Healthy's error %q: want it to start \"session: store unavailable: \" and keep the cause", err)
 	}
 	if _, err := h.m.RevokeAll(t.Context(), "ann"); !isUnavailable(err) {
 		t.Errorf("RevokeAll with a closed store: %v, want ErrStoreUnavailable", err)

@@ -99,6 +99,16 @@ func TestRedactedFmt(t *testing.T) {
 	}
 }
 
+func TestRedactedMethods(t *testing.T) {
+	tok := newToken()
+	sig := testCodec(testKey1).sign(testKey1, &tok)
+	for _, s := range []string{tok.String(), tok.GoString(), sig.String(), sig.GoString(), tok.LogValue().String(), sig.LogValue().String()} {
+		if s != redacted {
+			t.Errorf("got %q, want %q", s, redacted)
+		}
+	}
+}
+
 func TestRedactedSlog(t *testing.T) {
 	tok := newToken()
 	sig := testCodec(testKey1).sign(testKey1, &tok)

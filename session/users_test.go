@@ -52,6 +52,12 @@ func TestUserSessions(t *testing.T) {
 			t.Errorf("an anonymous list %+v", l)
 		}
 	})
+	t.Run("long user agent", func(t *testing.T) {
+		c := login("carl", strings.Repeat("u", 1000))
+		if l := list(c); len(l) != 1 || len(l[0].UserAgent) != 256 {
+			t.Errorf("a 1000-byte User-Agent is listed as %d bytes, want 256", len(l[0].UserAgent))
+		}
+	})
 	t.Run("handles are not tokens", func(t *testing.T) {
 		for _, c := range []*client{a1, a2, a3, b1} {
 			hd, ck := handle(c), c.sessionCookie()
