@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stickless/stickless/internal/testenv"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestClusterScript runs deploy/cluster.sh (what `make cluster` runs) on
+// free ports: it serves the demo through nginx round-robin over its
+// instances, and a Ctrl-C (SIGINT to its process group, as a terminal
+// sends it) stops every process it started.
+func TestClusterScript(t *testing.T) {
+	for _, b := range [][2]string{{"redis-server", "redis-server"}, {"redis-sentinel", "redis-sentinel"}, {"redis-cli", "redis-tools"}} {
+		testenv.Require(t, b[0], b[1]) // else install-deps.sh would try apt
+	}
+	findNginx(t)
+	bash := testenv.Require(t, "bash", "bash")
+
+	// The ports: nginx, Redis, and three consecutive ones for i1..i3.
+	httpPort, redisPort := testenv.FreePort(t), testenv.FreePort(t)
+	base := freeRange(t, 3)
+	state := t.TempDir()
+	cmd := exec.Command(bash, filepath.Join(deployDir, "cluster.sh"))
+	cmd.Env = append(os.Environ(),
+		"STICKLESS_HTTP_PORT="+strconv.Itoa(httpPort),
+		"STICKLESS_REDIS_PORT="+strconv.Itoa(redisPort),
+		"STICKLESS_APP_PORT_BASE="+strconv.Itoa(base),
+		"STICKLESS_INSTANCES=3",
+		"STICKLESS_STATE_DIR="+state,
+		"STICKLESS_REDIS_URL=",
+	)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, like a terminal job
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left, also on failure
+		if t.Failed() {
+			t.Logf("cluster.sh output:\n%s", out.String())
+			for _, f := range []string{"redis.log", "i1.log", "nginx-error.log"} {
+				t.Log(tail(filepath.Join(state, "logs", f), 15))
+			}
+		}
+	})
+
+	url := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	err := testenv.Eventually(90*time.Second, 100*time.Millisecond, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("cluster.sh exited before it was up: %v", err)
+		default:
+		}
+		if !strings.Contains(out.String(), "stickless is up:  "+url) {
+			return errors.New("cluster.sh does not say it is up yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	kim := newClient(t, "kim's browser")
+	kim.login(t, url, "kim")
+	served := make(map[string]bool)
+	for range 6 {
+		r := kim.mustGet(t, url+"/")
+		if r.Code != 200 || !strings.Contains(r.Body, greeting("kim")) {
+			t.Fatalf("GET / through the script's nginx: %v", r)
+		}
+		served[r.Header.Get("X-Instance")] = true
+	}
+	if len(served) != 3 {
+		t.Errorf("6 requests served by %v, want i1, i2 and i3", served)
+	}
+	if _, err := os.Stat(filepath.Join(state, "secrets")); err != nil {
+		t.Errorf("no shared secrets file: %v", err)
+	}
+	if got := redisConfigGet(t, redisPort, "appendonly"); got != "yes" {
+		t.Errorf("the Redis of cluster.sh (deploy/redis.conf): appendonly %q, want yes", got)
+	}
+	members := groupMembers(pgid)
+	t.Logf("processes in the script's group while up: %d", len(members))
+
+	// Ctrl-C.
+	stopped := time.Now()
+	syscall.Kill(-pgid, syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("cluster.sh still running 30 s after SIGINT")
+	}
+	t.Logf("cluster.sh stopped everything %v after SIGINT", timeSince(stopped))
+	if left := groupMembers(pgid); len(left) > 0 {
+		t.Errorf("processes left running after Ctrl-C: %v", left)
+	}
+	for _, p := range []int{httpPort, redisPort, base, base + 1, base + 2} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second); err == nil {
+			c.Close()
+			t.Errorf("port %d still accepts connections after Ctrl-C", p)
+		}
+	}
+	if !strings.Contains(out.String(), "stopped;") {
+		t.Errorf("cluster.sh did not say it stopped")
+	}
+}
+
+// redisConfigGet asks the Redis on port for one CONFIG GET parameter,
+// speaking RESP itself.
+func redisConfigGet(t *testing.T, port int, param string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(param), param)
+	r := bufio.NewReader(c)
+	// *2, $len, name, $len, value
+	var lines []string
+	for range 5 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("CONFIG GET %s: %v (read %q)", param, err, lines)
+		}
+		lines = append(lines, strings.TrimRight(line, "\r\n"))
+	}
+	if lines[0] != "*2" {
+		t.Fatalf("CONFIG GET %s: reply %q", param, lines)
+	}
+	return lines[4]
+}
+
+// freeRange returns the first of n consecutive ports of 127.0.0.1 that
+// were free a moment ago.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		p := testenv.FreePort(t)
+		if p+n > 65535 {
+			continue
+		}
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
+}
+
+// groupMembers lists the live processes (not zombies) of process group
+// pgid, as "pid command", from /proc.
+func groupMembers(pgid int) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := os.Open(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		line, _ := bufio.NewReader(f).ReadString('\n')
+		f.Close()
+		// pid (comm) state ppid pgrp ...
+		i := strings.LastIndexByte(line, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(line[i+1:])
+		if len(fields) < 3 || fields[0] == "Z" {
+			continue
+		}
+		if g, _ := strconv.Atoi(fields[2]); g == pgid {
+			out = append(out, fmt.Sprintf("%d %s", pid, line[strings.IndexByte(line, '(')+1:i]))
+		}
+	}
+	return out
+}
