@@ -271,6 +271,8 @@ type harnessOptions struct {
 	handler func(h *harness) http.Handler
 	// after runs when Manager.Handler has returned for a request.
 	after func(r *http.Request)
+	// realClock gives the memstore the real clock instead of h.clock.
+	realClock bool
 }
 
 type syncBuffer struct {
@@ -293,7 +295,11 @@ func (b *syncBuffer) String() string {
 func newHarness(t *testing.T, cfg session.Config, opts harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, errLog: &syncBuffer{}, appLog: &syncBuffer{}}
-	h.mem = memstore.New(memstore.Options{Now: h.clock.Now})
+	now := h.clock.Now
+	if opts.realClock {
+		now = nil
+	}
+	h.mem = memstore.New(memstore.Options{Now: now})
 	t.Cleanup(func() { h.mem.Close() })
 	h.faults = &faultStore{Store: h.mem}
 	h.count = &countingStore{Store: h.faults}

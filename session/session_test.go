@@ -476,6 +476,30 @@ func TestTimeouts(t *testing.T) {
 	}
 }
 
+// TestTimeoutsRealClock checks with real, short timeouts that a session
+// read after its idle or absolute timeout has passed is a fresh one. Only
+// that direction is tested on the real clock: sleeping guarantees at least
+// the time asked, never at most.
+func TestTimeoutsRealClock(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  session.Config
+	}{
+		{"idle", session.Config{IdleTimeout: 20 * time.Millisecond}},
+		{"absolute", session.Config{AbsoluteTimeout: 20 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.cfg, harnessOptions{realClock: true})
+			c := h.newClient("")
+			c.do("POST", "/login?user=ann").must(t, 200, "ok")
+			time.Sleep(50 * time.Millisecond)
+			c.do("GET", "/whoami").must(t, 200, anonymous)
+			c.do("GET", "/private").must(t, 303, anyBody)
+		})
+	}
+}
+
 func TestCookieAttributes(t *testing.T) {
 	tests := []struct {
 		name       string
