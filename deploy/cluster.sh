@@ -265,11 +265,13 @@ start nginx "$logs/nginx.log" "$nginx_bin" "${nginx_args[@]}"
 ready nginx "$logs/nginx-error.log" 15 http_ok "$http_port" /healthz
 
 names_list=$(printf 'i%s ' $(seq 1 "$instances"))
+# Never print a password of the URL.
+shown_url=$(printf '%s' "$redis_url" | sed -E 's#(://)[^@/]*@#\1***@#')
 cat >&2 <<EOF
 
   stickless is up:  http://127.0.0.1:$http_port
 
-  nginx round-robin over ${names_list% }; Redis at $redis_url
+  nginx round-robin over ${names_list% }; Redis at $shown_url
   try:      curl -si http://127.0.0.1:$http_port/api/whoami
   failover: kill one instance's pid (listed above) and keep reloading
   secrets:  $secrets
