@@ -21,6 +21,13 @@ var (
 	// or expired while the request ran.
 	ErrGone = errors.New("session: session no longer exists")
 
+	// ErrHeadersWritten is returned by the methods that change a session
+	// (Put, Delete, SetUser, Renew, Destroy) once the response headers are
+	// written: the change could no longer be saved with its cookie. Make
+	// changes, or call [Session.Commit], before writing the response; the
+	// immediate [Session.Incr] and [Session.CompareAndSwap] work at any time.
+	ErrHeadersWritten = errors.New("session: changed after the response headers were written")
+
 	// ErrBadKey is returned for an empty field name.
 	ErrBadKey = errors.New("session: empty key")
 )

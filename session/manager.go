@@ -174,6 +174,9 @@ func (m *Manager) Sessions(ctx context.Context, user string) ([]Info, error) {
 // Revoke destroys the session of user named by handle and reports whether
 // there was one. A handle of another user's session is not found.
 func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error) {
+	if user == "" || handle == "" {
+		return false, nil
+	}
 	var list []UserSession
 	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
 		list, err = m.store.UserSessions(ctx, user)
@@ -195,6 +198,9 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 // RevokeAll destroys every session of user ("log out everywhere") and
 // returns how many there were.
 func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
+	if user == "" {
+		return 0, nil // anonymous sessions belong to no one
+	}
 	var n int
 	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
 		n, err = m.store.DestroyUser(ctx, user)

@@ -44,6 +44,7 @@ type Session struct {
 	destroy  []string  // store keys to destroy at commit
 	cookie   cookieOp  // what to do with the cookie at commit
 	created  time.Time // from the store
+	sent     bool      // the response headers are out: no more deferred changes
 }
 
 type cookieOp uint8
@@ -69,18 +70,25 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	}
 	s.loaded = true
 	s.values = map[string][]byte{}
-	c, err := s.req.Cookie(s.m.cfg.CookieName)
-	if err != nil {
-		return nil // no cookie: a new, empty session
+	// The first cookie of our name whose signature holds counts, so that a
+	// cookie planted ahead of the real one (possible without the __Host-
+	// prefix) cannot log the user out. No cookie, or none that verifies
+	// (forged, tampered, garbage): a new session, and no store call.
+	var t Token
+	var keyIndex int
+	ok := false
+	for _, c := range s.req.CookiesNamed(s.m.cfg.CookieName) {
+		if t, keyIndex, ok = s.m.codec.decode(c.Value); ok {
+			break
+		}
 	}
-	t, keyIndex, ok := s.m.codec.decode(c.Value)
 	if !ok {
-		return nil // forged, tampered or garbage: a new session, no store call
+		return nil
 	}
 	key := t.Key()
 	var rec Record
 	var found bool
-	err = s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
+	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lt)
 		return err
 	})
@@ -89,7 +97,10 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		return nil // expired or destroyed: a new session, with a new token when needed
+		// Expired or destroyed: a new session, with a new token when
+		// needed. Clear the dead cookie so that it costs no more lookups.
+		s.cookie = cookieClear
+		return nil
 	}
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
@@ -103,6 +114,15 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	s.user = rec.User
 	s.created = rec.Created
 	return nil
+}
+
+// mutableLocked loads the session for a change, and refuses the change once
+// the response headers are out: it could not be saved with its cookie.
+func (s *Session) mutableLocked() error {
+	if s.sent {
+		return ErrHeadersWritten
+	}
+	return s.loadLocked(s.ctx)
 }
 
 // get loads the session and returns the encoded value of key.
@@ -228,7 +248,7 @@ func (s *Session) Put(key string, v any) error {
 func (s *Session) PutMany(kv map[string][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(s.ctx); err != nil {
+	if err := s.mutableLocked(); err != nil {
 		return err
 	}
 	size := s.size
@@ -267,7 +287,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(s.ctx); err != nil {
+	if err := s.mutableLocked(); err != nil {
 		return err
 	}
 	if old, ok := s.values[key]; ok {
@@ -288,7 +308,7 @@ func (s *Session) Delete(key string) error {
 func (s *Session) SetUser(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(s.ctx); err != nil {
+	if err := s.mutableLocked(); err != nil {
 		return err
 	}
 	s.user = id
@@ -304,7 +324,7 @@ func (s *Session) SetUser(id string) error {
 func (s *Session) Renew() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(s.ctx); err != nil {
+	if err := s.mutableLocked(); err != nil {
 		return err
 	}
 	if s.stored {
@@ -321,7 +341,7 @@ func (s *Session) Renew() error {
 func (s *Session) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(s.ctx); err != nil {
+	if err := s.mutableLocked(); err != nil {
 		return err
 	}
 	if s.renewOf != "" {

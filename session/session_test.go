@@ -631,7 +631,6 @@ func TestTamperedCookies(t *testing.T) {
 		{"oversized, valid prefix", name + valid + strings.Repeat("A", 8000)},
 		{"non-ASCII", name + "\xff\xfe" + valid[2:]},
 		{"percent-encoded", name + url.QueryEscape(valid+"==")},
-		{"forged cookie first", name + "forged; " + name + valid},
 		{"many cookies", strings.Repeat("x=y; ", 200) + name + "zzz"},
 	}
 	for _, tt := range tests {

@@ -48,6 +48,10 @@ func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 // LogValue returns "[redacted]" so that slog never prints a token.
 func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
 
+// MarshalText returns "[redacted]", so that a Token inside a struct that
+// is logged or encoded as JSON does not show its bytes.
+func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
 // Handle returns the public handle of the session stored under key: a
 // short hash that names the session in a user's session list and in
 // revocation requests. It is neither the token nor the store key, so it is

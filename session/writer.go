@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) prepare(code int) bool {
 	s := w.s
 	s.mu.Lock()
+	s.sent = true
 	var err error
 	if s.loaded {
 		h := w.ResponseWriter.Header()
@@ -50,7 +52,9 @@ func (w *responseWriter) prepare(code int) bool {
 		if !slices.Contains(h.Values("Vary"), "Cookie") {
 			h.Add("Vary", "Cookie")
 		}
-		err = s.commitLocked(s.ctx)
+		// Save even if the client has gone: a logout must not be lost
+		// because the browser stopped waiting. StoreTimeout still bounds it.
+		err = s.commitLocked(context.WithoutCancel(s.ctx))
 		if err == nil {
 			s.writeCookie(h)
 		}
@@ -101,6 +105,9 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
 		w.wroteHeader = true // the connection is the handler's: finish writes nothing
+		w.s.mu.Lock()
+		w.s.sent = true
+		w.s.mu.Unlock()
 	}
 	return conn, brw, err
 }

@@ -1,0 +1,161 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/session"
+)
+
+// direct is a Manager on a real memstore, driven with httptest.NewRecorder.
+func direct(t *testing.T, cfg session.Config) (*session.Manager, *memstore.Store) {
+	t.Helper()
+	st := memstore.New(memstore.Options{})
+	t.Cleanup(func() { st.Close() })
+	if cfg.Keys == nil {
+		cfg.Keys = [][]byte{key1}
+	}
+	return session.New(st, cfg), st
+}
+
+// serve runs h behind m for one request carrying cookie (a whole Cookie
+// header, may be empty).
+func serveOne(m *session.Manager, h http.HandlerFunc, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "https://example.test/", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(h).ServeHTTP(rec, req)
+	return rec
+}
+
+// loginCookie logs a new session in as user and returns its Cookie header.
+func loginCookie(t *testing.T, m *session.Manager, user string) string {
+	t.Helper()
+	rec := serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := errors.Join(s.Renew(), s.SetUser(user)); err != nil {
+			t.Error(err)
+		}
+	}, "")
+	c := rec.Result().Cookies()
+	if len(c) != 1 || c[0].Value == "" {
+		t.Fatalf("login set cookies %v", c)
+	}
+	return c[0].Name + "=" + c[0].Value
+}
+
+func whoIs(m *session.Manager, cookie string) string {
+	var user string
+	serveOne(m, func(w http.ResponseWriter, r *http.Request) { user = session.FromContext(r.Context()).User() }, cookie)
+	return user
+}
+
+func TestPlantedCookieAheadOfTheRealOne(t *testing.T) {
+	m, _ := direct(t, session.Config{InsecureCookie: true})
+	real := loginCookie(t, m, "ann")
+	for _, tc := range []struct{ name, header string }{
+		{"garbage first", "session=garbage; " + real},
+		{"empty first", "session=; " + real},
+		{"other key's cookie first", "session=" + strings.Repeat("A", 43) + "." + strings.Repeat("B", 43) + "; " + real},
+		{"real first", real + "; session=garbage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if u := whoIs(m, tc.header); u != "ann" {
+				t.Fatalf("user = %q, want ann: a planted cookie logged the user out", u)
+			}
+		})
+	}
+}
+
+func TestChangeAfterHeadersIsRefused(t *testing.T) {
+	m, _ := direct(t, session.Config{InsecureCookie: true})
+	c := loginCookie(t, m, "ann")
+	var errs []error
+	serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.User()
+		w.WriteHeader(http.StatusOK)
+		errs = append(errs, s.Put("late", 1), s.Delete("x"), s.SetUser("bob"), s.Renew(), s.Destroy())
+		if _, err := s.Incr(r.Context(), "n", 1); err != nil {
+			t.Errorf("Incr after the headers: %v, want it to work (it is immediate)", err)
+		}
+	}, c)
+	for i, err := range errs {
+		if !errors.Is(err, session.ErrHeadersWritten) {
+			t.Errorf("change %d after the headers: %v, want ErrHeadersWritten", i, err)
+		}
+	}
+	if u := whoIs(m, c); u != "ann" {
+		t.Fatalf("after refused late changes user = %q", u)
+	}
+	var n int64
+	serveOne(m, func(w http.ResponseWriter, r *http.Request) { n, _ = session.FromContext(r.Context()).Int64("n") }, c)
+	if n != 1 {
+		t.Fatalf("Incr after the headers was not kept: n = %d", n)
+	}
+}
+
+func TestLogoutSavedWhenClientLeaves(t *testing.T) {
+	m, _ := direct(t, session.Config{InsecureCookie: true})
+	c := loginCookie(t, m, "ann")
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "https://example.test/logout", nil).WithContext(ctx)
+	req.Header.Set("Cookie", c)
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		s.Destroy()
+		cancel() // the browser stops waiting before the answer
+		w.WriteHeader(http.StatusSeeOther)
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	if u := whoIs(m, c); u != "" {
+		t.Fatalf("logout lost because the client left: still %q", u)
+	}
+}
+
+func TestDeadCookieIsCleared(t *testing.T) {
+	m, st := direct(t, session.Config{InsecureCookie: true})
+	c := loginCookie(t, m, "ann")
+	if _, err := st.DestroyUser(context.Background(), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	rec := serveOne(m, func(w http.ResponseWriter, r *http.Request) { session.FromContext(r.Context()).User() }, c)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Fatalf("reading a dead session set cookies %v, want one removal", rec.Header().Values("Set-Cookie"))
+	}
+	// A fresh request without a cookie that only reads sets nothing.
+	if rec := serveOne(m, func(w http.ResponseWriter, r *http.Request) { session.FromContext(r.Context()).User() }, ""); len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("an anonymous read set %v", rec.Header().Values("Set-Cookie"))
+	}
+}
+
+func TestTokenRedactedInJSON(t *testing.T) {
+	b, err := json.Marshal(struct{ T session.Token }{session.Token{1, 2, 3}})
+	if err != nil || string(b) != `{"T":"[redacted]"}` {
+		t.Fatalf("json of a Token = %s, %v", b, err)
+	}
+}
+
+func TestRevokeAnonymousIsNoop(t *testing.T) {
+	m, _ := direct(t, session.Config{InsecureCookie: true, StoreTimeout: time.Second})
+	anon := serveOne(m, func(w http.ResponseWriter, r *http.Request) { session.FromContext(r.Context()).Put("a", 1) }, "")
+	if len(anon.Result().Cookies()) != 1 {
+		t.Fatal("no anonymous session made")
+	}
+	n, err := m.RevokeAll(context.Background(), "")
+	if n != 0 || err != nil {
+		t.Fatalf(`RevokeAll("") = %d, %v; want 0, nil`, n, err)
+	}
+	if ok, err := m.Revoke(context.Background(), "", "x"); ok || err != nil {
+		t.Fatalf(`Revoke("", "x") = %v, %v`, ok, err)
+	}
+}
