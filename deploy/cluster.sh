@@ -226,11 +226,14 @@ if [ -z "$redis_url" ]; then
 fi
 
 upstreams=
+# The instances read the Redis URL from the environment, so that a password
+# in it does not show in ps.
+export STICKLESS_REDIS_URL=$redis_url
 for ((k = 1; k <= instances; k++)); do
 	p=$((app_port_base + k - 1))
 	# shellcheck disable=SC2086 # app_flags is a list of flags
 	start "i$k" "$logs/i$k.log" "$run/bin/whatsup" -addr "127.0.0.1:$p" -instance "i$k" \
-		-redis "$redis_url" -secrets-file "$secrets" -insecure-cookie $app_flags
+		-secrets-file "$secrets" -insecure-cookie $app_flags
 	upstreams+="server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n    '
 done
 for ((k = 1; k <= instances; k++)); do

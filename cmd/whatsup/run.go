@@ -41,7 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
 	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
-	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\nempty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
 	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
@@ -86,6 +86,10 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("instance", o.instance)
+	if o.redisURL == "" {
+		// From the environment, the URL (and its password) stays out of ps.
+		o.redisURL = os.Getenv("STICKLESS_REDIS_URL")
+	}
 
 	keys, err := loadKeys(o.secretsFile, os.Getenv("STICKLESS_SECRETS"))
 	if err != nil {
