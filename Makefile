@@ -1,4 +1,5 @@
 # stickless: see README.md. Targets:
+#   make cluster  Redis, three demo instances and nginx round-robin on http://127.0.0.1:8080
 #   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
 #   make test   install the servers the tests need (as root, if missing), then run every test
 #   make lint   go vet and gofmt
