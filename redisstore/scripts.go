@@ -239,22 +239,35 @@ return n
 // script is a Lua script called by its SHA-1 (EVALSHA), sent whole (EVAL)
 // only when the server does not know it yet (NOSCRIPT), as after a Redis
 // restart or on a new Cluster node.
+//
+// A retryable script is one whose second run, after a first one that may
+// or may not have happened, leaves the same state and answers the same:
+// rueidis sends it again, within the call's context, when the connection
+// broke under it (as on the first call after a Redis restart) or Redis is
+// still loading its data.
 type script struct {
-	src string
-	sha string
+	src   string
+	sha   string
+	retry bool
 }
 
-func newScript(src string) *script {
+func newScript(src string, retry bool) *script {
 	sum := sha1.Sum([]byte(src))
-	return &script{src: src, sha: hex.EncodeToString(sum[:])}
+	return &script{src: src, sha: hex.EncodeToString(sum[:]), retry: retry}
 }
 
 // cmd builds the EVALSHA (or, with full, the EVAL) call of s.
 func (s *script) cmd(c rueidis.Client, full bool, keys []string, args []string) rueidis.Completed {
+	var cmd rueidis.Completed
 	if full {
-		return c.B().Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+		cmd = c.B().Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+	} else {
+		cmd = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
 	}
-	return c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+	if s.retry {
+		cmd = cmd.ToRetryable()
+	}
+	return cmd
 }
 
 // run calls s once: one round trip, two after a NOSCRIPT.
@@ -315,16 +328,20 @@ func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.Re
 }
 
 var (
-	scriptLoad     = newScript(luaLoad)
-	scriptCreate   = newScript(luaCreate)
-	scriptUpdate   = newScript(luaUpdate)
-	scriptIncr     = newScript(luaIncr)
-	scriptCAS      = newScript(luaCAS)
-	scriptTake     = newScript(luaTake)
-	scriptDestroy  = newScript(luaDestroy)
-	scriptMeta     = newScript(luaMeta)
-	scriptIndexAdd = newScript(luaIndexAdd)
-	scriptPrune    = newScript(luaPrune)
+	// Load slides again, Create replaces again, Update writes the same
+	// delta again, Destroy finds nothing the second time (the user index
+	// entry is then left for pruning). Incr would count twice, CAS and
+	// Take would answer wrong: they are not retried.
+	scriptLoad     = newScript(luaLoad, true)
+	scriptCreate   = newScript(luaCreate, true)
+	scriptUpdate   = newScript(luaUpdate, true)
+	scriptIncr     = newScript(luaIncr, false)
+	scriptCAS      = newScript(luaCAS, false)
+	scriptTake     = newScript(luaTake, false)
+	scriptDestroy  = newScript(luaDestroy, true)
+	scriptMeta     = newScript(luaMeta, true)
+	scriptIndexAdd = newScript(luaIndexAdd, true)
+	scriptPrune    = newScript(luaPrune, true)
 
 	allScripts = []*script{
 		scriptLoad, scriptCreate, scriptUpdate, scriptIncr, scriptCAS,

@@ -203,7 +203,7 @@ func (s *Store) indexAddCall(user, key string, lt session.Lifetime) call {
 func (s *Store) indexRemoveCall(user string, keys ...string) call {
 	uk := s.userKey(user)
 	return call{build: func(c rueidis.Client) rueidis.Completed {
-		return c.B().Zrem().Key(uk).Member(keys...).Build()
+		return c.B().Zrem().Key(uk).Member(keys...).Build().ToRetryable()
 	}}
 }
 

@@ -1,0 +1,78 @@
+package redisstore
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stickless/stickless/internal/redistest"
+)
+
+// benchSession starts a Redis and one instance in front of it, and logs a
+// client in with a session of ten values.
+func benchSession(b *testing.B) (*instance, *http.Cookie) {
+	b.Helper()
+	srv := redistest.Standalone(b, redistest.Options{})
+	in := newInstance(b, srv.URL(), time.Second, nil)
+	c := &client{}
+	must(b, c.do(in.h, "POST", "/login?u=ann"), 200, "login")
+	for i := range 9 {
+		must(b, c.do(in.h, "POST", put(fmt.Sprintf("key%d", i), strings.Repeat("v", 20))), 200, "write")
+	}
+	return in, c.with().cookie
+}
+
+// serve runs the request method target with cookie through h, b.N times,
+// serially and from 16×GOMAXPROCS goroutines, and fails on another status than
+// want.
+func serve(b *testing.B, h http.Handler, method, target string, cookie *http.Cookie, want int) {
+	run := func(pb interface{ Next() bool }) {
+		req := httptest.NewRequest(method, target, nil)
+		req.AddCookie(cookie)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != want {
+				b.Errorf("status %d, want %d", rec.Code, want)
+				return
+			}
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		run(serialPB{b})
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(16) // many requests in flight, as on a busy server
+		b.RunParallel(func(pb *testing.PB) { run(pb) })
+	})
+}
+
+type serialPB struct{ b *testing.B }
+
+func (p serialPB) Next() bool { return p.b.Loop() }
+
+// BenchmarkRead is a request that reads its session: one EVALSHA.
+func BenchmarkRead(b *testing.B) {
+	in, cookie := benchSession(b)
+	serve(b, in.h, "GET", "/get?k=key1", cookie, 200)
+}
+
+// BenchmarkWrite is a request that reads its session and writes one
+// field: two EVALSHA.
+func BenchmarkWrite(b *testing.B) {
+	in, cookie := benchSession(b)
+	serve(b, in.h, "POST", put("key1", "changed"), cookie, 200)
+}
+
+// BenchmarkForged is a request with a forged cookie: no Redis command.
+func BenchmarkForged(b *testing.B) {
+	in, cookie := benchSession(b)
+	forged := *cookie
+	forged.Value = cookie.Value[:len(cookie.Value)-2] + "AA"
+	serve(b, in.h, "GET", "/whoami", &forged, 200)
+}

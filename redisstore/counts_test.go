@@ -1,0 +1,150 @@
+package redisstore
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stickless/stickless/internal/redistest"
+)
+
+// monitor is a MONITOR connection to a Redis server: it sees every
+// command the server runs, those of Lua scripts included.
+type monitor struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func startMonitor(t *testing.T, srv *redistest.Server) *monitor {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	m := &monitor{conn: conn, r: bufio.NewReader(conn)}
+	fmt.Fprint(conn, "*1\r\n$7\r\nMONITOR\r\n")
+	if line, err := m.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+		t.Fatalf("MONITOR: %q %v", line, err)
+	}
+	return m
+}
+
+// until returns the lines the monitor saw up to a marker that it sends
+// itself (ECHO), so that everything before is in.
+func (m *monitor) until(t *testing.T, srv *redistest.Server) []string {
+	t.Helper()
+	marker := fmt.Sprintf("monitor-marker-%d", time.Now().UnixNano())
+	srv.DoOK(t, "ECHO", marker)
+	var lines []string
+	for {
+		line, err := m.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("MONITOR read: %v", err)
+		}
+		if strings.Contains(line, marker) {
+			return lines
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+}
+
+// own drops the commands of the test harness from commandstats.
+func own(stats map[string]int64) int64 { return redistest.SumCalls(stats, redistest.OwnCommands...) }
+
+// fromStore keeps the MONITOR lines of commands that the store sent,
+// leaving out those that scripts ran ("[0 lua]") and the harness's own:
+// each one left is a round trip (or a part of a pipelined one).
+func fromStore(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		_, cmd, _ := strings.Cut(l, "] \"")
+		name, _, _ := strings.Cut(cmd, "\"")
+		name = strings.ToLower(name)
+		if strings.Contains(l, " lua] ") || name == "echo" || name == "config" || name == "info" ||
+			name == "auth" || name == "ping" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// TestCommandCounts shows, from INFO commandstats and MONITOR, what a
+// request costs Redis: a read is one EVALSHA, a forged cookie nothing, and
+// a write of one changed field sends that field only.
+func TestCommandCounts(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	in := newInstance(t, srv.URL(), time.Second, nil)
+	c := &client{}
+	must(t, c.do(in.h, "POST", "/login?u=ann"), 200, "login")
+	for i := range 10 {
+		must(t, c.do(in.h, "POST", put(fmt.Sprintf("other%d", i), "unchanged")), 200, "write")
+	}
+	must(t, c.do(in.h, "GET", "/whoami"), 200, "warm-up read")
+
+	// INFO commandstats counts the commands that scripts run too; MONITOR
+	// tells them apart.
+	srv.ResetStats(t)
+	mon := startMonitor(t, srv)
+	must(t, c.do(in.h, "GET", "/get?k=other1"), 200, "read")
+	sent := fromStore(mon.until(t, srv))
+	stats := srv.CommandStats(t)
+	t.Logf("one read: commandstats %v; sent by the client: %q", stats, sent)
+	if len(sent) != 1 || !strings.Contains(sent[0], `"EVALSHA"`) || stats["evalsha"] != 1 || stats["eval"] != 0 {
+		t.Errorf("a read sent %q, want one EVALSHA", sent)
+	}
+
+	srv.ResetStats(t)
+	good := c.with().cookie.Value
+	forged := []string{
+		good[:len(good)-2] + "AA", // the signature of another token
+		strings.Repeat("A", 43) + "." + strings.Repeat("B", 43),
+		"garbage",
+		"",
+	}
+	for _, v := range forged {
+		fc := &client{cookie: &http.Cookie{Name: "session", Value: v}}
+		if got := must(t, fc.do(in.h, "GET", "/whoami"), 200, "forged cookie"); got != "" {
+			t.Errorf("forged cookie %q is user %q", v, got)
+		}
+	}
+	stats = srv.CommandStats(t)
+	t.Logf("%d forged cookies: %v", len(forged), stats)
+	if own(stats) != 0 {
+		t.Errorf("forged cookies sent %d commands (%v), want none", own(stats), stats)
+	}
+
+	srv.ResetStats(t)
+	must(t, c.do(in.h, "POST", put("changed", "new value")), 200, "write of one field")
+	lines := mon.until(t, srv)
+	sent = fromStore(lines)
+	stats = srv.CommandStats(t)
+	t.Logf("a write of one field: commandstats %v", stats)
+	if len(sent) != 2 || stats["evalsha"] != 2 || stats["eval"] != 0 {
+		t.Errorf("a write sent %q, want two EVALSHA (load, update)", sent)
+	}
+	var hsets []string
+	for _, l := range lines {
+		t.Logf("MONITOR: %.200s", l)
+		if strings.Contains(l, "other") && !strings.Contains(strings.ToLower(l), "hgetall") && !strings.Contains(l, `"evalsha"`) {
+			t.Errorf("the write names an unchanged field: %s", l)
+		}
+		if strings.Contains(strings.ToLower(l), `"hset"`) && strings.Contains(l, `"v:`) {
+			hsets = append(hsets, l)
+		}
+	}
+	if len(hsets) != 1 || !strings.Contains(hsets[0], `"v:changed"`) || strings.Count(hsets[0], `"v:`) != 1 {
+		t.Errorf("value HSETs = %q, want one of v:changed only", hsets)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, `"evalsha"`) && strings.Contains(l, `"v:`) && strings.Count(l, `"v:`) != 1 {
+			t.Errorf("the update call carries other fields: %s", l)
+		}
+	}
+}
