@@ -70,15 +70,20 @@
 //
 // # Failure
 //
-// Every call honours its context: the Manager's StoreTimeout bounds it
-// whether Redis refuses connections (stopped) or accepts them and never
-// answers (hung, SIGSTOP). Errors wrap session.ErrStoreUnavailable, so the
-// middleware answers 503 with Retry-After, and never show Redis's reply
-// text to a client. The client reconnects by itself when Redis comes back;
-// nothing needs a restart. One limit of rueidis to know: when more than
-// 1024 commands per connection (4 connections by default) wait on a hung
-// server, further calls queue without watching their context until
-// ConnWriteTimeout (default 10 s) closes the connection.
+// Every call returns by its context's deadline (the Manager's
+// StoreTimeout), whether Redis refuses connections (stopped) or accepts
+// them and never answers (hung, SIGSTOP), also under load: once a call has
+// timed out, the store runs calls so that they can be left at their
+// deadline even when rueidis's per-connection queues are full of
+// abandoned calls (which rueidis alone would hold until ConnWriteTimeout,
+// 10 s). Errors wrap session.ErrStoreUnavailable, so the middleware
+// answers 503 with Retry-After, and never show Redis's reply text to a
+// client. The client reconnects by itself when Redis comes back; nothing
+// needs a restart. Calls that can safely run twice (Load, Create, Update,
+// Destroy and the index upkeep) are retried within their deadline when
+// the connection broke under them, as it does once per pooled connection
+// after a Redis restart; Incr, CompareAndSwap and the first step of Renew
+// are not, and fail once instead.
 //
 // # Configuration
 //

@@ -257,7 +257,7 @@ func newScript(src string, retry bool) *script {
 }
 
 // cmd builds the EVALSHA (or, with full, the EVAL) call of s.
-func (s *script) cmd(c rueidis.Client, full bool, keys []string, args []string) rueidis.Completed {
+func (s *script) cmd(c redis, full bool, keys []string, args []string) rueidis.Completed {
 	var cmd rueidis.Completed
 	if full {
 		cmd = c.B().Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
@@ -271,7 +271,7 @@ func (s *script) cmd(c rueidis.Client, full bool, keys []string, args []string) 
 }
 
 // run calls s once: one round trip, two after a NOSCRIPT.
-func (s *script) run(ctx context.Context, c rueidis.Client, keys []string, args ...string) rueidis.RedisResult {
+func (s *script) run(ctx context.Context, c redis, keys []string, args ...string) rueidis.RedisResult {
 	r := c.Do(ctx, s.cmd(c, false, keys, args))
 	if noScript(r.Error()) {
 		r = c.Do(ctx, s.cmd(c, true, keys, args))
@@ -290,13 +290,13 @@ type call struct {
 	s     *script
 	keys  []string
 	args  []string
-	build func(c rueidis.Client) rueidis.Completed
+	build func(b rueidis.Builder) rueidis.Completed
 }
 
 // pipeline sends the calls together (in Cluster, one batch per node) and
 // returns their results in order; script calls that met NOSCRIPT are sent
 // again with EVAL.
-func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.RedisResult {
+func pipeline(ctx context.Context, c redis, calls ...call) []rueidis.RedisResult {
 	if len(calls) == 0 {
 		return nil
 	}
@@ -305,7 +305,7 @@ func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.Re
 		if x.s != nil {
 			cmds[i] = x.s.cmd(c, false, x.keys, x.args)
 		} else {
-			cmds[i] = x.build(c)
+			cmds[i] = x.build(c.B())
 		}
 	}
 	res := c.DoMulti(ctx, cmds...)

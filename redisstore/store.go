@@ -18,6 +18,7 @@ import (
 // session.ErrStoreUnavailable, except the ErrNotInteger of Incr.
 type Store struct {
 	c        rueidis.Client
+	r        *guard // c, bounded by each call's context
 	prefix   string
 	max      int
 	throttle time.Duration
@@ -64,6 +65,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		c:        r.c,
+		r:        newGuard(r.c, opts.Client.ConnWriteTimeout),
 		prefix:   opts.Prefix,
 		max:      opts.MaxSessionsPerUser,
 		throttle: opts.TouchThrottle,
@@ -134,7 +136,7 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 		return session.Record{}, false, err
 	}
 	throttle := min(s.throttle, lt.Idle/2)
-	res := scriptLoad.run(ctx, s.c, []string{s.sessionKey(key)}, idleMS(lt), ms(throttle))
+	res := scriptLoad.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), ms(throttle))
 	h, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -202,8 +204,8 @@ func (s *Store) indexAddCall(user, key string, lt session.Lifetime) call {
 // indexRemoveCall is the command that removes keys from user's index.
 func (s *Store) indexRemoveCall(user string, keys ...string) call {
 	uk := s.userKey(user)
-	return call{build: func(c rueidis.Client) rueidis.Completed {
-		return c.B().Zrem().Key(uk).Member(keys...).Build().ToRetryable()
+	return call{build: func(b rueidis.Builder) rueidis.Completed {
+		return b.Zrem().Key(uk).Member(keys...).Build().ToRetryable()
 	}}
 }
 
@@ -219,7 +221,7 @@ func (s *Store) Create(ctx context.Context, key string, ch session.Change, lt se
 	if ch.User != "" {
 		calls = append(calls, s.indexAddCall(ch.User, key, lt))
 	}
-	res := pipeline(ctx, s.c, calls...)
+	res := pipeline(ctx, s.r, calls...)
 	for _, r := range res {
 		if err := r.Error(); err != nil {
 			return fail("Create", err)
@@ -267,7 +269,7 @@ func (s *Store) Update(ctx context.Context, key string, ch session.Change, lt se
 	for _, k := range ch.Del {
 		args = append(args, valuePrefix+k)
 	}
-	res := scriptUpdate.run(ctx, s.c, []string{s.sessionKey(key)}, args...)
+	res := scriptUpdate.run(ctx, s.r, []string{s.sessionKey(key)}, args...)
 	arr, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -292,7 +294,7 @@ func (s *Store) Update(ctx context.Context, key string, ch session.Change, lt se
 	if ch.User != "" {
 		calls = append(calls, s.indexAddCall(ch.User, key, lt))
 	}
-	out := pipeline(ctx, s.c, calls...)
+	out := pipeline(ctx, s.r, calls...)
 	for _, r := range out {
 		if err := r.Error(); err != nil {
 			return true, fail("Update", err)
@@ -316,7 +318,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, ch session.Cha
 	if err := s.check("Renew"); err != nil {
 		return false, err
 	}
-	res := scriptTake.run(ctx, s.c, []string{s.sessionKey(oldKey)})
+	res := scriptTake.run(ctx, s.r, []string{s.sessionKey(oldKey)})
 	h, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -346,7 +348,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, ch session.Cha
 	if user != "" {
 		calls = append(calls, s.indexAddCall(user, newKey, lt))
 	}
-	out := pipeline(ctx, s.c, calls...)
+	out := pipeline(ctx, s.r, calls...)
 	for _, r := range out {
 		if err := r.Error(); err != nil {
 			return false, fail("Renew", err)
@@ -364,7 +366,7 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	if err := s.check("Destroy"); err != nil {
 		return err
 	}
-	res := scriptDestroy.run(ctx, s.c, []string{s.sessionKey(key)})
+	res := scriptDestroy.run(ctx, s.r, []string{s.sessionKey(key)})
 	arr, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -373,7 +375,7 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 		return fail("Destroy", err)
 	}
 	if user, _ := arr[0].ToString(); user != "" {
-		if err := pipeline(ctx, s.c, s.indexRemoveCall(user, key))[0].Error(); err != nil {
+		if err := pipeline(ctx, s.r, s.indexRemoveCall(user, key))[0].Error(); err != nil {
 			return fail("Destroy", err)
 		}
 	}
@@ -389,7 +391,7 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lt session
 	if err := s.check("Incr"); err != nil {
 		return 0, false, err
 	}
-	res := scriptIncr.run(ctx, s.c, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, strconv.FormatInt(n, 10))
+	res := scriptIncr.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, strconv.FormatInt(n, 10))
 	arr, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -422,7 +424,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 	if old != nil {
 		hasOld = "1"
 	}
-	res := scriptCAS.run(ctx, s.c, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, hasOld,
+	res := scriptCAS.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, hasOld,
 		string(old), string(new))
 	v, err := res.AsInt64()
 	if err != nil {

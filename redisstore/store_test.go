@@ -7,10 +7,12 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/session"
 )
 
@@ -234,5 +236,66 @@ func TestClosed(t *testing.T) {
 	_, _, err := s.Load(context.Background(), newKey(), long)
 	if !errors.Is(err, ErrClosed) || !errors.Is(err, session.ErrStoreUnavailable) {
 		t.Fatalf("Load after Close: %v", err)
+	}
+}
+
+// TestHungUnderLoad: against a hung Redis, calls keep returning at their
+// deadline even after rueidis's per-connection queues are full of calls
+// abandoned at theirs (queues of 256 here, to fill them fast), where
+// rueidis alone would make them wait for ConnWriteTimeout (10 s).
+func TestHungUnderLoad(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	opts := Options{}
+	opts.Client.RingScaleEachConn = 8
+	s := newStore(t, srv.URL(), opts)
+	key := newKey()
+	if err := s.Create(t.Context(), key, session.Change{}, long); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause(t)
+	defer srv.Resume(t)
+	const (
+		calls    = 3000
+		parallel = 100
+		timeout  = 200 * time.Millisecond
+	)
+	var mu sync.Mutex
+	var slowest time.Duration
+	failed := 0
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
+	start := time.Now()
+	for range calls {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			t0 := time.Now()
+			_, _, err := s.Load(ctx, key, long)
+			d := time.Since(t0)
+			mu.Lock()
+			slowest = max(slowest, d)
+			if errors.Is(err, session.ErrStoreUnavailable) {
+				failed++
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	t.Logf("%d Loads against a hung Redis in %v: %d failed as unavailable, slowest %v (timeout %v)",
+		calls, time.Since(start), failed, slowest, timeout)
+	if failed != calls {
+		t.Errorf("%d of %d calls did not fail with ErrStoreUnavailable", calls-failed, calls)
+	}
+	if slowest > 10*timeout {
+		t.Errorf("slowest call took %v: a hang, not a timeout", slowest)
+	}
+	srv.Resume(t)
+	if err := testenv.Eventually(15*time.Second, 50*time.Millisecond, func() error {
+		_, _, err := s.Load(t.Context(), key, long)
+		return err
+	}); err != nil {
+		t.Fatalf("no recovery after SIGCONT: %v", err)
 	}
 }

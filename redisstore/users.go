@@ -28,7 +28,7 @@ type member struct {
 // ZRANGE, then one pipeline of read-only script calls).
 func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 	uk := s.userKey(user)
-	keys, err := s.c.Do(ctx, s.c.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
+	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 		calls[i] = call{s: scriptMeta, keys: []string{s.sessionKey(k)}}
 	}
 	out := make([]member, len(keys))
-	for i, r := range pipeline(ctx, s.c, calls...) {
+	for i, r := range pipeline(ctx, s.r, calls...) {
 		out[i].key = keys[i]
 		m, err := r.ToArray()
 		if rueidis.IsRedisNil(err) {
@@ -115,7 +115,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 	if len(dead) > 0 {
 		// Pruning is housekeeping: the list is right without it, and a
 		// failure here shows again at the next call.
-		_ = pipeline(ctx, s.c, s.pruneCall(user, dead))
+		_ = pipeline(ctx, s.r, s.pruneCall(user, dead))
 	}
 	return list, nil
 }
@@ -137,7 +137,7 @@ func (s *Store) destroyKeys(ctx context.Context, user string, keys, dead []strin
 	n := 0
 	var gone []string
 	if len(keys) > 0 {
-		for i, r := range pipeline(ctx, s.c, s.destroyCalls(user, keys)...) {
+		for i, r := range pipeline(ctx, s.r, s.destroyCalls(user, keys)...) {
 			arr, err := r.ToArray()
 			if rueidis.IsRedisNil(err) {
 				dead = append(dead, keys[i])
@@ -161,7 +161,7 @@ func (s *Store) destroyKeys(ctx context.Context, user string, keys, dead []strin
 	if len(dead) > 0 {
 		calls = append(calls, s.pruneCall(user, dead))
 	}
-	for _, r := range pipeline(ctx, s.c, calls...) {
+	for _, r := range pipeline(ctx, s.r, calls...) {
 		if err := r.Error(); err != nil {
 			return n, err
 		}
@@ -179,7 +179,7 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 		return 0, err
 	}
 	uk := s.userKey(user)
-	keys, err := s.c.Do(ctx, s.c.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
+	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
 		return 0, fail("DestroyUser", err)
 	}
