@@ -27,12 +27,13 @@ func New(store Store, cfg Config) *Manager {
 		panic("session: New: nil Store")
 	}
 	cfg = cfg.withDefaults()
-	return &Manager{
+	m := &Manager{
 		store: store,
 		cfg:   cfg,
-		codec: codec{name: cfg.CookieName, keys: cfg.Keys},
 		lt:    Lifetime{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout},
 	}
+	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
+	return m
 }
 
 // Config returns the configuration in force, defaults filled in.
