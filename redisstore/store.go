@@ -23,6 +23,7 @@ type Store struct {
 	max      int
 	throttle time.Duration
 	closed   atomic.Bool
+	lastArgs atomic.Pointer[lifetimeArgs]
 }
 
 var _ session.Store = (*Store)(nil)
@@ -124,8 +125,28 @@ func (s *Store) userKey(user string) string { return s.prefix + "user:{" + user 
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-// idleMS is the idle timeout in milliseconds, at least 1.
-func idleMS(lt session.Lifetime) string { return ms(max(lt.Idle, time.Millisecond)) }
+// lifetimeArgs are the script arguments of a Lifetime: milliseconds, at
+// least 1, in decimal.
+type lifetimeArgs struct {
+	lt                       session.Lifetime
+	idle, absolute, throttle string
+}
+
+// args returns the arguments of lt, formatted once for the lifetime that
+// the Manager passes every time.
+func (s *Store) args(lt session.Lifetime) *lifetimeArgs {
+	if a := s.lastArgs.Load(); a != nil && a.lt == lt {
+		return a
+	}
+	a := &lifetimeArgs{
+		lt:       lt,
+		idle:     ms(max(lt.Idle, time.Millisecond)),
+		absolute: ms(max(lt.Absolute, time.Millisecond)),
+		throttle: ms(min(s.throttle, lt.Idle/2)),
+	}
+	s.lastArgs.Store(a)
+	return a
+}
 
 // Load implements [session.Store.Load] in one round trip (one EVALSHA):
 // the script reads the hash, checks both deadlines against the Redis
@@ -135,8 +156,8 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 	if err := s.check("Load"); err != nil {
 		return session.Record{}, false, err
 	}
-	throttle := min(s.throttle, lt.Idle/2)
-	res := scriptLoad.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), ms(throttle))
+	a := s.args(lt)
+	res := scriptLoad.run(ctx, s.r, []string{s.sessionKey(key)}, a.idle, a.throttle)
 	h, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -187,7 +208,8 @@ func parseHash(h []rueidis.RedisMessage, values bool) (rec session.Record, ok bo
 // createCall is the script call that stores a new session under key.
 func (s *Store) createCall(key string, values map[string][]byte, user, userAgent string, lt session.Lifetime) call {
 	args := make([]string, 0, 4+2*len(values))
-	args = append(args, idleMS(lt), ms(max(lt.Absolute, time.Millisecond)), user, userAgent)
+	a := s.args(lt)
+	args = append(args, a.idle, a.absolute, user, userAgent)
 	for k, v := range values {
 		// Copies: a call abandoned at its deadline may still be written
 		// after we return, when the caller may reuse its buffers.
@@ -198,7 +220,7 @@ func (s *Store) createCall(key string, values map[string][]byte, user, userAgent
 
 // indexAddCall is the script call that adds key to user's index.
 func (s *Store) indexAddCall(user, key string, lt session.Lifetime) call {
-	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)}, args: []string{key, ms(max(lt.Absolute, time.Millisecond))}}
+	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)}, args: []string{key, s.args(lt).absolute}}
 }
 
 // indexRemoveCall is the command that removes keys from user's index.
@@ -262,7 +284,7 @@ func (s *Store) Update(ctx context.Context, key string, ch session.Change, lt se
 		setUser = "1"
 	}
 	args := make([]string, 0, 4+2*len(ch.Set)+len(ch.Del))
-	args = append(args, idleMS(lt), setUser, ch.User, strconv.Itoa(len(ch.Set)))
+	args = append(args, s.args(lt).idle, setUser, ch.User, strconv.Itoa(len(ch.Set)))
 	for k, v := range ch.Set {
 		args = append(args, valuePrefix+k, string(v))
 	}
@@ -391,7 +413,7 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lt session
 	if err := s.check("Incr"); err != nil {
 		return 0, false, err
 	}
-	res := scriptIncr.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, strconv.FormatInt(n, 10))
+	res := scriptIncr.run(ctx, s.r, []string{s.sessionKey(key)}, s.args(lt).idle, valuePrefix+field, strconv.FormatInt(n, 10))
 	arr, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -424,7 +446,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 	if old != nil {
 		hasOld = "1"
 	}
-	res := scriptCAS.run(ctx, s.r, []string{s.sessionKey(key)}, idleMS(lt), valuePrefix+field, hasOld,
+	res := scriptCAS.run(ctx, s.r, []string{s.sessionKey(key)}, s.args(lt).idle, valuePrefix+field, hasOld,
 		string(old), string(new))
 	v, err := res.AsInt64()
 	if err != nil {
