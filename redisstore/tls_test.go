@@ -121,3 +121,17 @@ func TestTLS(t *testing.T) {
 		t.Fatal("wrong password: no error")
 	}
 }
+
+// TestUnixSocket: unix:// reaches a Redis on a Unix socket.
+func TestUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "redis.sock")
+	redistest.Standalone(t, redistest.Options{ExtraConfig: []string{"unixsocket " + sock, "unixsocketperm 700"}})
+	s := newStore(t, "unix://"+sock, Options{})
+	key := newKey()
+	if err := s.Create(t.Context(), key, session.Change{Set: vals("a", "1")}, long); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Load(t.Context(), key, long); err != nil || !ok {
+		t.Fatalf("Load over a Unix socket: %v %v", ok, err)
+	}
+}

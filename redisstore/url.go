@@ -25,10 +25,13 @@ import (
 //
 // The port defaults to 6379 (26379 for a sentinel). User and password are
 // the ACL credentials of Redis itself (for Sentinel: of the master, not of
-// the sentinels); percent-encode reserved characters in them. A standalone
-// URL always makes a standalone client, even if the server is a Cluster
-// node: name Cluster with redis-cluster://, whose hosts are the seed nodes
-// (one is enough, more survive a node being down).
+// the sentinels); percent-encode reserved characters in them. A
+// redis:// or rediss:// URL with one host makes a standalone client, even
+// if the server is a Cluster node: name Cluster with redis-cluster://,
+// whose hosts are the seed nodes (one is enough, more survive a node being
+// down). rueidis's own forms are accepted too: more hosts as addr=
+// parameters (redis://h1:p1?addr=h2:p2, which means Cluster) and
+// master_set= (which means Sentinel).
 //
 // The query takes rueidis's own parameters: dial_timeout and
 // write_timeout (Go durations, e.g. 2s), protocol=2 (RESP2 only),

@@ -37,6 +37,10 @@ func TestParseURL(t *testing.T) {
 		{name: "sentinel tls", url: "rediss-sentinel://127.0.0.1:26379/m", addrs: []string{"127.0.0.1:26379"}, master: "m", tls: true},
 		{name: "cluster", url: "redis-cluster://127.0.0.1:7000,127.0.0.1:7001,[::1]:7002",
 			addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001", "[::1]:7002"}},
+		{name: "rueidis cluster form", url: "redis://127.0.0.1:7000?addr=127.0.0.1%3A7001&addr=127.0.0.1:7002",
+			addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"}},
+		{name: "rueidis sentinel form", url: "redis://127.0.0.1:26379?master_set=mymaster",
+			addrs: []string{"127.0.0.1:26379"}, master: "mymaster"},
 		{name: "cluster auth tls", url: "rediss-cluster://u:p@127.0.0.1:7000/", addrs: []string{"127.0.0.1:7000"}, user: "u", pass: "p", tls: true},
 	}
 	for _, tt := range tests {
