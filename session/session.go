@@ -97,9 +97,10 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		// Expired or destroyed: a new session, with a new token when
-		// needed. Clear the dead cookie so that it costs no more lookups.
-		s.cookie = cookieClear
+		// Expired, destroyed or renewed away: a new session, with a new
+		// token when needed. The dead cookie is left alone: clearing it
+		// could delete the browser's new cookie when this answer arrives
+		// after that of a concurrent login.
 		return nil
 	}
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
@@ -577,11 +578,15 @@ func (s *Session) commitLocked(ctx context.Context) error {
 // renewed away or expired while this request ran). The request goes on
 // with a new, empty, anonymous session that gets a new token if it is
 // saved, so that nothing of the dead one comes back: not its data, not its
-// user, and above all not its token.
+// user, and above all not its token. Its cookie is not cleared: the session
+// may have been renewed by a concurrent login whose new cookie a removal
+// arriving later would delete; the dead token is harmless.
 func (s *Session) goneLocked() {
 	s.stored, s.hasToken, s.token, s.key, s.resign = false, false, Token{}, "", false
 	s.values, s.size, s.user = map[string][]byte{}, 0, ""
-	s.cookie = cookieClear
+	if s.cookie == cookieClear {
+		s.cookie = cookieKeep
+	}
 }
 
 // createLocked stores the session as new, with the pending change.
