@@ -19,6 +19,10 @@ type responseWriter struct {
 	failed      bool // the 503 went out; the handler's writes are dropped
 }
 
+// varyCookie is the Vary header of answers that used the session, shared to
+// spare an allocation per request; it is never modified in place.
+var varyCookie = []string{"Cookie"}
+
 // errDropped is what Write returns once the response became a 503.
 var errDropped = errors.New("session: response replaced by 503: session store unavailable")
 
@@ -49,7 +53,9 @@ func (w *responseWriter) prepare(code int) bool {
 		h := w.ResponseWriter.Header()
 		// The answer depends on the session: no shared cache may give it
 		// to a request with another cookie.
-		if !slices.Contains(h.Values("Vary"), "Cookie") {
+		if v, ok := h["Vary"]; !ok {
+			h["Vary"] = varyCookie // shared: Header.Add copies before it appends
+		} else if !slices.Contains(v, "Cookie") {
 			h.Add("Vary", "Cookie")
 		}
 		// Save even if the client has gone: a logout must not be lost
