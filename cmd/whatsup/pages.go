@@ -54,12 +54,7 @@ func validName(name string) string {
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		if tooLarge(err) {
-			http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "400 bad form", http.StatusBadRequest)
+	if !parseForm(w, r) {
 		return
 	}
 	name := r.PostForm.Get("name")
@@ -83,13 +78,11 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
-	if err := s.Destroy(); err == nil {
+	err := s.Destroy()
+	if err == nil {
 		err = s.Commit(r.Context())
-		if err != nil {
-			a.storeFailed(w, r, err)
-			return
-		}
-	} else {
+	}
+	if err != nil {
 		a.storeFailed(w, r, err)
 		return
 	}
@@ -108,12 +101,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) revokeForm(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		if tooLarge(err) {
-			http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "400 bad form", http.StatusBadRequest)
+	if !parseForm(w, r) {
 		return
 	}
 	s := session.FromContext(r.Context())
@@ -155,6 +143,21 @@ func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// parseForm parses the form body, or answers 413 (over 64 KiB) or 400 and
+// reports false.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	switch {
+	case err == nil:
+		return true
+	case tooLarge(err):
+		http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
+	default:
+		http.Error(w, "400 bad form", http.StatusBadRequest)
+	}
+	return false
 }
 
 func tooLarge(err error) bool {
