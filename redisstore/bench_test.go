@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/session"
 )
 
 // benchSession starts a Redis and one instance in front of it, and logs a
@@ -75,4 +77,27 @@ func BenchmarkForged(b *testing.B) {
 	forged := *cookie
 	forged.Value = cookie.Value[:len(cookie.Value)-2] + "AA"
 	serve(b, in.h, "GET", "/whoami", &forged, 200)
+}
+
+// BenchmarkLoad is Store.Load alone, without the Manager: one EVALSHA of a
+// session of ten values.
+func BenchmarkLoad(b *testing.B) {
+	srv := redistest.Standalone(b, redistest.Options{})
+	st := newStore(b, srv.URL(), Options{})
+	lt := session.Lifetime{Idle: 30 * time.Minute, Absolute: 24 * time.Hour}
+	vals := map[string][]byte{}
+	for i := range 10 {
+		vals[fmt.Sprintf("key%d", i)] = []byte(`"` + strings.Repeat("v", 20) + `"`)
+	}
+	ctx := context.Background()
+	const key = "bench-load-key-0123456789abcdef0123456789abcdef"
+	if err := st.Create(ctx, key, session.Change{Set: vals, User: "ann"}, lt); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := st.Load(ctx, key, lt); !ok || err != nil {
+			b.Fatalf("Load: %v %v", ok, err)
+		}
+	}
 }

@@ -35,7 +35,8 @@
 // write that arrives after a logout, a renewal or an expiry writes nothing
 // and brings nothing back.
 //
-//	Load            1 round trip: EVALSHA (HGETALL, deadline check, slide)
+//	Load            1 round trip: EVALSHA (TIME, HGETALL, deadline check;
+//	                HSET+PEXPIREAT only when the touch throttle allows)
 //	Update          1: EVALSHA (check, HDEL, HSET of the delta, slide);
 //	                +1 when the user changes (index move)
 //	Create          1: EVALSHA, pipelined with the index update when bound
@@ -52,11 +53,15 @@
 // # Expiry precision
 //
 // Both deadlines are checked on every call against the Redis clock, to the
-// millisecond. With Options.TouchThrottle = T, Load slides the idle
-// deadline only when the last slide is at least T old (T is capped at half
-// the idle timeout), so a session dies between IdleTimeout-T and
-// IdleTimeout after its last request; record LastSeen times are exact to
-// within T. Writes always slide. The default (T = 0) slides on every Load.
+// millisecond. Load slides the idle deadline only when the last slide is
+// at least T old, where T is Options.TouchThrottle, by default
+// IdleTimeout/20 (DefaultTouchFraction) and never more than IdleTimeout/4.
+// So most reads run only TIME and HGETALL in their script and write
+// nothing; a session dies between IdleTimeout-T and IdleTimeout after its
+// last request (by default between 95% and 100% of the idle timeout:
+// 28.5 to 30 minutes for 30), and record LastSeen times lag by up to T.
+// Writes always slide. A negative TouchThrottle slides on every Load, for
+// expiry exact to the millisecond at the cost of a write per read.
 //
 // # Renewal in Cluster
 //

@@ -14,6 +14,11 @@ const DefaultPrefix = "stickless:"
 // Options.Client.ClientName is empty.
 const DefaultClientName = "stickless"
 
+// DefaultTouchFraction is the default touch throttle, as a fraction of the
+// idle timeout: when Options.TouchThrottle is zero, Load slides the idle
+// deadline only when the last slide is at least IdleTimeout/20 old.
+const DefaultTouchFraction = 20
+
 // DefaultSentinelRefresh is Options.Client.Sentinel.TopologyRefreshInterval
 // when a Sentinel master set is named and the interval is zero.
 const DefaultSentinelRefresh = 5 * time.Second
@@ -36,11 +41,18 @@ type Options struct {
 
 	// TouchThrottle lets Load skip sliding the idle deadline when the last
 	// slide is less than TouchThrottle old, so that most reads write
-	// nothing (no AOF or replication traffic). The cost is precision: a
-	// session then dies between IdleTimeout-TouchThrottle and IdleTimeout
-	// after its last request. Writes (Update, Incr, CompareAndSwap) always
-	// slide. It is capped at half the idle timeout; negative panics in New.
-	// default: 0 (every Load slides: expiry exact to the millisecond).
+	// nothing: the Load script then runs only TIME and HGETALL (no HSET,
+	// no PEXPIREAT, no AOF or replication traffic). The cost is precision:
+	// a session dies between IdleTimeout-T and IdleTimeout after its last
+	// request, where T is the throttle in force, and Record.LastSeen lags
+	// by up to T. Writes (Create, Update, Incr, CompareAndSwap) always
+	// slide. T is capped at a quarter of the idle timeout, the most the
+	// session.Store contract allows. A negative value switches the
+	// throttle off: every Load slides, and expiry is exact to the
+	// millisecond.
+	// default: 0, meaning IdleTimeout/20 (DefaultTouchFraction): with a
+	// 30-minute idle timeout, Load slides at most every 90 s and a session
+	// dies between 28.5 and 30 minutes after its last request.
 	TouchThrottle time.Duration
 
 	// Client is the rueidis client configuration: addresses (InitAddress),
@@ -63,9 +75,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSessionsPerUser < 0 {
 		panic("redisstore: Options.MaxSessionsPerUser is negative")
-	}
-	if o.TouchThrottle < 0 {
-		panic("redisstore: Options.TouchThrottle is negative")
 	}
 	if o.Client.ClientName == "" {
 		o.Client.ClientName = DefaultClientName

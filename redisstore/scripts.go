@@ -31,6 +31,8 @@ const (
 	fieldUser      = "_u"
 	fieldUserAgent = "_ua"
 	valuePrefix    = "v:"
+
+	metaFields = 6 // the fields above, in every session hash
 )
 
 // luaPrelude holds the helpers every script shares.
@@ -80,19 +82,27 @@ local function hdel(key, args, first, last)
 end
 `
 
-// luaLoad: KEYS[1] session; ARGV idle ms, throttle ms. Returns the whole
-// hash (after the slide) or nil.
+// luaLoad: KEYS[1] session; ARGV idle ms, throttle ms. Returns nil or
+// {created, absolute, idle deadline, last slide, user, user agent, then
+// the "v:" name/value pairs}, the deadlines as integers (after the slide),
+// so that the client parses no numbers and reads no metadata names.
 const luaLoad = luaPrelude + `
 local key = KEYS[1]
 local h = redis.call('HGETALL', key)
 if #h == 0 then return nil end
 local now = now_ms()
-local a, i, s, ii, si
+local out = {0, 0, 0, 0, '', ''}
+local c, a, i, s
 for j = 1, #h, 2 do
   local f = h[j]
-  if f == '_a' then a = tonumber(h[j+1])
-  elseif f == '_i' then i = tonumber(h[j+1]); ii = j + 1
-  elseif f == '_s' then s = tonumber(h[j+1]); si = j + 1 end
+  if string.byte(f, 1) ~= 95 then -- not '_': a value
+    out[#out+1] = f; out[#out+1] = h[j+1]
+  elseif f == '_a' then a = tonumber(h[j+1])
+  elseif f == '_i' then i = tonumber(h[j+1])
+  elseif f == '_s' then s = tonumber(h[j+1])
+  elseif f == '_c' then c = tonumber(h[j+1])
+  elseif f == '_u' then out[5] = h[j+1]
+  elseif f == '_ua' then out[6] = h[j+1] end
 end
 if not a or not i then return nil end
 if now >= a or now >= i then
@@ -100,11 +110,11 @@ if now >= a or now >= i then
   return nil
 end
 if not s or now - s >= tonumber(ARGV[2]) then
-  local ni = slide(key, now, a, tonumber(ARGV[1]))
-  h[ii] = fmt(ni)
-  if si then h[si] = fmt(now) else h[#h+1] = '_s'; h[#h+1] = fmt(now) end
+  i = slide(key, now, a, tonumber(ARGV[1]))
+  s = now
 end
-return h
+out[1] = c or 0; out[2] = a; out[3] = i; out[4] = s
+return out
 `
 
 // luaCreate: KEYS[1] session; ARGV idle ms, absolute ms, user, user agent,

@@ -33,7 +33,7 @@ var _ session.Store = (*Store)(nil)
 // address answers as a Cluster node), checks that it answers, and loads
 // the store's Lua scripts. ctx bounds the connection; a Redis that cannot
 // be reached gives an error wrapping session.ErrStoreUnavailable. Bad
-// options (a negative MaxSessionsPerUser or TouchThrottle) panic.
+// options (a negative MaxSessionsPerUser) panic.
 func New(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if len(opts.Client.InitAddress) == 0 {
@@ -142,10 +142,22 @@ func (s *Store) args(lt session.Lifetime) *lifetimeArgs {
 		lt:       lt,
 		idle:     ms(max(lt.Idle, time.Millisecond)),
 		absolute: ms(max(lt.Absolute, time.Millisecond)),
-		throttle: ms(min(s.throttle, lt.Idle/2)),
+		throttle: ms(throttle(s.throttle, lt.Idle)),
 	}
 	s.lastArgs.Store(a)
 	return a
+}
+
+// throttle is the touch throttle in force for an idle timeout of idle,
+// given Options.TouchThrottle t: see its comment.
+func throttle(t, idle time.Duration) time.Duration {
+	switch {
+	case t < 0:
+		return 0
+	case t == 0:
+		return idle / DefaultTouchFraction
+	}
+	return min(t, idle/4)
 }
 
 // Load implements [session.Store.Load] in one round trip (one EVALSHA):
@@ -165,25 +177,66 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 		}
 		return session.Record{}, false, fail("Load", err)
 	}
-	rec, ok := parseHash(h, true)
-	return rec, ok, nil
+	rec, ok := parseLoad(h)
+	if !ok {
+		return session.Record{}, false, fail("Load", fmt.Errorf("unexpected reply of %d elements", len(h)))
+	}
+	return rec, true, nil
+}
+
+// parseLoad decodes the reply of the Load script. The values are the
+// bytes of h themselves: rueidis read each into memory of its own, which
+// nothing else holds once h is dropped.
+func parseLoad(h []rueidis.RedisMessage) (rec session.Record, ok bool) {
+	if len(h) < metaFields || len(h)%2 != 0 {
+		return rec, false
+	}
+	created, _ := h[0].AsInt64()
+	absolute, _ := h[1].AsInt64()
+	idle, _ := h[2].AsInt64()
+	seen, _ := h[3].AsInt64()
+	rec.User, _ = h[4].ToString()
+	rec.UserAgent, _ = h[5].ToString()
+	rec.Created = time.UnixMilli(created)
+	rec.LastSeen = time.UnixMilli(seen)
+	rec.Expires = time.UnixMilli(min(idle, absolute))
+	rec.Values = make(map[string][]byte, (len(h)-metaFields)/2)
+	for j := metaFields; j+1 < len(h); j += 2 {
+		f, _ := h[j].ToString()
+		if len(f) < len(valuePrefix) || f[:len(valuePrefix)] != valuePrefix {
+			continue
+		}
+		rec.Values[f[len(valuePrefix):]], _ = h[j+1].AsBytes()
+	}
+	return rec, true
 }
 
 // parseHash decodes a session hash returned flat (name, value, ...). ok
-// is false when the metadata is missing.
-func parseHash(h []rueidis.RedisMessage, values bool) (rec session.Record, ok bool) {
+// is false when the metadata is missing. With values, the record gets the
+// session's values: copies when copyValues (h is shared, as a client-side
+// cache entry is), otherwise the bytes of h themselves (rueidis read each
+// into memory of its own, which nothing else holds once h is dropped).
+func parseHash(h []rueidis.RedisMessage, values, copyValues bool) (rec session.Record, ok bool) {
 	var created, absolute, idle, seen int64
 	if values {
-		rec.Values = make(map[string][]byte, len(h)/2)
+		rec.Values = make(map[string][]byte, max(len(h)/2-metaFields, 0))
 	}
 	for j := 0; j+1 < len(h); j += 2 {
 		f, _ := h[j].ToString()
-		v, _ := h[j+1].ToString()
 		switch {
 		case len(f) > len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix:
 			if values {
-				rec.Values[f[len(valuePrefix):]] = []byte(v)
+				if copyValues {
+					v, _ := h[j+1].ToString()
+					rec.Values[f[len(valuePrefix):]] = []byte(v)
+				} else {
+					rec.Values[f[len(valuePrefix):]], _ = h[j+1].AsBytes()
+				}
 			}
+			continue
+		}
+		v, _ := h[j+1].ToString()
+		switch {
 		case f == fieldCreated:
 			created, _ = strconv.ParseInt(v, 10, 64)
 		case f == fieldAbsolute:
@@ -348,7 +401,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, ch session.Cha
 		}
 		return false, fail("Renew", err)
 	}
-	rec, _ := parseHash(h, true)
+	rec, _ := parseHash(h, true, false)
 	for _, k := range ch.Del {
 		delete(rec.Values, k)
 	}

@@ -44,7 +44,8 @@ func pairs(r redistest.Reply) map[string]string {
 
 func TestLayout(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{})
-	s := newStore(t, srv.URL(), Options{Prefix: "app:"})
+	// Every Load slides (no throttle), to see the slide right after Create.
+	s := newStore(t, srv.URL(), Options{Prefix: "app:", TouchThrottle: -1})
 	ctx := t.Context()
 	key := newKey()
 	lt := session.Lifetime{Idle: time.Minute, Absolute: 10 * time.Second}
@@ -126,19 +127,66 @@ func TestTouchThrottle(t *testing.T) {
 	if stats := srv.CommandStats(t); stats["pexpireat"] != 1 {
 		t.Errorf("Update did not slide: %v", stats)
 	}
-	// The throttle is capped at half the idle timeout: with a 1 s idle
-	// timeout, a Load 600 ms after the last slide slides again.
+	// The throttle is capped at a quarter of the idle timeout: with a 1 s
+	// idle timeout, a Load 300 ms after the last slide slides again.
 	short := session.Lifetime{Idle: time.Second, Absolute: time.Hour}
 	if ok, err := s.Update(ctx, key, session.Change{}, short); err != nil || !ok {
 		t.Fatalf("Update: %v %v", ok, err)
 	}
-	time.Sleep(600 * time.Millisecond)
-	rec, ok, err := s.Load(ctx, key, short)
-	if err != nil || !ok {
+	slid := srv.DoOK(t, "HGET", rk, "_s").Str
+	time.Sleep(300 * time.Millisecond)
+	if _, ok, err := s.Load(ctx, key, short); err != nil || !ok {
 		t.Fatalf("Load: %v %v", ok, err)
 	}
-	if d := time.Until(rec.Expires); d < 800*time.Millisecond {
-		t.Errorf("Load past half the idle window did not slide: expires in %v", d)
+	if now := srv.DoOK(t, "HGET", rk, "_s").Str; now == slid {
+		t.Errorf("Load past a quarter of the idle window did not slide (last slide still %s)", slid)
+	}
+}
+
+// TestTouchThrottleDefault: by default a Load within IdleTimeout/20 of the
+// last slide writes nothing, and one after it slides; a negative
+// TouchThrottle makes every Load slide.
+func TestTouchThrottleDefault(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	lt := session.Lifetime{Idle: 2 * time.Second, Absolute: time.Hour} // default throttle 100 ms
+	for _, tc := range []struct {
+		name     string
+		throttle time.Duration
+		writes   bool // whether Loads right after a write slide
+	}{
+		{"default", 0, false},
+		{"off", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t, srv.URL(), Options{TouchThrottle: tc.throttle})
+			ctx := t.Context()
+			key := newKey()
+			if err := s.Create(ctx, key, session.Change{Set: vals("a", "1")}, lt); err != nil {
+				t.Fatal(err)
+			}
+			rk := "stickless:{" + key + "}"
+			srv.ResetStats(t)
+			for range 3 {
+				if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
+					t.Fatalf("Load: %v %v", ok, err)
+				}
+			}
+			stats := srv.CommandStats(t)
+			if slid := stats["pexpireat"] > 0; slid != tc.writes {
+				t.Errorf("Loads right after Create slid: %v, want %v (%v)", slid, tc.writes, stats)
+			}
+			if stats["evalsha"] != 3 || stats["hgetall"] != 3 || stats["time"] != 3 {
+				t.Errorf("3 Loads ran %v, want 3 EVALSHA, HGETALL, TIME", stats)
+			}
+			slid := srv.DoOK(t, "HGET", rk, "_s").Str
+			time.Sleep(lt.Idle/DefaultTouchFraction + 50*time.Millisecond)
+			if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
+				t.Fatalf("Load: %v %v", ok, err)
+			}
+			if now := srv.DoOK(t, "HGET", rk, "_s").Str; now == slid {
+				t.Errorf("Load past IdleTimeout/%d did not slide", DefaultTouchFraction)
+			}
+		})
 	}
 }
 
