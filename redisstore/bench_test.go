@@ -16,9 +16,14 @@ import (
 // benchSession starts a Redis and one instance in front of it, and logs a
 // client in with a session of ten values.
 func benchSession(b *testing.B) (*instance, *http.Cookie) {
+	return benchSessionWith(b, Options{})
+}
+
+// benchSessionWith is benchSession with a store configured by opts.
+func benchSessionWith(b *testing.B, opts Options) (*instance, *http.Cookie) {
 	b.Helper()
 	srv := redistest.Standalone(b, redistest.Options{})
-	in := newInstance(b, srv.URL(), time.Second, nil)
+	in := newInstanceWith(b, srv.URL(), time.Second, nil, opts)
 	c := &client{}
 	must(b, c.do(in.h, "POST", "/login?u=ann"), 200, "login")
 	for i := range 9 {
@@ -64,6 +69,13 @@ func BenchmarkRead(b *testing.B) {
 	serve(b, in.h, "GET", "/get?k=key1", cookie, 200)
 }
 
+// BenchmarkReadCached is BenchmarkRead with Options.ClientCache: no Redis
+// command once the session is cached.
+func BenchmarkReadCached(b *testing.B) {
+	in, cookie := benchSessionWith(b, Options{ClientCache: true})
+	serve(b, in.h, "GET", "/get?k=key1", cookie, 200)
+}
+
 // BenchmarkWrite is a request that reads its session and writes one
 // field: two EVALSHA.
 func BenchmarkWrite(b *testing.B) {
@@ -79,11 +91,23 @@ func BenchmarkForged(b *testing.B) {
 	serve(b, in.h, "GET", "/whoami", &forged, 200)
 }
 
-// BenchmarkLoad is Store.Load alone, without the Manager: one EVALSHA of a
-// session of ten values.
+// BenchmarkLoad is Store.Load alone, without the Manager, of a session of
+// ten values: one EVALSHA, or (cached) none.
 func BenchmarkLoad(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts Options
+	}{
+		{"script", Options{}},
+		{"cached", Options{ClientCache: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchLoad(b, bc.opts) })
+	}
+}
+
+func benchLoad(b *testing.B, opts Options) {
 	srv := redistest.Standalone(b, redistest.Options{})
-	st := newStore(b, srv.URL(), Options{})
+	st := newStore(b, srv.URL(), opts)
 	lt := session.Lifetime{Idle: 30 * time.Minute, Absolute: 24 * time.Hour}
 	vals := map[string][]byte{}
 	for i := range 10 {

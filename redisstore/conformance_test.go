@@ -12,8 +12,13 @@ import (
 // harness runs the conformance suite on stores connected by url; Break
 // pauses (SIGSTOPs) every server in pause.
 func harness(url string, brk func(t *testing.T)) sessiontest.Harness {
+	return harnessWith(url, Options{}, brk)
+}
+
+// harnessWith is harness with stores configured by opts.
+func harnessWith(url string, opts Options, brk func(t *testing.T)) sessiontest.Harness {
 	return sessiontest.Harness{
-		New:   func(t *testing.T) session.Store { return newStore(t, url, Options{}) },
+		New:   func(t *testing.T) session.Store { return newStore(t, url, opts) },
 		Break: func(t *testing.T, _ session.Store) { brk(t) },
 	}
 }

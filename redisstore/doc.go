@@ -36,7 +36,9 @@
 // and brings nothing back.
 //
 //	Load            1 round trip: EVALSHA (TIME, HGETALL, deadline check;
-//	                HSET+PEXPIREAT only when the touch throttle allows)
+//	                HSET+PEXPIREAT only when the touch throttle allows);
+//	                with ClientCache, none for an unchanged session
+//	                (1 to refill: HGETALL with PTTL)
 //	Update          1: EVALSHA (check, HDEL, HSET of the delta, slide);
 //	                +1 when the user changes (index move)
 //	Create          1: EVALSHA, pipelined with the index update when bound
@@ -62,6 +64,83 @@
 // 28.5 to 30 minutes for 30), and record LastSeen times lag by up to T.
 // Writes always slide. A negative TouchThrottle slides on every Load, for
 // expiry exact to the millisecond at the cost of a write per read.
+//
+// # Client-side cache
+//
+// With Options.ClientCache, Load reads the session hash with HGETALL
+// through rueidis's client-side cache (RESP3 client tracking, opt-in: each
+// miss sends CLIENT CACHING YES, then MULTI, PTTL, HGETALL, EXEC in one
+// round trip). Redis remembers which connection read which key and pushes
+// an invalidation to it when the key changes or goes (a write, a slide, a
+// destroy, a renewal, an expiry); rueidis then drops the entry. A read of
+// an unchanged session sends no command at all. Writes, Incr,
+// CompareAndSwap, Renew, Destroy and the user index work as before; the
+// scripts decide, against the Redis clock, so a cached read can never
+// bring back a destroyed session: the destroy deleted the key, which
+// invalidated it everywhere.
+//
+// Sliding. A cached read cannot write, so it slides through the Load
+// script when the last slide is at least the touch throttle T old, judged
+// on the Redis clock, estimated as the key's expiry (its idle deadline)
+// less the time the cache entry has left (rueidis starts an entry at the
+// key's PTTL when the reply comes, and counts it down on this machine's
+// clock). Skew between this machine's clock and Redis's therefore does
+// not matter: expiry has the precision it has without the cache
+// (between IdleTimeout-T and IdleTimeout after the last request) to
+// within a round trip, and no entry outlives its key. A step of this
+// machine's wall clock while entries are cached (NTP) shifts their end by
+// the step: a step back by d can serve an idle-expired session up to d
+// late, until Redis's own expiry deletes the key and invalidates it
+// (never after a logout, which invalidates at once). Each slide
+// invalidates the session in every process, which each refill once: per
+// session and instance, about one script and one HGETALL every T, so keep
+// T large; the default, IdleTimeout/20, is (90 s for 30 minutes).
+//
+// Seeing changes at once. Redis writes the invalidation to every other
+// process in the event-loop pass in which it answers the writer, just
+// after that answer. rueidis reads it on a goroutine of its own, tens of
+// microseconds later; so, before answering from the cache, a read makes
+// sure that rueidis has handled every byte that had reached any of the
+// store's connections (the store dials them itself and counts what
+// rueidis has read against what waits in the kernel: one system call per
+// connection, no command sent; see watch.go). What remains is the
+// microseconds between Redis's answer to the writer and its write of the
+// invalidation: a request that reaches another instance within that
+// time of the writer's answer leaving Redis can still be answered from
+// the old entry. A user's next request goes from the answer through the
+// network and nginx, which takes far longer. Outside Linux the store does
+// not watch its connections, and the window is rueidis's (tens of
+// microseconds); with a Client.DialCtxFn that returns something other than
+// a socket, reads go through the script whenever a connection cannot be
+// watched (correct, but the cache then saves nothing).
+//
+// Reconnects. Invalidations for a connection that breaks are lost, so
+// rueidis drops a connection's cache with the connection (pipe.go: the
+// pipe's cache is closed when its reader ends; a new connection starts
+// empty). The store adds: a read goes through the script while an end of
+// file waits unread on a connection, for a second after any of its
+// connections closed (rueidis stops routing calls to the old connection
+// just after closing it), and when a connection closed during its lookup.
+// A connection cut silently (no FIN, no RST) receives nothing and is not
+// known to be dead until rueidis's keepalive PING goes unanswered: up to
+// about Client.ConnWriteTimeout (10 s by default) of cached reads that may
+// miss changes made meanwhile by other instances.
+//
+// Memory. Each cached session costs about its HGETALL reply (its field
+// names and values) plus twice its key length and a few hundred bytes of
+// rueidis's bookkeeping, per connection that read it; each connection's
+// cache is bounded by Client.CacheSizeEachConn (128 MiB by default, least
+// recently used first out). Redis keeps one tracking entry per cached key
+// (its tracking-table-max-keys bounds them, by invalidating the oldest).
+//
+// Topologies. Standalone, Cluster (each node tracks the keys of its
+// slots) and Sentinel pass the conformance suite with the cache on, and
+// tests show two instances seeing each other's changes on standalone and
+// Cluster. During a Sentinel failover, an instance still connected to the
+// old master sees a change once it has been replicated there (a replica
+// invalidates what its clients read as it applies the master's writes),
+// or once rueidis has moved to the new master (new connections, empty
+// cache): the window is the replication lag plus the switch.
 //
 // # Renewal in Cluster
 //

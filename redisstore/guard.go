@@ -15,6 +15,7 @@ type redis interface {
 	B() rueidis.Builder
 	Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult
 	DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult
+	DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult
 }
 
 // guard makes every call return by its context's deadline, even where
@@ -66,6 +67,24 @@ func (g *guard) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResu
 	}
 	done := make(chan rueidis.RedisResult, 1)
 	go func() { done <- g.c.Do(ctx, cmd) }()
+	select {
+	case r := <-done:
+		g.note(r.Error())
+		return r
+	case <-ctx.Done():
+		g.note(ctx.Err())
+		return rueidis.NewErrorResult(ctx.Err())
+	}
+}
+
+func (g *guard) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	if !g.suspicious() {
+		r := g.c.DoCache(ctx, cmd, ttl)
+		g.note(r.Error())
+		return r
+	}
+	done := make(chan rueidis.RedisResult, 1)
+	go func() { done <- g.c.DoCache(ctx, cmd, ttl) }()
 	select {
 	case r := <-done:
 		g.note(r.Error())

@@ -30,7 +30,13 @@ type instance struct {
 
 func newInstance(t testing.TB, url string, timeout time.Duration, routes http.Handler) *instance {
 	t.Helper()
-	st := newStore(t, url, Options{})
+	return newInstanceWith(t, url, timeout, routes, Options{})
+}
+
+// newInstanceWith is newInstance with a store configured by opts.
+func newInstanceWith(t testing.TB, url string, timeout time.Duration, routes http.Handler, opts Options) *instance {
+	t.Helper()
+	st := newStore(t, url, opts)
 	m := session.New(st, session.Config{
 		Keys:           [][]byte{testKey},
 		InsecureCookie: true,

@@ -55,6 +55,27 @@ type Options struct {
 	// dies between 28.5 and 30 minutes after its last request.
 	TouchThrottle time.Duration
 
+	// ClientCache serves Load from a cache in this process (RESP3 client
+	// tracking: Redis pushes an invalidation of a session key to every
+	// process that cached it as soon as anything changes or deletes it),
+	// so that a read of an unchanged session costs no Redis round trip at
+	// all. A miss costs one round trip (HGETALL with the key's PTTL). A
+	// read that finds the last slide at least the touch throttle old goes
+	// through the Load script, as without the cache, and slides, which
+	// invalidates the session in every process's cache: keep the throttle
+	// large (the default, IdleTimeout/20, is; a negative TouchThrottle
+	// panics in New). Before answering from the cache, a read applies
+	// every invalidation that has reached this process. The trade-offs,
+	// in the package doc under "Client-side cache": memory (up to
+	// Client.CacheSizeEachConn, 128 MiB by default, per connection), a
+	// window of microseconds between Redis answering a writer and writing
+	// the invalidation out, reads served from the cache while a connection
+	// is silently cut (up to about 10 s by default), and a failover's
+	// replication lag. New fails when Redis cannot track keys (before
+	// Redis 6), and panics with Client.DisableCache or Client.AlwaysRESP2.
+	// default: false (every Load is one EVALSHA round trip).
+	ClientCache bool
+
 	// Client is the rueidis client configuration: addresses (InitAddress),
 	// ACL user and password, db, TLS, Sentinel (Sentinel.MasterSet) and
 	// timeouts. [NewFromURL] fills the addressing fields from its URL. New
@@ -75,6 +96,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSessionsPerUser < 0 {
 		panic("redisstore: Options.MaxSessionsPerUser is negative")
+	}
+	if o.ClientCache && o.Client.DisableCache {
+		panic("redisstore: Options.ClientCache needs Options.Client.DisableCache false")
+	}
+	if o.ClientCache && o.Client.AlwaysRESP2 {
+		panic("redisstore: Options.ClientCache needs RESP3: Options.Client.AlwaysRESP2 must be false")
+	}
+	if o.ClientCache && o.TouchThrottle < 0 {
+		panic("redisstore: Options.ClientCache needs a touch throttle (TouchThrottle >= 0): a cached read cannot slide the idle deadline")
 	}
 	if o.Client.ClientName == "" {
 		o.Client.ClientName = DefaultClientName

@@ -22,6 +22,8 @@ type Store struct {
 	prefix   string
 	max      int
 	throttle time.Duration
+	cache    bool   // Options.ClientCache
+	watch    *watch // the connections, watched for cached reads; nil without
 	closed   atomic.Bool
 	lastArgs atomic.Pointer[lifetimeArgs]
 }
@@ -38,6 +40,22 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if len(opts.Client.InitAddress) == 0 {
 		return nil, errors.New("redisstore: New: no Redis address: set Options.Client.InitAddress or use NewFromURL")
+	}
+	var w *watch
+	if opts.ClientCache {
+		// Every connection has a reader goroutine running all the time
+		// (rueidis starts one at connect when OnInvalidations is set),
+		// so that invalidations are read as soon as they arrive.
+		inv := opts.Client.OnInvalidations
+		opts.Client.OnInvalidations = func(keys []rueidis.RedisMessage) {
+			if inv != nil {
+				inv(keys)
+			}
+		}
+		if watchSupported {
+			w = &watch{}
+			opts.Client.DialCtxFn = w.dial(opts.Client.DialCtxFn)
+		}
 	}
 	type result struct {
 		c   rueidis.Client
@@ -70,12 +88,34 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		prefix:   opts.Prefix,
 		max:      opts.MaxSessionsPerUser,
 		throttle: opts.TouchThrottle,
+		cache:    opts.ClientCache,
+		watch:    w,
 	}
 	if err := s.loadScripts(ctx); err != nil {
 		r.c.Close()
 		return nil, err
 	}
+	if s.cache {
+		if err := s.probeCache(ctx); err != nil {
+			r.c.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// probeCache checks that Redis tracks the keys the client caches: rueidis
+// silently runs cached commands uncached when it cannot (Redis before 6,
+// RESP2), which would make every Load two round trips.
+func (s *Store) probeCache(ctx context.Context) error {
+	res := s.r.DoCache(ctx, s.r.B().Hgetall().Key(s.prefix+"{cache-probe}").Cache(), time.Second)
+	if err := res.Error(); err != nil {
+		return fail("probe client-side cache", err)
+	}
+	if res.CachePTTL() < 0 {
+		return errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")
+	}
+	return nil
 }
 
 // loadScripts sends every script to every node once (SCRIPT LOAD), so that
@@ -130,6 +170,7 @@ func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10)
 type lifetimeArgs struct {
 	lt                       session.Lifetime
 	idle, absolute, throttle string
+	throttleMS               int64
 }
 
 // args returns the arguments of lt, formatted once for the lifetime that
@@ -138,11 +179,13 @@ func (s *Store) args(lt session.Lifetime) *lifetimeArgs {
 	if a := s.lastArgs.Load(); a != nil && a.lt == lt {
 		return a
 	}
+	t := throttle(s.throttle, lt.Idle)
 	a := &lifetimeArgs{
-		lt:       lt,
-		idle:     ms(max(lt.Idle, time.Millisecond)),
-		absolute: ms(max(lt.Absolute, time.Millisecond)),
-		throttle: ms(throttle(s.throttle, lt.Idle)),
+		lt:         lt,
+		idle:       ms(max(lt.Idle, time.Millisecond)),
+		absolute:   ms(max(lt.Absolute, time.Millisecond)),
+		throttle:   ms(t),
+		throttleMS: t.Milliseconds(),
 	}
 	s.lastArgs.Store(a)
 	return a
@@ -163,13 +206,23 @@ func throttle(t, idle time.Duration) time.Duration {
 // Load implements [session.Store.Load] in one round trip (one EVALSHA):
 // the script reads the hash, checks both deadlines against the Redis
 // clock, deletes an expired session, and slides the idle deadline unless
-// Options.TouchThrottle lets it skip.
+// Options.TouchThrottle lets it skip. With Options.ClientCache, a read of
+// an unchanged session that needs no slide costs no round trip (see
+// loadCached).
 func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (session.Record, bool, error) {
 	if err := s.check("Load"); err != nil {
 		return session.Record{}, false, err
 	}
+	if s.cache {
+		return s.loadCached(ctx, key, lt)
+	}
+	return s.loadScript(ctx, s.sessionKey(key), lt)
+}
+
+// loadScript is Load through the Load script, by the Redis session key sk.
+func (s *Store) loadScript(ctx context.Context, sk string, lt session.Lifetime) (session.Record, bool, error) {
 	a := s.args(lt)
-	res := scriptLoad.run(ctx, s.r, []string{s.sessionKey(key)}, a.idle, a.throttle)
+	res := scriptLoad.run(ctx, s.r, []string{sk}, a.idle, a.throttle)
 	h, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -182,6 +235,85 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 		return session.Record{}, false, fail("Load", fmt.Errorf("unexpected reply of %d elements", len(h)))
 	}
 	return rec, true, nil
+}
+
+// loadCached is Load through the client-side cache: HGETALL of the
+// session, from the cache when Redis has sent no invalidation for it since
+// it was fetched (one round trip with its PTTL otherwise). First, every
+// invalidation that has reached this process is applied (see [watch]);
+// when that cannot be made sure of, the Load script answers. The cached
+// answer is only used when it needs no slide; otherwise the Load script
+// runs, which slides (and so invalidates the session in every process's
+// cache).
+//
+// No deadline is compared with this machine's clock: the Redis clock now
+// is estimated as the key's expiry (its idle deadline, Redis clock) less
+// the time the cache entry has left (rueidis started it at the key's PTTL
+// when the reply came, and counts it down on this machine's clock), which
+// is right to within one round trip whatever the skew between the clocks.
+func (s *Store) loadCached(ctx context.Context, key string, lt session.Lifetime) (session.Record, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Record{}, false, fail("Load", err) // a cache hit would not notice
+	}
+	sk := s.sessionKey(key)
+	var closes int64
+	if s.watch != nil {
+		closes = s.watch.closes.Load()
+		if !s.watch.settle(ctx) {
+			return s.loadScript(ctx, sk, lt)
+		}
+	}
+	res := s.r.DoCache(ctx, s.r.B().Hgetall().Key(sk).Cache(), max(lt.Idle, time.Millisecond))
+	if s.watch != nil && s.watch.closes.Load() != closes {
+		return s.loadScript(ctx, sk, lt) // the answer may come from a broken connection's cache
+	}
+	h, err := res.AsStrMap()
+	if err != nil {
+		return session.Record{}, false, fail("Load", err)
+	}
+	if len(h) == 0 {
+		return session.Record{}, false, nil
+	}
+	rec, idle, seen, ok := parseCached(h)
+	if !ok {
+		return session.Record{}, false, nil // not a session: scripts never write one without deadlines
+	}
+	if left := res.CachePTTL(); left > 0 {
+		redisNow := idle - left
+		if redisNow-seen < s.args(lt).throttleMS {
+			return rec, true, nil
+		}
+	}
+	return s.loadScript(ctx, sk, lt)
+}
+
+// parseCached decodes a session hash as HGETALL returns it from the
+// client-side cache. The values are copies: the strings of h belong to the
+// cache entry, which other reads share. idle and seen are the idle
+// deadline and the last slide, Unix ms of the Redis clock; ok is false
+// when the hash has no deadlines.
+func parseCached(h map[string]string) (rec session.Record, idle, seen int64, ok bool) {
+	sa, okA := h[fieldAbsolute]
+	si, okI := h[fieldIdle]
+	if !okA || !okI {
+		return rec, 0, 0, false
+	}
+	absolute, _ := strconv.ParseInt(sa, 10, 64)
+	idle, _ = strconv.ParseInt(si, 10, 64)
+	seen, _ = strconv.ParseInt(h[fieldSeen], 10, 64)
+	created, _ := strconv.ParseInt(h[fieldCreated], 10, 64)
+	rec.User = h[fieldUser]
+	rec.UserAgent = h[fieldUserAgent]
+	rec.Created = time.UnixMilli(created)
+	rec.LastSeen = time.UnixMilli(seen)
+	rec.Expires = time.UnixMilli(min(idle, absolute))
+	rec.Values = make(map[string][]byte, max(len(h)-metaFields, 0))
+	for f, v := range h {
+		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
+			rec.Values[f[len(valuePrefix):]] = []byte(v)
+		}
+	}
+	return rec, idle, seen, true
 }
 
 // parseLoad decodes the reply of the Load script. The values are the

@@ -120,12 +120,17 @@ func TestTLS(t *testing.T) {
 	if _, err := NewFromURL(ctx, "rediss://app:wrong@127.0.0.1:"+strconv.Itoa(port), opts); err == nil {
 		t.Fatal("wrong password: no error")
 	}
+
+	// The client-side cache over TLS: the store dials and watches the
+	// connections itself, under TLS.
+	opts.ClientCache = true
+	cacheRounds(t, srv, newStore(t, url, opts), newStore(t, url, opts))
 }
 
 // TestUnixSocket: unix:// reaches a Redis on a Unix socket.
 func TestUnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "redis.sock")
-	redistest.Standalone(t, redistest.Options{ExtraConfig: []string{"unixsocket " + sock, "unixsocketperm 700"}})
+	srv := redistest.Standalone(t, redistest.Options{ExtraConfig: []string{"unixsocket " + sock, "unixsocketperm 700"}})
 	s := newStore(t, "unix://"+sock, Options{})
 	key := newKey()
 	if err := s.Create(t.Context(), key, session.Change{Set: vals("a", "1")}, long); err != nil {
@@ -134,4 +139,6 @@ func TestUnixSocket(t *testing.T) {
 	if _, ok, err := s.Load(t.Context(), key, long); err != nil || !ok {
 		t.Fatalf("Load over a Unix socket: %v %v", ok, err)
 	}
+	url := "unix://" + sock
+	cacheRounds(t, srv, newStore(t, url, Options{ClientCache: true}), newStore(t, url, Options{ClientCache: true}))
 }

@@ -1,0 +1,343 @@
+package redisstore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/internal/testenv"
+	"github.com/stickless/stickless/session"
+	"github.com/stickless/stickless/sessiontest"
+)
+
+// cached configures a store with the client-side cache on, under the
+// client name name (to find its connections in CLIENT LIST).
+func cached(name string) Options {
+	return Options{ClientCache: true, Client: rueidis.ClientOption{ClientName: name}}
+}
+
+func TestConformanceStandaloneClientCache(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	sessiontest.Run(t, harnessWith(srv.URL(), cached("conformance"), func(t *testing.T) { srv.Pause(t) }))
+}
+
+// TestClientCacheSeesUpdates: instance B reads (and caches) a session,
+// instance A changes it, and B's very next request sees the change, round
+// after round, and the other way round; a logout on A is seen by B's next
+// request, and a late write on B brings nothing back.
+//
+// Between A's answer and B's request the test waits for one PING to Redis
+// (settle): Redis writes B's invalidation in the same event-loop pass as
+// A's answer, but just after it, so a request that follows A's answer by
+// less than that pass (microseconds; no network between them) could
+// overtake it. A real next request comes through the network and nginx;
+// what this test proves is that B answers from the cache only after it has
+// applied every invalidation that reached it (see watch.go): without that,
+// B's reader goroutine still had the invalidation unread in about one
+// round out of eight here.
+func TestClientCacheSeesUpdates(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	seesUpdates(t, srv.URL(), 200, func() { srv.DoOK(t, "PING") }, srv.Keys,
+		func(k string) string { return srv.DoOK(t, "HGET", k, "_u").Str })
+}
+
+// TestClientCacheClusterSeesUpdates is TestClientCacheSeesUpdates on a
+// 3-master Cluster: each node invalidates the keys of its slots.
+func TestClientCacheClusterSeesUpdates(t *testing.T) {
+	cs := redistest.Cluster(t, 3)
+	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	seesUpdates(t, url, 50, func() {
+		for _, n := range cs.Nodes {
+			n.DoOK(t, "PING")
+		}
+	}, cs.Keys, func(k string) string { return cs.NodeFor(t, k).DoOK(t, "HGET", k, "_u").Str })
+}
+
+// seesUpdates runs TestClientCacheSeesUpdates against the Redis at url:
+// settle waits for a round trip to every server, keys lists the keys and
+// user reads the user of a session key.
+func seesUpdates(t *testing.T, url string, rounds int, settle func(), keys func(testing.TB) []string, user func(string) string) {
+	a := newInstanceWith(t, url, 5*time.Second, nil, cached("instance-a"))
+	b := newInstanceWith(t, url, 5*time.Second, nil, cached("instance-b"))
+	c := &client{}
+	must(t, c.do(a.h, "POST", "/login?u=ann"), 200, "login")
+	must(t, c.do(a.h, "POST", put("x", "start")), 200, "first write")
+	want := "start"
+	for i := range rounds {
+		// Twice, so that the second read is served by B's cache.
+		for range 2 {
+			if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B"); got != want {
+				t.Fatalf("round %d: B read x = %q before the update, want %q", i, got, want)
+			}
+		}
+		want = "v" + strconv.Itoa(i)
+		must(t, c.do(a.h, "POST", put("x", want)), 200, "write on A")
+		settle()
+		if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B"); got != want {
+			t.Fatalf("round %d: B's next request read x = %q after A wrote %q", i, got, want)
+		}
+		// And the other way round: B writes, A (also caching) sees it.
+		must(t, c.do(a.h, "GET", "/get?k=y"), 200, "read on A")
+		must(t, c.do(b.h, "POST", put("y", want)), 200, "write on B")
+		settle()
+		if got := must(t, c.do(a.h, "GET", "/get?k=y"), 200, "read on A"); got != want {
+			t.Fatalf("round %d: A's next request read y = %q after B wrote %q", i, got, want)
+		}
+	}
+
+	// Logout on A: B's next request is anonymous, and a late write on B
+	// does not bring the session back (it starts a new, anonymous one).
+	old := c.with()
+	if got := must(t, old.do(b.h, "GET", "/whoami"), 200, "whoami on B"); got != "ann" {
+		t.Fatalf("whoami on B = %q, want ann", got)
+	}
+	must(t, c.do(a.h, "POST", "/logout"), 200, "logout on A")
+	settle()
+	if got := must(t, old.with().do(b.h, "GET", "/whoami"), 200, "whoami on B after logout"); got != "" {
+		t.Fatalf("B still sees user %q after the logout on A", got)
+	}
+	must(t, old.with().do(b.h, "POST", put("late", "1")), 200, "late write on B")
+	for _, k := range keys(t) {
+		if strings.HasPrefix(k, "stickless:user:") {
+			continue
+		}
+		if u := user(k); u != "" {
+			t.Errorf("session %s of user %q live after the logout", k, u)
+		}
+	}
+}
+
+// TestClientCacheNoRoundTrip: once B has read a session, B's further reads
+// of it, unchanged, send Redis no command at all.
+func TestClientCacheNoRoundTrip(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	a := newInstanceWith(t, srv.URL(), 5*time.Second, nil, cached("instance-a"))
+	b := newInstanceWith(t, srv.URL(), 5*time.Second, nil, cached("instance-b"))
+	c := &client{}
+	must(t, c.do(a.h, "POST", "/login?u=ann"), 200, "login")
+	must(t, c.do(b.h, "GET", "/whoami"), 200, "first read on B")
+	srv.ResetStats(t)
+	const reads = 100
+	for range reads {
+		if got := must(t, c.do(b.h, "GET", "/whoami"), 200, "read on B"); got != "ann" {
+			t.Fatalf("whoami = %q, want ann", got)
+		}
+	}
+	if stats := srv.CommandStats(t); own(stats) != 0 {
+		t.Errorf("%d cached reads ran commands in Redis: %v", reads, stats)
+	}
+	// Without the cache, each read is one EVALSHA.
+	plain := newInstance(t, srv.URL(), 5*time.Second, nil)
+	srv.ResetStats(t)
+	for range reads {
+		must(t, c.do(plain.h, "GET", "/whoami"), 200, "read without cache")
+	}
+	if stats := srv.CommandStats(t); stats["evalsha"] != reads {
+		t.Errorf("%d uncached reads ran %v, want %d EVALSHA", reads, stats, reads)
+	}
+}
+
+// killClients closes, from the server's side, every connection whose
+// client name is name, as a network failure or a Redis restart would, and
+// returns how many there were.
+func killClients(t *testing.T, srv *redistest.Server, name string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(srv.DoOK(t, "CLIENT", "LIST").Str, "\n") {
+		var id string
+		named := false
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "id="); ok {
+				id = v
+			}
+			if f == "name="+name {
+				named = true
+			}
+		}
+		if named && id != "" {
+			srv.DoOK(t, "CLIENT", "KILL", "ID", id)
+			n++
+		}
+	}
+	return n
+}
+
+// TestClientCacheReconnect: invalidations sent while B's connections are
+// down are lost, so B must drop its cache with them: A writes while B is
+// cut off, and B's next request sees the write.
+func TestClientCacheReconnect(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	a := newInstanceWith(t, srv.URL(), 5*time.Second, nil, cached("instance-a"))
+	b := newInstanceWith(t, srv.URL(), 5*time.Second, nil, cached("instance-b"))
+	c := &client{}
+	must(t, c.do(a.h, "POST", put("x", "start")), 200, "first write")
+	want := "start"
+	for i := range 20 {
+		for range 2 {
+			if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B"); got != want {
+				t.Fatalf("round %d: B read x = %q, want %q", i, got, want)
+			}
+		}
+		if n := killClients(t, srv, "instance-b"); n == 0 {
+			t.Fatal("no connection of instance B to kill")
+		}
+		want = "v" + strconv.Itoa(i)
+		must(t, c.do(a.h, "POST", put("x", want)), 200, "write on A")
+		srv.DoOK(t, "PING") // see TestClientCacheSeesUpdates
+		if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B after reconnect"); got != want {
+			t.Fatalf("round %d: B read x = %q after its connection was killed and A wrote %q", i, got, want)
+		}
+	}
+}
+
+// TestClientCacheOptions: options that cannot work with the cache panic
+// in New.
+func TestClientCacheOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"DisableCache", Options{ClientCache: true, Client: rueidis.ClientOption{DisableCache: true, InitAddress: []string{"127.0.0.1:1"}}}},
+		{"no throttle", Options{ClientCache: true, TouchThrottle: -1, Client: rueidis.ClientOption{InitAddress: []string{"127.0.0.1:1"}}}},
+		{"RESP2", Options{ClientCache: true, Client: rueidis.ClientOption{AlwaysRESP2: true, InitAddress: []string{"127.0.0.1:1"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil || !strings.HasPrefix(r.(string), "redisstore: ") {
+					t.Errorf("New did not panic with a redisstore: message: %v", r)
+				}
+			}()
+			New(t.Context(), tc.opts)
+		})
+	}
+}
+
+// TestClientCacheSlides: a session read only through the cache, every 300
+// ms with an idle timeout of 1 s, stays alive well past its idle timeout
+// (its reads slide it through the script once the throttle allows).
+func TestClientCacheSlides(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), cached("slide"))
+	ctx := t.Context()
+	key := newKey()
+	lt := session.Lifetime{Idle: time.Second, Absolute: time.Hour}
+	start := time.Now()
+	if err := s.Create(ctx, key, session.Change{Set: vals("a", "1")}, lt); err != nil {
+		t.Fatal(err)
+	}
+	for time.Since(start) < 3*time.Second {
+		time.Sleep(300 * time.Millisecond)
+		t0 := time.Now()
+		_, ok, err := s.Load(ctx, key, lt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			if time.Since(t0) > 600*time.Millisecond {
+				t.Skip("machine too slow: a Load took more than the gap it was meant to have")
+			}
+			t.Fatalf("session died %v after Create, read every 300 ms with an idle timeout of 1 s", time.Since(start))
+		}
+	}
+}
+
+func TestConformanceClusterClientCache(t *testing.T) {
+	cs := redistest.Cluster(t, 3)
+	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) {
+		for _, n := range cs.Nodes {
+			n.Pause(t)
+		}
+	}))
+}
+
+func TestConformanceSentinelClientCache(t *testing.T) {
+	ss := redistest.Sentinel(t)
+	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) { ss.Master.Pause(t) }))
+}
+
+// TestClientCacheSentinelFailover: B has a session cached from the master
+// when Sentinel fails over; once A's write after the failover has reached
+// the replica, B's next request sees it, whether B still talks to
+// the old master (now a replica, which invalidates what its clients read
+// when the write is replicated to it) or has moved to the new one (a new
+// connection, with a new, empty cache).
+func TestClientCacheSentinelFailover(t *testing.T) {
+	ss := redistest.Sentinel(t)
+	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	a := newInstanceWith(t, url, 2*time.Second, nil, cached("instance-a"))
+	b := newInstanceWith(t, url, 2*time.Second, nil, cached("instance-b"))
+	c := &client{}
+	must(t, c.do(a.h, "POST", put("x", "before")), 200, "first write")
+	for range 2 {
+		if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B"); got != "before" {
+			t.Fatalf("B read x = %q, want before", got)
+		}
+	}
+	ss.Failover(t)
+	// A's client moves to the new master by itself; until it has, its
+	// writes fail (503) or are refused by the old master.
+	err := testenv.Eventually(20*time.Second, 100*time.Millisecond, func() error {
+		if res := c.do(a.h, "POST", put("x", "after")); res.StatusCode != 200 {
+			return fmt.Errorf("write on A after the failover: status %d", res.StatusCode)
+		}
+		// The replica (the old master) has applied the write, and so
+		// sent its invalidations, once it answers the new value.
+		for _, k := range sessionKeys(ss.Master.Keys(t)) {
+			if r, err := ss.Replica.Call(redistest.DoTimeout, "HGET", k, "v:x"); err != nil || r.Str != `"after"` {
+				return fmt.Errorf("the replica has x = %v (%v)", r, err)
+			}
+		}
+		ss.Replica.DoOK(t, "PING") // and written them out (see TestClientCacheSeesUpdates)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B after the failover"); got != "after" {
+		t.Fatalf("B read x = %q after the failover and A's write, want after", got)
+	}
+}
+
+// cacheRounds checks two stores with the client-side cache on, a and b, on
+// srv: b's repeated reads of an unchanged session send no command, and
+// b's next Load after each Update on a (and a PING to srv, see
+// TestClientCacheSeesUpdates) returns the update.
+func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
+	t.Helper()
+	ctx := t.Context()
+	key := newKey()
+	if err := a.Create(ctx, key, session.Change{Set: vals("n", "0")}, long); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		b.Load(ctx, key, long)
+		srv.ResetStats(t)
+		rec, ok, err := b.Load(ctx, key, long)
+		if err != nil || !ok {
+			t.Fatalf("round %d: Load on b: %v %v", i, ok, err)
+		}
+		if stats := srv.CommandStats(t); own(stats) != 0 {
+			t.Fatalf("round %d: a cached Load ran %v", i, stats)
+		}
+		if got, want := string(rec.Values["n"]), strconv.Itoa(i); got != want {
+			t.Fatalf("round %d: b read n = %s, want %s", i, got, want)
+		}
+		if ok, err := a.Update(ctx, key, session.Change{Set: vals("n", strconv.Itoa(i+1))}, long); err != nil || !ok {
+			t.Fatalf("round %d: Update on a: %v %v", i, ok, err)
+		}
+		srv.DoOK(t, "PING")
+		rec, ok, err = b.Load(ctx, key, long)
+		if err != nil || !ok {
+			t.Fatalf("round %d: Load on b: %v %v", i, ok, err)
+		}
+		if got, want := string(rec.Values["n"]), strconv.Itoa(i+1); got != want {
+			t.Fatalf("round %d: b read n = %s right after a wrote %s", i, got, want)
+		}
+	}
+}
