@@ -341,3 +341,44 @@ func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
 		}
 	}
 }
+
+// TestClientCacheNoScript: a Redis that lost its scripts (SCRIPT FLUSH, as
+// after a restart) still answers reads, cached and not: the store loads the
+// read-only script again, and the NOSCRIPT error that rueidis cached does
+// not stay. A miss on a new session after the flush also works.
+func TestClientCacheNoScript(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), cached("noscript"))
+	ctx := t.Context()
+	key := newKey()
+	if err := s.Create(ctx, key, session.Change{Set: vals("a", "1")}, long); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Load(ctx, key, long); err != nil || !ok {
+		t.Fatalf("Load: %v %v", ok, err)
+	}
+	srv.DoOK(t, "SCRIPT", "FLUSH")
+	for range 3 {
+		if rec, ok, err := s.Load(ctx, key, long); err != nil || !ok || string(rec.Values["a"]) != "1" {
+			t.Fatalf("Load after SCRIPT FLUSH: %v %v %v", rec, ok, err)
+		}
+	}
+	srv.DoOK(t, "SCRIPT", "FLUSH")
+	other := newKey()
+	if err := s.Create(ctx, other, session.Change{Set: vals("b", "2")}, long); err != nil {
+		t.Fatal(err)
+	}
+	srv.DoOK(t, "SCRIPT", "FLUSH")
+	for range 3 {
+		if rec, ok, err := s.Load(ctx, other, long); err != nil || !ok || string(rec.Values["b"]) != "2" {
+			t.Fatalf("Load of a new session after SCRIPT FLUSH: %v %v %v", rec, ok, err)
+		}
+	}
+	srv.ResetStats(t)
+	if _, ok, err := s.Load(ctx, other, long); err != nil || !ok {
+		t.Fatalf("Load: %v %v", ok, err)
+	}
+	if stats := srv.CommandStats(t); own(stats) != 0 {
+		t.Errorf("a Load once the script is back ran %v, want nothing (cached)", stats)
+	}
+}

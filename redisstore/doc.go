@@ -38,7 +38,7 @@
 //	Load            1 round trip: EVALSHA (TIME, HGETALL, deadline check;
 //	                HSET+PEXPIREAT only when the touch throttle allows);
 //	                with ClientCache, none for an unchanged session
-//	                (1 to refill: HGETALL with PTTL)
+//	                (1 to refill: EVALSHA_RO of a read-only script, PTTL)
 //	Update          1: EVALSHA (check, HDEL, HSET of the delta, slide);
 //	                +1 when the user changes (index move)
 //	Create          1: EVALSHA, pipelined with the index update when bound
@@ -67,10 +67,12 @@
 //
 // # Client-side cache
 //
-// With Options.ClientCache, Load reads the session hash with HGETALL
+// With Options.ClientCache (Redis 7 or later), Load reads the session
 // through rueidis's client-side cache (RESP3 client tracking, opt-in: each
-// miss sends CLIENT CACHING YES, then MULTI, PTTL, HGETALL, EXEC in one
-// round trip). Redis remembers which connection read which key and pushes
+// miss sends CLIENT CACHING YES, then MULTI, PTTL, EVALSHA_RO of a
+// read-only script that returns the hash as the Load script does, EXEC,
+// in one round trip; Redis tracks the keys that read-only scripts read).
+// Redis remembers which connection read which key and pushes
 // an invalidation to it when the key changes or goes (a write, a slide, a
 // destroy, a renewal, an expiry); rueidis then drops the entry. A read of
 // an unchanged session sends no command at all. Writes, Incr,
@@ -126,9 +128,10 @@
 // about Client.ConnWriteTimeout (10 s by default) of cached reads that may
 // miss changes made meanwhile by other instances.
 //
-// Memory. Each cached session costs about its HGETALL reply (its field
-// names and values) plus twice its key length and a few hundred bytes of
-// rueidis's bookkeeping, per connection that read it; each connection's
+// Memory. Each cached session costs about its reply (its values with
+// their names, and six metadata entries) plus twice its key length and the
+// script's SHA-1, and a few hundred bytes of rueidis's bookkeeping, in the
+// cache of the connection that read it; each connection's
 // cache is bounded by Client.CacheSizeEachConn (128 MiB by default, least
 // recently used first out). Redis keeps one tracking entry per cached key
 // (its tracking-table-max-keys bounds them, by invalidating the oldest).

@@ -59,7 +59,8 @@ type Options struct {
 	// tracking: Redis pushes an invalidation of a session key to every
 	// process that cached it as soon as anything changes or deletes it),
 	// so that a read of an unchanged session costs no Redis round trip at
-	// all. A miss costs one round trip (HGETALL with the key's PTTL). A
+	// all. A miss costs one round trip (a read-only script, EVALSHA_RO,
+	// with the key's PTTL). A
 	// read that finds the last slide at least the touch throttle old goes
 	// through the Load script, as without the cache, and slides, which
 	// invalidates the session in every process's cache: keep the throttle
@@ -71,8 +72,12 @@ type Options struct {
 	// window of microseconds between Redis answering a writer and writing
 	// the invalidation out, reads served from the cache while a connection
 	// is silently cut (up to about 10 s by default), and a failover's
-	// replication lag. New fails when Redis cannot track keys (before
-	// Redis 6), and panics with Client.DisableCache or Client.AlwaysRESP2.
+	// replication lag. A cached read costs one system call per connection
+	// to Redis (see watch.go), so with the cache New opens one connection
+	// per Redis node (rueidis opens 2 to 4 for standalone and Sentinel)
+	// unless Client.PipelineMultiplex is set. New fails before Redis 7
+	// (no EVALSHA_RO, or no tracking), and panics with Client.DisableCache
+	// or Client.AlwaysRESP2.
 	// default: false (every Load is one EVALSHA round trip).
 	ClientCache bool
 

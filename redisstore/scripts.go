@@ -117,6 +117,29 @@ out[1] = c or 0; out[2] = a; out[3] = i; out[4] = s
 return out
 `
 
+// luaPeek: KEYS[1] session. Read-only (EVALSHA_RO, the command that the
+// client-side cache keeps): the hash in the reply shape of luaLoad, or nil
+// when there is none; no clock, no deadline check, no slide, so that the
+// reply stays true until the key changes (which invalidates it).
+const luaPeek = `
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return nil end
+local out = {0, 0, 0, 0, '', ''}
+for j = 1, #h, 2 do
+  local f = h[j]
+  if string.byte(f, 1) ~= 95 then -- not '_': a value
+    out[#out+1] = f; out[#out+1] = h[j+1]
+  elseif f == '_c' then out[1] = tonumber(h[j+1])
+  elseif f == '_a' then out[2] = tonumber(h[j+1])
+  elseif f == '_i' then out[3] = tonumber(h[j+1])
+  elseif f == '_s' then out[4] = tonumber(h[j+1])
+  elseif f == '_u' then out[5] = h[j+1]
+  elseif f == '_ua' then out[6] = h[j+1] end
+end
+if out[2] == 0 or out[3] == 0 then return nil end
+return out
+`
+
 // luaCreate: KEYS[1] session; ARGV idle ms, absolute ms, user, user agent,
 // then name/value pairs. Replaces whatever was there; returns the creation
 // time.
@@ -289,6 +312,12 @@ func (s *script) run(ctx context.Context, c redis, keys []string, args ...string
 	return r
 }
 
+// cached builds the cacheable EVALSHA_RO call of s, a read-only script of
+// one key.
+func (s *script) cached(c redis, key string) rueidis.Cacheable {
+	return c.B().EvalshaRo().Sha1(s.sha).Numkeys(1).Key(key).Cache()
+}
+
 func noScript(err error) bool {
 	re, ok := rueidis.IsRedisErr(err)
 	return ok && (re.IsNoScript() || strings.HasPrefix(re.Error(), "NOSCRIPT"))
@@ -352,9 +381,11 @@ var (
 	scriptMeta     = newScript(luaMeta, true)
 	scriptIndexAdd = newScript(luaIndexAdd, true)
 	scriptPrune    = newScript(luaPrune, true)
+	scriptPeek     = newScript(luaPeek, true)
 
 	allScripts = []*script{
 		scriptLoad, scriptCreate, scriptUpdate, scriptIncr, scriptCAS,
 		scriptTake, scriptDestroy, scriptMeta, scriptIndexAdd, scriptPrune,
+		scriptPeek,
 	}
 )

@@ -55,6 +55,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		if watchSupported {
 			w = &watch{}
 			opts.Client.DialCtxFn = w.dial(opts.Client.DialCtxFn)
+			// A cached read checks every connection (one system call
+			// each): one connection per node, unless set otherwise.
+			if opts.Client.PipelineMultiplex == 0 {
+				opts.Client.PipelineMultiplex = -1
+			}
 		}
 	}
 	type result struct {
@@ -105,15 +110,15 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 }
 
 // probeCache checks that Redis tracks the keys the client caches: rueidis
-// silently runs cached commands uncached when it cannot (Redis before 6,
-// RESP2), which would make every Load two round trips.
+// silently runs cached commands uncached when it cannot, which would make
+// every Load two round trips; and that it has EVALSHA_RO (Redis 7).
 func (s *Store) probeCache(ctx context.Context) error {
-	res := s.r.DoCache(ctx, s.r.B().Hgetall().Key(s.prefix+"{cache-probe}").Cache(), time.Second)
-	if err := res.Error(); err != nil {
-		return fail("probe client-side cache", err)
+	res := s.r.DoCache(ctx, scriptPeek.cached(s.r, s.prefix+"{cache-probe}"), time.Second)
+	if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return fail("probe client-side cache (Options.ClientCache needs Redis 7 or later)", err)
 	}
 	if res.CachePTTL() < 0 {
-		return errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")
+		return errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 7 or later over RESP3)")
 	}
 	return nil
 }
@@ -221,8 +226,13 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 
 // loadScript is Load through the Load script, by the Redis session key sk.
 func (s *Store) loadScript(ctx context.Context, sk string, lt session.Lifetime) (session.Record, bool, error) {
-	a := s.args(lt)
-	res := scriptLoad.run(ctx, s.r, []string{sk}, a.idle, a.throttle)
+	return s.loadScriptThrottled(ctx, sk, lt, s.args(lt).throttle)
+}
+
+// loadScriptThrottled is loadScript with the touch throttle throttle (ms,
+// decimal): "0" slides whatever the last slide.
+func (s *Store) loadScriptThrottled(ctx context.Context, sk string, lt session.Lifetime, throttle string) (session.Record, bool, error) {
+	res := scriptLoad.run(ctx, s.r, []string{sk}, s.args(lt).idle, throttle)
 	h, err := res.ToArray()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -230,16 +240,18 @@ func (s *Store) loadScript(ctx context.Context, sk string, lt session.Lifetime) 
 		}
 		return session.Record{}, false, fail("Load", err)
 	}
-	rec, ok := parseLoad(h)
+	rec, ok := parseLoad(h, false)
 	if !ok {
 		return session.Record{}, false, fail("Load", fmt.Errorf("unexpected reply of %d elements", len(h)))
 	}
 	return rec, true, nil
 }
 
-// loadCached is Load through the client-side cache: HGETALL of the
-// session, from the cache when Redis has sent no invalidation for it since
-// it was fetched (one round trip with its PTTL otherwise). First, every
+// loadCached is Load through the client-side cache: the read-only Peek
+// script (EVALSHA_RO: HGETALL, returned in the shape of the Load script's
+// reply, deadlines as integers), from the cache when Redis has sent no
+// invalidation for the key since it was fetched (one round trip with the
+// key's PTTL otherwise). First, every
 // invalidation that has reached this process is applied (see [watch]);
 // when that cannot be made sure of, the Load script answers. The cached
 // answer is only used when it needs no slide; otherwise the Load script
@@ -263,63 +275,47 @@ func (s *Store) loadCached(ctx context.Context, key string, lt session.Lifetime)
 			return s.loadScript(ctx, sk, lt)
 		}
 	}
-	res := s.r.DoCache(ctx, s.r.B().Hgetall().Key(sk).Cache(), max(lt.Idle, time.Millisecond))
+	ttl := max(lt.Idle, time.Millisecond)
+	res := s.r.DoCache(ctx, scriptPeek.cached(s.r, sk), ttl)
+	if noScript(res.Error()) {
+		// A Redis that lost its scripts (a restart, a new node). rueidis
+		// keeps the error in the cache like any reply, until the key
+		// changes: load the script, and answer through the Load script
+		// with a slide, which changes the key (and so drops the error).
+		if err := s.r.Do(ctx, s.r.B().ScriptLoad().Script(scriptPeek.src).Build()).Error(); err != nil {
+			return session.Record{}, false, fail("Load", err)
+		}
+		return s.loadScriptThrottled(ctx, sk, lt, "0")
+	}
 	if s.watch != nil && s.watch.closes.Load() != closes {
 		return s.loadScript(ctx, sk, lt) // the answer may come from a broken connection's cache
 	}
-	h, err := res.AsStrMap()
+	h, err := res.ToArray()
 	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return session.Record{}, false, nil
+		}
 		return session.Record{}, false, fail("Load", err)
 	}
-	if len(h) == 0 {
-		return session.Record{}, false, nil
-	}
-	rec, idle, seen, ok := parseCached(h)
+	rec, ok := parseLoad(h, true)
 	if !ok {
-		return session.Record{}, false, nil // not a session: scripts never write one without deadlines
+		return session.Record{}, false, fail("Load", fmt.Errorf("unexpected reply of %d elements", len(h)))
 	}
 	if left := res.CachePTTL(); left > 0 {
-		redisNow := idle - left
-		if redisNow-seen < s.args(lt).throttleMS {
+		idle, _ := h[2].AsInt64()
+		seen, _ := h[3].AsInt64()
+		if redisNow := idle - left; redisNow-seen < s.args(lt).throttleMS {
 			return rec, true, nil
 		}
 	}
 	return s.loadScript(ctx, sk, lt)
 }
 
-// parseCached decodes a session hash as HGETALL returns it from the
-// client-side cache. The values are copies: the strings of h belong to the
-// cache entry, which other reads share. idle and seen are the idle
-// deadline and the last slide, Unix ms of the Redis clock; ok is false
-// when the hash has no deadlines.
-func parseCached(h map[string]string) (rec session.Record, idle, seen int64, ok bool) {
-	sa, okA := h[fieldAbsolute]
-	si, okI := h[fieldIdle]
-	if !okA || !okI {
-		return rec, 0, 0, false
-	}
-	absolute, _ := strconv.ParseInt(sa, 10, 64)
-	idle, _ = strconv.ParseInt(si, 10, 64)
-	seen, _ = strconv.ParseInt(h[fieldSeen], 10, 64)
-	created, _ := strconv.ParseInt(h[fieldCreated], 10, 64)
-	rec.User = h[fieldUser]
-	rec.UserAgent = h[fieldUserAgent]
-	rec.Created = time.UnixMilli(created)
-	rec.LastSeen = time.UnixMilli(seen)
-	rec.Expires = time.UnixMilli(min(idle, absolute))
-	rec.Values = make(map[string][]byte, max(len(h)-metaFields, 0))
-	for f, v := range h {
-		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
-			rec.Values[f[len(valuePrefix):]] = []byte(v)
-		}
-	}
-	return rec, idle, seen, true
-}
-
-// parseLoad decodes the reply of the Load script. The values are the
-// bytes of h themselves: rueidis read each into memory of its own, which
-// nothing else holds once h is dropped.
-func parseLoad(h []rueidis.RedisMessage) (rec session.Record, ok bool) {
+// parseLoad decodes the reply of the Load or the Peek script. The values
+// are copies when copyValues (h is shared: a client-side cache entry),
+// otherwise the bytes of h themselves (rueidis read each into memory of
+// its own, which nothing else holds once h is dropped).
+func parseLoad(h []rueidis.RedisMessage, copyValues bool) (rec session.Record, ok bool) {
 	if len(h) < metaFields || len(h)%2 != 0 {
 		return rec, false
 	}
@@ -338,7 +334,12 @@ func parseLoad(h []rueidis.RedisMessage) (rec session.Record, ok bool) {
 		if len(f) < len(valuePrefix) || f[:len(valuePrefix)] != valuePrefix {
 			continue
 		}
-		rec.Values[f[len(valuePrefix):]], _ = h[j+1].AsBytes()
+		if copyValues {
+			v, _ := h[j+1].ToString()
+			rec.Values[f[len(valuePrefix):]] = []byte(v)
+		} else {
+			rec.Values[f[len(valuePrefix):]], _ = h[j+1].AsBytes()
+		}
 	}
 	return rec, true
 }
