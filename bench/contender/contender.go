@@ -42,7 +42,7 @@ type Session interface {
 }
 
 // Names lists the contenders New knows, in the order of the tables.
-var Names = []string{"bare", "rawredis", "scs", "gorilla", "stickless"}
+var Names = []string{"bare", "rawredis", "scs", "gorilla", "stickless", "stickless-cache"}
 
 // Secret is the signing key every contender that signs its cookies uses,
 // so that the three instances behind nginx accept each other's cookies. It
@@ -62,7 +62,9 @@ func New(ctx context.Context, name, addr string) (Contender, error) {
 	case "gorilla":
 		return newGorilla(addr)
 	case "stickless":
-		return newStickless(ctx, addr)
+		return newStickless(ctx, addr, false)
+	case "stickless-cache":
+		return newStickless(ctx, addr, true)
 	}
 	return nil, fmt.Errorf("contender: unknown contender %q (want one of %s)", name, strings.Join(Names, ", "))
 }

@@ -9,16 +9,19 @@ import (
 )
 
 // sticklessContender is session.Manager with its defaults (30 min idle
-// timeout slid by every read, 12 h absolute) on redisstore with its
-// defaults; only InsecureCookie is set, for plain HTTP on loopback like
-// the other contenders.
+// timeout, 12 h absolute) on redisstore with its defaults (a read slides
+// the idle deadline when the last slide is at least IdleTimeout/20 old);
+// only InsecureCookie is set, for plain HTTP on loopback like the other
+// contenders. As "stickless-cache" it also has redisstore's client-side
+// cache on (Options.ClientCache): a read of an unchanged session sends
+// Redis nothing.
 type sticklessContender struct {
 	store *redisstore.Store
 	m     *session.Manager
 }
 
-func newStickless(ctx context.Context, addr string) (*sticklessContender, error) {
-	store, err := redisstore.NewFromURL(ctx, "redis://"+addr, redisstore.Options{})
+func newStickless(ctx context.Context, addr string, cache bool) (*sticklessContender, error) {
+	store, err := redisstore.NewFromURL(ctx, "redis://"+addr, redisstore.Options{ClientCache: cache})
 	if err != nil {
 		return nil, err
 	}
