@@ -42,7 +42,7 @@ func TestConformanceStandaloneClientCache(t *testing.T) {
 func TestClientCacheSeesUpdates(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{})
 	seesUpdates(t, srv.URL(), 200, func() { srv.DoOK(t, "PING") }, srv.Keys,
-		func(k string) string { return srv.DoOK(t, "HGET", k, "_u").Str })
+		func(k string) string { return srv.DoOK(t, "HGET", k, "_u").Str }, srv.ResetStats, srv.CommandStats)
 }
 
 // TestClientCacheClusterSeesUpdates is TestClientCacheSeesUpdates on a
@@ -54,13 +54,16 @@ func TestClientCacheClusterSeesUpdates(t *testing.T) {
 		for _, n := range cs.Nodes {
 			n.DoOK(t, "PING")
 		}
-	}, cs.Keys, func(k string) string { return cs.NodeFor(t, k).DoOK(t, "HGET", k, "_u").Str })
+	}, cs.Keys, func(k string) string { return cs.NodeFor(t, k).DoOK(t, "HGET", k, "_u").Str },
+		cs.ResetStats, cs.CommandStats)
 }
 
 // seesUpdates runs TestClientCacheSeesUpdates against the Redis at url:
-// settle waits for a round trip to every server, keys lists the keys and
-// user reads the user of a session key.
-func seesUpdates(t *testing.T, url string, rounds int, settle func(), keys func(testing.TB) []string, user func(string) string) {
+// settle waits for a round trip to every server, keys lists the keys,
+// user reads the user of a session key, reset and stats reset and read
+// INFO commandstats (summed over the servers).
+func seesUpdates(t *testing.T, url string, rounds int, settle func(), keys func(testing.TB) []string, user func(string) string,
+	reset func(testing.TB), stats func(testing.TB) map[string]int64) {
 	a := newInstanceWith(t, url, 5*time.Second, nil, cached("instance-a"))
 	b := newInstanceWith(t, url, 5*time.Second, nil, cached("instance-b"))
 	c := &client{}
@@ -87,6 +90,29 @@ func seesUpdates(t *testing.T, url string, rounds int, settle func(), keys func(
 		if got := must(t, c.do(a.h, "GET", "/get?k=y"), 200, "read on A"); got != want {
 			t.Fatalf("round %d: A's next request read y = %q after B wrote %q", i, got, want)
 		}
+	}
+
+	// B's reads of the unchanged session cost Redis nothing, once a
+	// second has passed since the client closed a connection (the Cluster
+	// client closes its seed connections at start; see watch.go).
+	err := testenv.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+		must(t, c.do(b.h, "GET", "/whoami"), 200, "read on B")
+		reset(t)
+		must(t, c.do(b.h, "GET", "/whoami"), 200, "read on B")
+		if st := stats(t); own(st) != 0 {
+			return fmt.Errorf("a cached read on B ran %v", st)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset(t)
+	for range 20 {
+		must(t, c.do(b.h, "GET", "/whoami"), 200, "read on B")
+	}
+	if st := stats(t); own(st) != 0 {
+		t.Errorf("20 cached reads on B ran %v", st)
 	}
 
 	// Logout on A: B's next request is anonymous, and a late write on B
@@ -279,6 +305,13 @@ func TestClientCacheSentinelFailover(t *testing.T) {
 			t.Fatalf("B read x = %q, want before", got)
 		}
 	}
+	ss.Master.ResetStats(t)
+	for range 20 {
+		must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B")
+	}
+	if st := ss.Master.CommandStats(t); own(st) != 0 {
+		t.Errorf("20 cached reads on B ran %v on the master", st)
+	}
 	ss.Failover(t)
 	// A's client moves to the new master by itself; until it has, its
 	// writes fail (503) or are refused by the old master.
@@ -348,7 +381,22 @@ func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
 // not stay. A miss on a new session after the flush also works.
 func TestClientCacheNoScript(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{})
-	s := newStore(t, srv.URL(), cached("noscript"))
+	scriptsFlushed(t, srv.URL(), func() { srv.DoOK(t, "SCRIPT", "FLUSH") }, srv.ResetStats, srv.CommandStats)
+}
+
+// TestClientCacheClusterNoScript is TestClientCacheNoScript on a Cluster,
+// where the script must be loaded on the node of the key.
+func TestClientCacheClusterNoScript(t *testing.T) {
+	cs := redistest.Cluster(t, 3)
+	scriptsFlushed(t, "redis-cluster://"+strings.Join(cs.Addrs(), ","), func() {
+		for _, n := range cs.Nodes {
+			n.DoOK(t, "SCRIPT", "FLUSH")
+		}
+	}, cs.ResetStats, cs.CommandStats)
+}
+
+func scriptsFlushed(t *testing.T, url string, flush func(), reset func(testing.TB), stats func(testing.TB) map[string]int64) {
+	s := newStore(t, url, cached("noscript"))
 	ctx := t.Context()
 	key := newKey()
 	if err := s.Create(ctx, key, session.Change{Set: vals("a", "1")}, long); err != nil {
@@ -357,28 +405,36 @@ func TestClientCacheNoScript(t *testing.T) {
 	if _, ok, err := s.Load(ctx, key, long); err != nil || !ok {
 		t.Fatalf("Load: %v %v", ok, err)
 	}
-	srv.DoOK(t, "SCRIPT", "FLUSH")
+	flush()
 	for range 3 {
 		if rec, ok, err := s.Load(ctx, key, long); err != nil || !ok || string(rec.Values["a"]) != "1" {
 			t.Fatalf("Load after SCRIPT FLUSH: %v %v %v", rec, ok, err)
 		}
 	}
-	srv.DoOK(t, "SCRIPT", "FLUSH")
+	flush()
 	other := newKey()
 	if err := s.Create(ctx, other, session.Change{Set: vals("b", "2")}, long); err != nil {
 		t.Fatal(err)
 	}
-	srv.DoOK(t, "SCRIPT", "FLUSH")
+	flush()
 	for range 3 {
 		if rec, ok, err := s.Load(ctx, other, long); err != nil || !ok || string(rec.Values["b"]) != "2" {
 			t.Fatalf("Load of a new session after SCRIPT FLUSH: %v %v %v", rec, ok, err)
 		}
 	}
-	srv.ResetStats(t)
-	if _, ok, err := s.Load(ctx, other, long); err != nil || !ok {
-		t.Fatalf("Load: %v %v", ok, err)
-	}
-	if stats := srv.CommandStats(t); own(stats) != 0 {
-		t.Errorf("a Load once the script is back ran %v, want nothing (cached)", stats)
+	// Once the script is back, reads are cached again (after the second
+	// that follows a connection's close, see watch.go).
+	err := testenv.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+		reset(t)
+		if _, ok, err := s.Load(ctx, other, long); err != nil || !ok {
+			t.Fatalf("Load: %v %v", ok, err)
+		}
+		if st := stats(t); own(st) != 0 {
+			return fmt.Errorf("a Load once the script is back ran %v, want nothing (cached)", st)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }

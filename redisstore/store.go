@@ -282,7 +282,10 @@ func (s *Store) loadCached(ctx context.Context, key string, lt session.Lifetime)
 		// keeps the error in the cache like any reply, until the key
 		// changes: load the script, and answer through the Load script
 		// with a slide, which changes the key (and so drops the error).
-		if err := s.r.Do(ctx, s.r.B().ScriptLoad().Script(scriptPeek.src).Build()).Error(); err != nil {
+		// EVAL_RO (not SCRIPT LOAD, which Cluster sends to any node)
+		// loads it on the node of the key.
+		peek := s.r.B().EvalRo().Script(scriptPeek.src).Numkeys(1).Key(sk).Build()
+		if err := s.r.Do(ctx, peek).Error(); err != nil && !rueidis.IsRedisNil(err) {
 			return session.Record{}, false, fail("Load", err)
 		}
 		return s.loadScriptThrottled(ctx, sk, lt, "0")
