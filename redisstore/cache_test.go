@@ -111,9 +111,7 @@ func seesUpdates(t *testing.T, url string, rounds int, settle func(), keys func(
 	for range 20 {
 		must(t, c.do(b.h, "GET", "/whoami"), 200, "read on B")
 	}
-	if st := stats(t); own(st) != 0 {
-		t.Errorf("20 cached reads on B ran %v", st)
-	}
+	checkCached(t, "20 reads on B", 20, stats(t))
 
 	// Logout on A: B's next request is anonymous, and a late write on B
 	// does not bring the session back (it starts a new, anonymous one).
@@ -153,9 +151,7 @@ func TestClientCacheNoRoundTrip(t *testing.T) {
 			t.Fatalf("whoami = %q, want ann", got)
 		}
 	}
-	if stats := srv.CommandStats(t); own(stats) != 0 {
-		t.Errorf("%d cached reads ran commands in Redis: %v", reads, stats)
-	}
+	checkCached(t, "reads on B", reads, srv.CommandStats(t))
 	// Without the cache, each read is one EVALSHA.
 	plain := newInstance(t, srv.URL(), 5*time.Second, nil)
 	srv.ResetStats(t)
@@ -309,9 +305,7 @@ func TestClientCacheSentinelFailover(t *testing.T) {
 	for range 20 {
 		must(t, c.do(b.h, "GET", "/get?k=x"), 200, "read on B")
 	}
-	if st := ss.Master.CommandStats(t); own(st) != 0 {
-		t.Errorf("20 cached reads on B ran %v on the master", st)
-	}
+	checkCached(t, "20 reads on B (master)", 20, ss.Master.CommandStats(t))
 	ss.Failover(t)
 	// A's client moves to the new master by itself; until it has, its
 	// writes fail (503) or are refused by the old master.
@@ -348,7 +342,9 @@ func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
 	if err := a.Create(ctx, key, session.Change{Set: vals("n", "0")}, long); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 50 {
+	const rounds = 50
+	misses := int64(0)
+	for i := range rounds {
 		b.Load(ctx, key, long)
 		srv.ResetStats(t)
 		rec, ok, err := b.Load(ctx, key, long)
@@ -356,7 +352,8 @@ func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
 			t.Fatalf("round %d: Load on b: %v %v", i, ok, err)
 		}
 		if stats := srv.CommandStats(t); own(stats) != 0 {
-			t.Fatalf("round %d: a cached Load ran %v", i, stats)
+			t.Logf("round %d: the cached Load fell back to Redis: %v", i, stats)
+			misses++
 		}
 		if got, want := string(rec.Values["n"]), strconv.Itoa(i); got != want {
 			t.Fatalf("round %d: b read n = %s, want %s", i, got, want)
@@ -372,6 +369,29 @@ func cacheRounds(t *testing.T, srv *redistest.Server, a, b *Store) {
 		if got, want := string(rec.Values["n"]), strconv.Itoa(i+1); got != want {
 			t.Fatalf("round %d: b read n = %s right after a wrote %s", i, got, want)
 		}
+	}
+	if misses > rounds/10 {
+		t.Fatalf("%d of %d cached Loads went to Redis, want at most %d", misses, rounds, rounds/10)
+	}
+}
+
+// checkCached fails when more than a tenth of n reads of an unchanged
+// session reached Redis (stats: INFO commandstats over those reads). A
+// cached read may go to Redis now and then on purpose: the store reads
+// through Redis whenever it cannot be sure that every invalidation already
+// on the wire was handled (a connection closing, bytes not yet read while
+// the reader goroutine waits to be scheduled on a loaded machine), so
+// "none at all" would be a timing assertion; "rare" is the behaviour.
+func checkCached(t *testing.T, what string, n int, stats map[string]int64) {
+	t.Helper()
+	misses := stats["evalsha_ro"] + stats["eval_ro"] + stats["evalsha"] + stats["eval"]
+	if other := own(stats) - misses; other > 8*misses {
+		t.Errorf("%s: commands beyond the fallback reads: %v", what, stats)
+	}
+	if misses > int64(max(1, n/10)) {
+		t.Errorf("%s: %d of %d cached reads went to Redis (%v), want at most a tenth", what, misses, n, stats)
+	} else if misses > 0 {
+		t.Logf("%s: %d of %d cached reads fell back to Redis", what, misses, n)
 	}
 }
 
