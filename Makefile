@@ -33,7 +33,7 @@ cluster:
 	GO=$(GO) bash deploy/cluster.sh
 
 # make bench  the side-by-side benchmark of session libraries (bench/, its own
-#             module): one redis-server, nginx and wrk on loopback, about 9
+#             module): one redis-server, nginx and wrk on loopback, about 12
 #             minutes; BENCHFLAGS=-quick for a one-minute run, BENCHFLAGS=-profile=cpu.pprof
 #             to add a CPU profile of stickless on the read scenario.
 # make c10k   10,000 keep-alive connections through nginx round-robin over three
