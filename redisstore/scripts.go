@@ -161,16 +161,20 @@ return now
 const luaUpdate = luaPrelude + `
 local key = KEYS[1]
 local now = now_ms()
-local a = live(key, now)
-if not a then return nil end
-local m = redis.call('HMGET', key, '_u', '_c')
+local m = redis.call('HMGET', key, '_a', '_i', '_u', '_c')
+local a, i = tonumber(m[1]), tonumber(m[2])
+if not a or not i then return nil end
+if now >= a or now >= i then
+  redis.call('DEL', key)
+  return nil
+end
 local first = 5
 local d = first + 2 * tonumber(ARGV[4])
 if d <= #ARGV then hdel(key, ARGV, d, #ARGV) end
 if d > first then hset(key, ARGV, first, d - 1) end
 if ARGV[2] == '1' then redis.call('HSET', key, '_u', ARGV[3]) end
 slide(key, now, a, tonumber(ARGV[1]))
-return {m[1] or '', m[2] or '0'}
+return {m[3] or '', m[4] or '0'}
 `
 
 // luaIncr: KEYS[1] session; ARGV idle ms, field, increment. Returns nil,
