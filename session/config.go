@@ -59,7 +59,8 @@ type Config struct {
 	AbsoluteTimeout time.Duration
 
 	// StoreTimeout bounds every store call; a call that takes longer fails
-	// with ErrStoreUnavailable. default: 1 second.
+	// with ErrStoreUnavailable. It alone bounds the call: a client that
+	// stops waiting does not cancel it. default: 1 second.
 	StoreTimeout time.Duration
 
 	// MaxSize bounds the encoded size of one session (keys plus values, in

@@ -129,7 +129,11 @@ var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "
 // call runs f with the store timeout and maps every failure to
 // ErrStoreUnavailable, logging the cause.
 func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
-	cctx, cancel := context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	// The store call is bounded by StoreTimeout alone, not by the request:
+	// it does not register with the request's cancellation (one map insert
+	// and delete under a lock per call), and a client that leaves does not
+	// abort a save half-way.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.StoreTimeout)
 	err := f(cctx)
 	cancel()
 	if err != nil {
