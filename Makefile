@@ -2,9 +2,14 @@
 #   make cluster  Redis, three demo instances and nginx round-robin on http://127.0.0.1:8080
 #   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
 #   make test   install the servers the tests need (as root, if missing), then run every test
-#   make lint   go vet and gofmt
+#   make lint   go vet, gofmt and staticcheck on every module of the repository
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
+# The modules of this repository: the library at the root, and those whose
+# heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
+# must stay out of the library's module graph.
+MODULES ?= . e2e bench
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint deps build
 
@@ -14,11 +19,15 @@ demo:
 deps:
 	bash deploy/install-deps.sh
 
+# The library's tests and the e2e module's run side by side: both mostly wait
+# on servers, and together they take about as long as the slower one.
 test: deps lint
-	$(GO) test $(TESTFLAGS) ./...
+	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
+	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
+	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$e -eq 0 ]
 
 lint:
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "lint: $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 build:

@@ -78,13 +78,6 @@ func (p *proc) exited() bool {
 	}
 }
 
-// running reports whether the process was started and not stopped.
-func (p *proc) running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd != nil
-}
-
 // halt sends sig to the process group, waits up to stopTimeout for the
 // process to exit and SIGKILLs it after that. A stopped process is left
 // alone. It returns an error when SIGTERM was ignored.

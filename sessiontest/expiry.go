@@ -67,7 +67,7 @@ var touches = []struct {
 	{"Incr", func(ctx context.Context, s session.Store, key string, lt session.Lifetime, k int) (bool, error) {
 		v, found, err := s.Incr(ctx, key, "n", 1, lt)
 		if err == nil && found && v != int64(k+1) {
-			err = fmt.Errorf("Incr #%d = %d, want %d", k+1, v, k+1)
+			err = fmt.Errorf("increment #%d of Incr gave %d, want %d", k+1, v, k+1)
 		}
 		return found, err
 	}},
@@ -121,7 +121,7 @@ func slide(ctx context.Context, s session.Store, touch touch) (skip string, err 
 	key := newKey()
 	prevStart := time.Now()
 	if err := s.Create(ctx, key, session.Change{}, lt); err != nil {
-		return "", fmt.Errorf("Create: %w", err)
+		return "", fmt.Errorf("create: %w", err)
 	}
 	createEnd := time.Now()
 	shown := false // alive past the idle deadline given by Create
