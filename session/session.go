@@ -45,6 +45,7 @@ type Session struct {
 	cookie   cookieOp  // what to do with the cookie at commit
 	created  time.Time // from the store
 	sent     bool      // the response headers are out: no more deferred changes
+	ended    string    // the user of the session that Destroy ends, for the audit log
 }
 
 type cookieOp uint8
@@ -77,12 +78,14 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var t Token
 	var keyIndex int
 	ok := false
-	for _, c := range s.req.CookiesNamed(s.m.cfg.CookieName) {
+	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
+	for _, c := range cookies {
 		if t, keyIndex, ok = s.m.codec.decode(c.Value); ok {
 			break
 		}
 	}
 	if !ok {
+		s.m.ob.noCookie(ctx, s.req, len(cookies))
 		return nil
 	}
 	key := t.Key()
@@ -90,19 +93,21 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var found bool
 	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lt)
-		return err
+		return notFound(found, err)
 	})
 	if err != nil {
 		s.err = err
 		return err
 	}
 	if !found {
+		s.m.ob.request(outcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
+	s.m.ob.request(outcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -266,6 +271,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		size += len(k) + len(v)
 	}
 	if size > s.m.cfg.MaxSize {
+		s.m.ob.event(eventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
@@ -352,6 +358,7 @@ func (s *Session) Destroy() error {
 	if s.stored {
 		s.destroy = append(s.destroy, s.key)
 	}
+	s.ended = s.user
 	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
 	s.values, s.size, s.user = map[string][]byte{}, 0, ""
 	s.change, s.dirty, s.resign = Change{}, false, false
@@ -431,6 +438,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 	var swapped bool
 	err = s.immediate(ctx, "CompareAndSwap", func(ctx context.Context) (found bool, err error) {
 		if s.size+len(key)+len(nb) > s.m.cfg.MaxSize {
+			s.m.ob.event(eventTooLarge)
 			return true, ErrTooLarge
 		}
 		swapped, found, err = s.m.store.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lt)
@@ -473,7 +481,7 @@ func (s *Session) immediate(ctx context.Context, name string, op func(ctx contex
 		if errors.Is(opErr, ErrTooLarge) || errors.Is(opErr, ErrNotInteger) {
 			return nil
 		}
-		return opErr
+		return notFound(found, opErr)
 	})
 	switch {
 	case err != nil:
@@ -521,6 +529,7 @@ func (s *Session) commitLocked(ctx context.Context) error {
 			s.err = err
 			return err
 		}
+		s.destroyed(ctx, key, s.ended)
 		s.destroy = s.destroy[1:]
 	}
 	if !s.dirty {
@@ -531,7 +540,7 @@ func (s *Session) commitLocked(ctx context.Context) error {
 		ch := s.changeLocked()
 		err := s.m.call(ctx, "Renew", func(ctx context.Context) (err error) {
 			applied, err = s.m.store.Renew(ctx, s.renewOf, s.key, ch, s.m.lt)
-			return err
+			return notFound(applied, err)
 		})
 		if err != nil {
 			s.err = err
@@ -539,6 +548,7 @@ func (s *Session) commitLocked(ctx context.Context) error {
 		}
 		s.renewOf = ""
 		if applied {
+			s.saved(ctx, s.key, ch, false, true)
 			s.stored = true
 			s.cookie = cookieSet
 			s.clearChangeLocked()
@@ -560,11 +570,14 @@ func (s *Session) commitLocked(ctx context.Context) error {
 	ch := s.changeLocked()
 	err := s.m.call(ctx, "Update", func(ctx context.Context) (err error) {
 		applied, err = s.m.store.Update(ctx, s.key, ch, s.m.lt)
-		return err
+		return notFound(applied, err)
 	})
 	if err != nil {
 		s.err = err
 		return err
+	}
+	if applied {
+		s.saved(ctx, s.key, ch, false, false)
 	}
 	s.clearChangeLocked()
 	if !applied {
@@ -603,6 +616,7 @@ func (s *Session) createLocked(ctx context.Context) error {
 		s.err = err
 		return err
 	}
+	s.saved(ctx, s.key, ch, true, false)
 	s.stored = true
 	s.cookie = cookieSet
 	s.clearChangeLocked()
