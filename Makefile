@@ -8,7 +8,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 # The modules of this repository: the library at the root, and those whose
 # heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
 # must stay out of the library's module graph.
-MODULES ?= . e2e bench
+MODULES ?= . e2e bench prom
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint deps build
@@ -20,11 +20,13 @@ deps:
 	bash deploy/install-deps.sh
 
 # The library's tests and the e2e module's run side by side: both mostly wait
-# on servers, and together they take about as long as the slower one.
+# on servers, and together they take about as long as the slower one. The
+# prom module's tests are short and run after the library's.
 test: deps lint
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
-	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$e -eq 0 ]
+	( cd prom && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
+	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$e -eq 0 ]
 
 lint:
 	@set -e; for m in $(MODULES); do echo "lint: $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
