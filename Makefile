@@ -7,25 +7,26 @@ GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 # The modules of this repository: the library at the root, and those whose
 # heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
-# must stay out of the library's module graph.
-MODULES ?= . e2e bench prom
+# must stay out of the library's module graph. The demo, cmd/whatsup, is
+# one of them: it serves Prometheus metrics through prom.
+MODULES ?= . e2e bench prom cmd/whatsup
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint deps build
 
 demo:
-	$(GO) run ./cmd/whatsup -insecure-cookie
+	cd cmd/whatsup && $(GO) run . -insecure-cookie
 
 deps:
 	bash deploy/install-deps.sh
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom module's tests are short and run after the library's.
+# prom and cmd/whatsup modules' tests are short and run after the library's.
 test: deps lint
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
-	( cd prom && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
+	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
 	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$e -eq 0 ]
 
 lint:
@@ -33,7 +34,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 build:
-	mkdir -p bin && $(GO) build -o bin/ ./cmd/...
+	mkdir -p bin && $(GO) build -o bin/ ./cmd/... && cd cmd/whatsup && $(GO) build -o ../../bin/ .
 
 # make cluster: the demo in its real topology, in the foreground: Redis (AOF),
 # three whatsup instances and nginx round-robin on http://127.0.0.1:8080.

@@ -214,7 +214,7 @@ http_ok() { # http_ok <port> <path>: the answer is 200
 logs=$state/logs
 
 say "building cmd/whatsup"
-(cd "$root" && "$go" build -o "$run/bin/whatsup" ./cmd/whatsup)
+(cd "$root/cmd/whatsup" && "$go" build -o "$run/bin/whatsup" .)
 
 if [ -z "$redis_url" ]; then
 	mkdir -p "$state/redis"

@@ -24,8 +24,8 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	whatsupBin = filepath.Join(dir, "whatsup")
 	// go test puts its own go first in PATH.
-	build := exec.Command("go", "build", "-o", whatsupBin, "./cmd/whatsup")
-	build.Dir = ".." // the library module, whose go.mod pins the demo's dependencies
+	build := exec.Command("go", "build", "-o", whatsupBin, ".")
+	build.Dir = "../cmd/whatsup" // the demo's own module, whose go.mod pins its dependencies
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building cmd/whatsup: %v\n%s", err, out)
 		return 1

@@ -33,6 +33,7 @@ type options struct {
 	idleTimeout     time.Duration
 	absoluteTimeout time.Duration
 	storeTimeout    time.Duration
+	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -47,6 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
 	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
+	o.ops.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: whatsup [flags]\n\nThe stickless demo app. Flags:\n")
 		fs.PrintDefaults()
@@ -71,6 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return o, fmt.Errorf("%w: -addr %q: %v", errUsage, o.addr, err)
 	}
+	if err := o.ops.check(); err != nil {
+		return o, err
+	}
 	if o.instance == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(o.addr)
@@ -85,7 +90,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil)).With("instance", o.instance)
+	log := o.ops.logger(stderr).With("instance", o.instance)
 	if o.redisURL == "" {
 		// From the environment, the URL (and its password) stays out of ps.
 		o.redisURL = os.Getenv("STICKLESS_REDIS_URL")
@@ -107,15 +112,20 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeStore()
+	metrics, stopMetrics, err := o.ops.startMetrics(log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
-	m := session.New(store, session.Config{
+	m := session.New(store, o.ops.sessionConfig(session.Config{
 		Keys:            keys,
 		InsecureCookie:  o.insecureCookie,
 		IdleTimeout:     o.idleTimeout,
 		AbsoluteTimeout: o.absoluteTimeout,
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
-	})
+	}, log, metrics))
 	srv := &http.Server{
 		Addr:              o.addr,
 		Handler:           newApp(m, o.instance).handler(),
