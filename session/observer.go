@@ -43,7 +43,7 @@ import (
 //   - "revoked": a session was ended by [Manager.Revoke] or
 //     [Manager.RevokeAll] (once per session);
 //   - "evicted": a session was evicted to keep a user under the cap on
-//     sessions per user, when the Manager enforces it;
+//     sessions per user (not reported yet: the stores enforce the cap);
 //   - "too_large": a write was refused with ErrTooLarge.
 //
 // Unavailable is called for every 503 that the middleware or
