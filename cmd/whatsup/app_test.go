@@ -150,10 +150,11 @@ func TestLoginFlow(t *testing.T) {
 func TestLoginRenewsToken(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "bob")
 	d.do(c, "POST", "/api/session", "application/json", `{"cart":3}`)
 	before := cookieValue(c, d.srv.URL)
 	if before == "" {
-		t.Fatal("no cookie after a write")
+		t.Fatal("no cookie after a login")
 	}
 	d.login(c, "bob")
 	after := cookieValue(c, d.srv.URL)
@@ -163,7 +164,7 @@ func TestLoginRenewsToken(t *testing.T) {
 	var vals map[string]any
 	json.Unmarshal([]byte(d.do(c, "GET", "/api/session", "", "").body), &vals)
 	if vals["cart"] != float64(3) {
-		t.Fatalf("data of the anonymous session lost at login: %v", vals)
+		t.Fatalf("data of the session lost at a second login of the same user: %v", vals)
 	}
 	fixed := d.client()
 	fixed.Jar.SetCookies(mustURL(d.srv.URL), []*http.Cookie{{Name: "session", Value: before}})
@@ -304,6 +305,7 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 func TestAPISessionMerge(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "amy")
 	if r := d.do(c, "POST", "/api/session", "application/json", `{"a":1,"b":"x"}`); r.code != 200 {
 		t.Fatalf("merge: %d %s", r.code, r.body)
 	}
@@ -333,6 +335,7 @@ func TestAPISessionMerge(t *testing.T) {
 func TestLimits(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "lim")
 	d.do(c, "POST", "/api/session", "application/json", `{"keep":"me"}`)
 
 	big := `{"x":"` + strings.Repeat("a", 65<<10) + `"}`
