@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,9 +21,10 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 // demo is one whatsup instance on an httptest server with the embedded
 // store.
 type demo struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store *memstore.Store
+	t        *testing.T
+	srv      *httptest.Server
+	store    *memstore.Store
+	instance string // the X-Instance every answer carries; default test-1
 }
 
 func newDemo(t *testing.T) *demo {
@@ -66,8 +68,8 @@ func (d *demo) do(c *http.Client, method, path, ctype, body string, hdr ...strin
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.Header.Get("X-Instance") != "test-1" {
-		d.t.Errorf("%s %s: X-Instance = %q, want test-1", method, path, resp.Header.Get("X-Instance"))
+	if want := cmp.Or(d.instance, "test-1"); resp.Header.Get("X-Instance") != want {
+		d.t.Errorf("%s %s: X-Instance = %q, want %s", method, path, resp.Header.Get("X-Instance"), want)
 	}
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
 		d.t.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, b)
