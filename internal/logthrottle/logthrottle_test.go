@@ -146,3 +146,13 @@ func BenchmarkHandlerSuppressed(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkLimiterAllow(b *testing.B) {
+	l := NewLimiter(time.Hour)
+	l.Allow()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l.Allow()
+		}
+	})
+}
