@@ -323,7 +323,9 @@ func TestStoreDownLogIsThrottled(t *testing.T) {
 			n++
 		}
 	}
-	if n != 1 {
+	// One line per 10 s: 1, or 2 on a machine so slow that the 20 checks
+	// spanned more than one interval.
+	if n < 1 || n > 2 {
 		t.Fatalf("20 failed health checks wrote %d error lines, want 1:\n%s", n, logs)
 	}
 }
