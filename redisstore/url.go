@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -38,16 +39,25 @@ import (
 // client_cache=0, max_retries=0, client_name, skip_verify (TLS), db; and,
 // for Sentinel, sentinel_username and sentinel_password (the sentinels'
 // own credentials). Other parameters are ignored.
+//
+// An error never shows the URL's secrets: the password and every
+// secret-bearing query parameter (sentinel_password and any whose name
+// holds pass, secret, token, key or auth) are replaced by xxxxx, and a
+// malformed URL is described in words, never quoted.
 func ParseURL(raw string) (rueidis.ClientOption, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return rueidis.ClientOption{}, fmt.Errorf("redisstore: URL %s has no scheme such as redis://", redactURL(raw))
+		// Not echoed: without a scheme nothing says where a secret is.
+		return rueidis.ClientOption{}, errors.New("redisstore: the Redis URL has no scheme such as redis://")
+	}
+	if msg := unescapedUserinfo(rest); msg != "" {
+		return rueidis.ClientOption{}, fmt.Errorf("redisstore: URL %s: %s", redactURL(raw), msg)
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss", "unix":
 		opt, err := rueidis.ParseURL(raw)
 		if err != nil {
-			return opt, fmt.Errorf("redisstore: URL %s: %v", redactURL(raw), err)
+			return opt, fmt.Errorf("redisstore: URL %s: %s", redactURL(raw), describeParseError(err))
 		}
 		if len(opt.InitAddress) == 1 && opt.Sentinel.MasterSet == "" {
 			opt.ForceSingleClient = true
@@ -59,6 +69,65 @@ func ParseURL(raw string) (rueidis.ClientOption, error) {
 		return parseMulti(raw, scheme, rest, false)
 	}
 	return rueidis.ClientOption{}, fmt.Errorf("redisstore: URL %s: unknown scheme %q (want redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster)", redactURL(raw), scheme)
+}
+
+// escapeHint ends the description of a URL that may be malformed by a
+// password with reserved characters.
+const escapeHint = "; if the user name or password holds one of : / ? # @ % [ ], percent-encode it (e.g. / as %2F, % as %25)"
+
+// unescapedUserinfo describes a URL whose user name or password holds an
+// unescaped '/', '?' or '#': the parsers would then end the host there and
+// take the rest of the password for a path or a query, and their errors
+// (or the address dialled) would show it. rest is the URL after "://".
+// An '@' after an '=' is taken to be inside a query value.
+func unescapedUserinfo(rest string) string {
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 || strings.Contains(rest[:end], "@") {
+		return ""
+	}
+	tail := rest[end:]
+	at := strings.IndexByte(tail, '@')
+	if at < 0 || strings.Contains(tail[:at], "=") {
+		return ""
+	}
+	return "an '@' after the host: the user name or password holds an unescaped '/', '?' or '#'; percent-encode it (/ as %2F, ? as %3F, # as %23)"
+}
+
+// describeParseError describes an error of url.Parse, url.ParseQuery or
+// rueidis.ParseURL without passing it through: url.Parse quotes the whole
+// URL, password included, and the others quote the part they reject,
+// which may be a piece of a password that was not percent-encoded.
+func describeParseError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return "malformed: a '%' that starts no %XX escape" + escapeHint
+	}
+	var host url.InvalidHostError
+	if errors.As(err, &host) {
+		return "malformed: invalid character in the host" + escapeHint
+	}
+	msg := err.Error()
+	for _, m := range []struct{ has, say string }{
+		{"invalid port", "malformed: invalid port" + escapeHint},
+		{"invalid userinfo", "malformed: invalid character in the user name or password; percent-encode it"},
+		{"control character", "malformed: a control character in the URL"},
+		{"semicolon", "malformed query: ';' is not a separator, use '&'"},
+		{"invalid URL scheme", "unknown scheme"},
+		{"database number", "bad database number: the path is /N, N a number"},
+		{"URL path", "unexpected path: the path is /N, N a database number"},
+		{"dial timeout", "bad dial_timeout: a Go duration such as 2s"},
+		{"write timeout", "bad write_timeout: a Go duration such as 2s"},
+		{"skip verify", "bad skip_verify: true or false"},
+	} {
+		if strings.Contains(msg, m.has) {
+			return m.say
+		}
+	}
+	return "malformed URL" + escapeHint
 }
 
 // parseMulti parses the Sentinel and Cluster forms: it checks the host
@@ -93,27 +162,31 @@ func parseMulti(raw, scheme, rest string, sentinel bool) (rueidis.ClientOption, 
 	}
 	db := ""
 	master := ""
+	// The path is not quoted in errors: it could hold a piece of a
+	// password (see unescapedUserinfo).
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
 	case sentinel && (len(parts) < 1 || parts[0] == ""):
 		return bad("Sentinel needs the master name as path: redis-sentinel://host:26379/mymaster")
-	case sentinel && len(parts) > 2, !sentinel && path != "" && path != "/":
-		return bad("unexpected path %q", path)
+	case sentinel && len(parts) > 2:
+		return bad("unexpected path: want /mastername or /mastername/db")
+	case !sentinel && path != "" && path != "/":
+		return bad("unexpected path: Redis Cluster takes none (it has only database 0)")
 	case sentinel:
 		var err error
 		if master, err = url.PathUnescape(parts[0]); err != nil {
-			return bad("bad master name: %v", err)
+			return bad("bad master name: %s", describeParseError(err))
 		}
 		if len(parts) == 2 {
 			if _, err := strconv.Atoi(parts[1]); err != nil {
-				return bad("bad database number %q", parts[1])
+				return bad("bad database number: the path is /mastername/N, N a number")
 			}
 			db = "/" + parts[1]
 		}
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return bad("bad query: %v", err)
+		return bad("bad query: %s", describeParseError(err))
 	}
 	for _, h := range hosts[1:] {
 		q.Add("addr", h)
@@ -124,7 +197,7 @@ func parseMulti(raw, scheme, rest string, sentinel bool) (rueidis.ClientOption, 
 	}
 	opt, err := rueidis.ParseURL(base + "://" + userinfo + hosts[0] + db + "?" + q.Encode())
 	if err != nil {
-		return bad("%v", err)
+		return bad("%s", describeParseError(err))
 	}
 	if opt.TLSConfig != nil {
 		// Several hosts: let each TLS connection verify the host it dials.
@@ -143,28 +216,37 @@ func parseMulti(raw, scheme, rest string, sentinel bool) (rueidis.ClientOption, 
 	return opt, nil
 }
 
-// redactURL returns raw with its password replaced, for error messages.
+// redacted replaces a secret in a URL shown in an error.
+const redacted = "xxxxx"
+
+// secretQuery matches a query parameter whose name says it holds a secret
+// (sentinel_password, password, auth, token, ...), anywhere in a URL, with
+// its value up to the next '&' or '#'.
+var secretQuery = regexp.MustCompile(`(?i)([?&;])([^=&?#;]*(?:pass|secret|token|key|auth)[^=&?#;]*)=([^&#]*)`)
+
+// redactURL returns raw for an error message: the values of secret query
+// parameters and the password are replaced by xxxxx. It does not trust the
+// URL to be well formed: the user information is everything up to the
+// last '@' (a password may hold an unescaped '/', '?' or '@'), and a lone
+// user name is redacted too, as some write redis://password@host.
 func redactURL(raw string) string {
+	raw = secretQuery.ReplaceAllString(raw, "${1}${2}="+redacted)
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		if strings.Contains(raw, "@") {
-			return "[redacted]"
+			return "[" + redacted + "]"
 		}
 		return raw
 	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		authority = rest[:i]
-	}
-	at := strings.LastIndexByte(authority, '@')
+	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
 		return raw
 	}
-	user, _, hasPass := strings.Cut(authority[:at], ":")
-	if !hasPass {
-		return raw
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass || strings.ContainsAny(user, "/?#") {
+		return scheme + "://" + redacted + rest[at:]
 	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
+	return scheme + "://" + user + ":" + redacted + rest[at:]
 }
 
 // NewFromURL is [New] with the client addressed by a URL (see [ParseURL]

@@ -120,3 +120,68 @@ func TestNewUnreachable(t *testing.T) {
 		t.Fatal("New without an address: no error")
 	}
 }
+
+// TestParseURLErrorsHideSecrets: a malformed URL gives an error that says
+// what is wrong, and never any piece of a password or a secret parameter
+// (the secrets below all hold "hunter" or "s3cr"; url.Parse alone would
+// quote the whole URL).
+func TestParseURLErrorsHideSecrets(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"bad escape in password", "redis://app:hunter%zz2@127.0.0.1:6379/0", "percent-encode"},
+		{"lone percent in password", "redis://:hunter2%@127.0.0.1:6379", "no %XX escape"},
+		{"bad escape, sentinel", "redis-sentinel://app:hunter%zz2@127.0.0.1:26379/m", "no %XX escape"},
+		{"bad escape, cluster", "redis-cluster://app:hunter%g2@127.0.0.1:7000", "no %XX escape"},
+		{"slash in password", "redis://app:hun/ter2@127.0.0.1:6379", "unescaped '/', '?' or '#'"},
+		{"digits then slash in password", "redis://app:12/hunter2@127.0.0.1:6379", "unescaped"},
+		{"question mark in password", "redis://app:1?hunter2@127.0.0.1:6379", "unescaped"},
+		{"hash in password", "redis-cluster://app:1#hunter2@127.0.0.1:7000", "unescaped"},
+		{"slash in password, sentinel", "redis-sentinel://app:hun/ter2@127.0.0.1/m", "unescaped"},
+		{"sentinel password in query", "redis-sentinel://127.0.0.1:26379/m/x?sentinel_password=hunter2", "sentinel_password=xxxxx"},
+		{"sentinel password with bad escape", "redis-sentinel://127.0.0.1:26379/m?sentinel_password=hun%zzter2", "no %XX escape"},
+		{"other secret parameter", "redis://127.0.0.1:6379/0?dial_timeout=x&password=hunter2&token=s3cr", "dial_timeout"},
+		{"lone user info", "redis-cluster://hunter2@127.0.0.1:7000/1", "xxxxx@127.0.0.1"},
+		{"password and bad db", "redis://app:hunter2@127.0.0.1:6379/x", "app:xxxxx@"},
+		{"invalid port with password", "redis://app:hunter2@127.0.0.1:65x/0", "invalid port"},
+		{"no scheme", "app:hunter2@127.0.0.1:6379", "no scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseURL(tt.url)
+			if err == nil {
+				t.Fatalf("ParseURL: no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not say %q", msg, tt.want)
+			}
+			for _, secret := range []string{"hunter", "ter2", "s3cr", "%zz", "%g2"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error %q shows a piece of a secret (%q)", msg, secret)
+				}
+			}
+			if _, err := NewFromURL(context.Background(), tt.url, Options{}); err == nil || strings.Contains(err.Error(), "hunter") {
+				t.Errorf("NewFromURL: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"redis://app:pw@127.0.0.1:6379/0", "redis://app:xxxxx@127.0.0.1:6379/0"},
+		{"redis://:pw@127.0.0.1", "redis://:xxxxx@127.0.0.1"},
+		{"redis://pw@127.0.0.1", "redis://xxxxx@127.0.0.1"},
+		{"redis://app:p/w@x@127.0.0.1", "redis://app:xxxxx@127.0.0.1"},
+		{"redis-sentinel://h/m?sentinel_username=su&sentinel_password=sp&db=1", "redis-sentinel://h/m?sentinel_username=su&sentinel_password=xxxxx&db=1"},
+		{"redis://h?Password=a&auth=b&x_token=c&apikey=d&client_name=e", "redis://h?Password=xxxxx&auth=xxxxx&x_token=xxxxx&apikey=xxxxx&client_name=e"},
+		{"redis://h?sentinel_password=a@b", "redis://h?sentinel_password=xxxxx"},
+		{"u:pw@h", "[xxxxx]"},
+	} {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

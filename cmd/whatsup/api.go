@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/stickless/stickless/session"
@@ -11,9 +13,11 @@ import (
 
 func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
+	// The user bound at login, never a session value: values are the
+	// client's to write.
 	var user *string
-	if name, ok := s.String("user_name"); ok && s.User() != "" {
-		user = &name
+	if u := s.User(); u != "" {
+		user = &u
 	}
 	if s.Err() != nil {
 		a.m.Unavailable(w)
@@ -35,8 +39,14 @@ func (a *app) getSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// mergeSession merges the keys of a JSON object body into the session;
-// keys not named are left as they are. It answers the whole session.
+// reservedKeys are the session values that the login sets: the API may not
+// write them, so that no client can forge its login time or confuse a
+// reader of the session about who is logged in.
+var reservedKeys = []string{"user_name", "login_time"}
+
+// mergeSession merges the keys of a JSON object body into the session of a
+// logged-in user (see requireAPI); keys not named are left as they are. It
+// answers the whole session.
 func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -57,6 +67,10 @@ func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
 	for k, v := range kv {
 		if k == "" {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "empty key"})
+			return
+		}
+		if slices.Contains(reservedKeys, k) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("the key %q is reserved: the login sets it; nothing was changed", k)})
 			return
 		}
 		set[k] = v

@@ -46,7 +46,8 @@ func (a *app) handler() http.Handler {
 
 	mux.HandleFunc("GET /api/whoami", a.whoami)
 	mux.HandleFunc("GET /api/session", a.getSession)
-	mux.HandleFunc("POST /api/session", a.mergeSession)
+	// Writes need a login: an anonymous client stores nothing.
+	mux.HandleFunc("POST /api/session", a.requireAPI(a.mergeSession))
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
 	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -56,10 +57,14 @@ func (a *app) handler() http.Handler {
 	return a.common(h)
 }
 
-// common sets X-Instance on every response and bounds request bodies.
+// common sets X-Instance and nosniff on every response and bounds request
+// bodies.
 func (a *app) common(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Instance", a.instance)
+		// No answer is ever sniffed into another type (a JSON answer
+		// holding user data rendered as HTML, for one).
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		next.ServeHTTP(w, r)
 	})
@@ -115,7 +120,10 @@ func (a *app) render(w http.ResponseWriter, code int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	// frame-ancestors: no framing (clickjacking; X-Frame-Options for old
+	// browsers); form-action: forms post to this origin only; base-uri: no
+	// <base> injected to redirect relative URLs.
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	w.WriteHeader(code)
 	pages.ExecuteTemplate(w, name, data)
 }

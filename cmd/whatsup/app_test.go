@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,9 +21,10 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 // demo is one whatsup instance on an httptest server with the embedded
 // store.
 type demo struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store *memstore.Store
+	t        *testing.T
+	srv      *httptest.Server
+	store    *memstore.Store
+	instance string // the X-Instance every answer carries; default test-1
 }
 
 func newDemo(t *testing.T) *demo {
@@ -66,8 +68,8 @@ func (d *demo) do(c *http.Client, method, path, ctype, body string, hdr ...strin
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.Header.Get("X-Instance") != "test-1" {
-		d.t.Errorf("%s %s: X-Instance = %q, want test-1", method, path, resp.Header.Get("X-Instance"))
+	if want := cmp.Or(d.instance, "test-1"); resp.Header.Get("X-Instance") != want {
+		d.t.Errorf("%s %s: X-Instance = %q, want %s", method, path, resp.Header.Get("X-Instance"), want)
 	}
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
 		d.t.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, b)
@@ -150,10 +152,11 @@ func TestLoginFlow(t *testing.T) {
 func TestLoginRenewsToken(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "bob")
 	d.do(c, "POST", "/api/session", "application/json", `{"cart":3}`)
 	before := cookieValue(c, d.srv.URL)
 	if before == "" {
-		t.Fatal("no cookie after a write")
+		t.Fatal("no cookie after a login")
 	}
 	d.login(c, "bob")
 	after := cookieValue(c, d.srv.URL)
@@ -163,7 +166,7 @@ func TestLoginRenewsToken(t *testing.T) {
 	var vals map[string]any
 	json.Unmarshal([]byte(d.do(c, "GET", "/api/session", "", "").body), &vals)
 	if vals["cart"] != float64(3) {
-		t.Fatalf("data of the anonymous session lost at login: %v", vals)
+		t.Fatalf("data of the session lost at a second login of the same user: %v", vals)
 	}
 	fixed := d.client()
 	fixed.Jar.SetCookies(mustURL(d.srv.URL), []*http.Cookie{{Name: "session", Value: before}})
@@ -304,6 +307,7 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 func TestAPISessionMerge(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "amy")
 	if r := d.do(c, "POST", "/api/session", "application/json", `{"a":1,"b":"x"}`); r.code != 200 {
 		t.Fatalf("merge: %d %s", r.code, r.body)
 	}
@@ -333,6 +337,7 @@ func TestAPISessionMerge(t *testing.T) {
 func TestLimits(t *testing.T) {
 	d := newDemo(t)
 	c := d.client()
+	d.login(c, "lim")
 	d.do(c, "POST", "/api/session", "application/json", `{"keep":"me"}`)
 
 	big := `{"x":"` + strings.Repeat("a", 65<<10) + `"}`

@@ -73,12 +73,12 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// logger returns the process's logger: text or JSON lines on w.
-func (o *opsOptions) logger(w io.Writer) *slog.Logger {
+// handler returns the process's log handler: text or JSON lines on w.
+func (o *opsOptions) handler(w io.Writer) slog.Handler {
 	if o.logJSON {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.NewTextHandler(w, nil)
 }
 
 // clientAddr returns the client address of r for the audit log: the peer

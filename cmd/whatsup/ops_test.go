@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,23 +73,6 @@ func TestOpsFlags(t *testing.T) {
 	if err != nil || o.ops.metricsAddr != "127.0.0.1:9101" || !o.ops.logJSON || len(o.ops.trusted) != 1 {
 		t.Errorf("parseFlags: %+v, %v", o.ops, err)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestRunMetricsAndAudit runs the demo as main does, with -metrics-addr,

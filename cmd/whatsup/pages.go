@@ -25,9 +25,10 @@ type pageData struct {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	// The user bound at login (RequireLogin let only those in), not the
+	// user_name value.
 	s := session.FromContext(r.Context())
-	name, _ := s.String("user_name")
-	a.render(w, http.StatusOK, "home.html", pageData{Instance: a.instance, User: name})
+	a.render(w, http.StatusOK, "home.html", pageData{Instance: a.instance, User: s.User()})
 }
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -96,8 +97,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 		a.storeFailed(w, r, err)
 		return
 	}
-	name, _ := s.String("user_name")
-	a.render(w, http.StatusOK, "sessions.html", pageData{Instance: a.instance, User: name, Sessions: list, Now: time.Now()})
+	a.render(w, http.StatusOK, "sessions.html", pageData{Instance: a.instance, User: s.User(), Sessions: list, Now: time.Now()})
 }
 
 func (a *app) revokeForm(w http.ResponseWriter, r *http.Request) {

@@ -10,11 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/stickless/stickless/internal/logthrottle"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/redisstore"
 	"github.com/stickless/stickless/session"
@@ -33,6 +33,7 @@ type options struct {
 	idleTimeout     time.Duration
 	absoluteTimeout time.Duration
 	storeTimeout    time.Duration
+	headerTimeout   time.Duration
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 }
 
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
 	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
+	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
 	o.ops.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: whatsup [flags]\n\nThe stickless demo app. Flags:\n")
@@ -65,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"-idle-timeout", o.idleTimeout}, {"-absolute-timeout", o.absoluteTimeout}, {"-store-timeout", o.storeTimeout}} {
+	}{{"-idle-timeout", o.idleTimeout}, {"-absolute-timeout", o.absoluteTimeout}, {"-store-timeout", o.storeTimeout}, {"-read-header-timeout", o.headerTimeout}} {
 		if d.v <= 0 {
 			return o, fmt.Errorf("%w: %s must be positive, got %v", errUsage, d.name, d.v)
 		}
@@ -90,7 +92,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := o.ops.logger(stderr).With("instance", o.instance)
+	// Errors that repeat (the store down makes every request log one)
+	// are written once per logInterval per message, with a count.
+	log := slog.New(logthrottle.NewHandler(o.ops.handler(stderr), logInterval, slog.LevelWarn)).With("instance", o.instance)
 	if o.redisURL == "" {
 		// From the environment, the URL (and its password) stays out of ps.
 		o.redisURL = os.Getenv("STICKLESS_REDIS_URL")
@@ -126,13 +130,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
 	}, log, metrics))
-	srv := &http.Server{
-		Addr:              o.addr,
-		Handler:           newApp(m, o.instance).handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(o, newApp(m, o.instance).handler(), log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
