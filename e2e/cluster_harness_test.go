@@ -151,6 +151,12 @@ func (c *cluster) launchNginx(t *testing.T, bin string) {
 	for _, in := range c.Instances {
 		servers = append(servers, "server "+strings.TrimPrefix(in.URL, "http://")+" max_fails=1 fail_timeout=10s;")
 	}
+	// The static files of the release, under their hashed names, where
+	// nginx's /static/ location reads them (as deploy/cluster.sh does).
+	staticRoot := filepath.Join(prefix, "static")
+	if out, err := exec.Command(whatsupBin, "-write-static", staticRoot).CombinedOutput(); err != nil {
+		t.Fatalf("whatsup -write-static: %v\n%s", err, out)
+	}
 	errorLog := filepath.Join(c.dir, "nginx-error.log")
 	c.nginx = &proc{name: "nginx", path: bin, dir: prefix, logFile: filepath.Join(c.dir, "nginx.log")}
 	for attempt := 1; ; attempt++ {
@@ -161,6 +167,7 @@ func (c *cluster) launchNginx(t *testing.T, bin string) {
 			"@PREFIX@":           prefix,
 			"@LOGS@":             c.dir,
 			"@SITE_CONF@":        filepath.Join(prefix, "site.conf"),
+			"@STATIC_ROOT@":      staticRoot,
 		}
 		renderConf(t, filepath.Join(deployDir, "nginx.conf"), filepath.Join(prefix, "site.conf"), markers)
 		renderConf(t, filepath.Join(deployDir, "nginx-dev.conf"), filepath.Join(prefix, "nginx.conf"), markers)

@@ -149,6 +149,7 @@ func TestHTTPSExample(t *testing.T) {
 		"@PREFIX@":           prefix,
 		"@LOGS@":             dir,
 		"@SITE_CONF@":        filepath.Join(prefix, "site.conf"),
+		"@STATIC_ROOT@":      filepath.Join(prefix, "static"), // no static file is asked for here
 	}
 	renderConf(t, template, filepath.Join(prefix, "site.conf"), markers)
 	renderConf(t, filepath.Join(deployDir, "nginx-dev.conf"), filepath.Join(prefix, "nginx.conf"), markers)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type options struct {
 	storeTimeout    time.Duration
 	headerTimeout   time.Duration
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
+	accessLog       bool
+	writeStatic     string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -51,6 +54,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
 	o.ops.register(fs)
+	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration)")
+	fs.StringVar(&o.writeStatic, "write-static", "", "write the static files under their content-hashed names into `dir` for nginx's /static/, then exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: whatsup [flags]\n\nThe stickless demo app. Flags:\n")
 		fs.PrintDefaults()
@@ -95,6 +100,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	// Errors that repeat (the store down makes every request log one)
 	// are written once per logInterval per message, with a count.
 	log := slog.New(logthrottle.NewHandler(o.ops.handler(stderr), logInterval, slog.LevelWarn)).With("instance", o.instance)
+	if o.writeStatic != "" {
+		written, err := writeStatic(o.writeStatic)
+		log.Info("static files written", "dir", o.writeStatic, "new", written)
+		return err
+	}
 	if o.redisURL == "" {
 		// From the environment, the URL (and its password) stays out of ps.
 		o.redisURL = os.Getenv("STICKLESS_REDIS_URL")
@@ -130,7 +140,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
 	}, log, metrics))
-	srv := newServer(o, newApp(m, o.instance).handler(), log)
+	var handler http.Handler = newApp(m, o.instance).handler()
+	if o.accessLog {
+		handler = accessLog(log, handler)
+	}
+	srv := newServer(o, handler, log)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
