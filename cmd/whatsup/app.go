@@ -23,10 +23,12 @@ const maxBody = 64 << 10
 type app struct {
 	m        *session.Manager
 	instance string
+	streams  *streams // GET /api/events (events.go)
 }
 
 func newApp(m *session.Manager, instance string) *app {
-	return &app{m: m, instance: instance}
+	// SEAM(issue 11): the library's session-end watch replaces poller.watch.
+	return &app{m: m, instance: instance, streams: newStreams(eventsConfig{}, newPoller(m, pollInterval).watch)}
 }
 
 // handler returns the whole HTTP handler: the X-Instance header, the
@@ -50,6 +52,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("POST /api/session", a.requireAPI(a.mergeSession))
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
 	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
+	mux.HandleFunc("GET /api/events", a.events)
 	mux.HandleFunc("GET /healthz", a.healthz)
 
 	var h http.Handler = a.m.Handler(mux)

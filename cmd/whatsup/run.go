@@ -140,11 +140,13 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
 	}, log, metrics))
-	var handler http.Handler = newApp(m, o.instance).handler()
+	a := newApp(m, o.instance)
+	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)
 	}
 	srv := newServer(o, handler, log)
+	srv.RegisterOnShutdown(a.closeStreams)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err

@@ -1,0 +1,170 @@
+package main
+
+// GET /api/events: a server-sent event stream for a logged-in user. It
+// sends `event: tick` every 5 s with {"instance", "time"}, a comment
+// heartbeat every 15 s, and `event: end` when the session ends (logout,
+// revoke, log out everywhere, expiry), wherever that happened; then it
+// closes. The demo page shows the ticks as a live line and goes to the
+// login page on `end` (static/app.js).
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/stickless/stickless/session"
+)
+
+// sessionWatch is the seam between the stream and the session-end
+// detection. It returns a channel that is closed when the session of s
+// ends for any reason, on any instance, and stop, which releases the watch
+// (the stream calls it when it ends on its own). err wraps
+// session.ErrStoreUnavailable when the watch cannot start.
+//
+// SEAM(issue 11): the library's session-end watch plugs in here; until it
+// lands, newApp sets the demo's stand-in, poller.watch (events_poll.go).
+type sessionWatch func(ctx context.Context, s *session.Session) (done <-chan struct{}, stop func(), err error)
+
+// eventsConfig are the intervals of the stream; tests shorten them.
+type eventsConfig struct {
+	// Tick is how often the stream sends `event: tick`. default: 5 s.
+	Tick time.Duration
+	// Heartbeat is how often it sends a comment line. Its job is to keep
+	// every proxy on the way from cutting the stream as idle, whatever the
+	// application has to say: nginx's read timeout on /api/events is 60 s
+	// (deploy/nginx.conf), and idle timeouts of common load balancers start
+	// at 30 to 60 s, so 15 s leaves at least one missed beat of margin
+	// everywhere. Each beat is also a write, which finds a client that went
+	// away and frees the stream. default: 15 s.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write of the stream: a client that does not
+	// take an event within it (its TCP window stays full) is dropped. The
+	// deadline is set before every write, so the server's own WriteTimeout,
+	// if any, never cuts a healthy stream. default: 10 s.
+	WriteTimeout time.Duration
+	// Retry is the reconnection delay that EventSource is told to use when
+	// the stream closes without `end` (an instance shutting down). default: 2 s.
+	Retry time.Duration
+}
+
+func (c eventsConfig) withDefaults() eventsConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Tick, 5*time.Second)
+	def(&c.Heartbeat, 15*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.Retry, 2*time.Second)
+	return c
+}
+
+// streams is the state of an instance's event streams.
+type streams struct {
+	cfg      eventsConfig
+	watch    sessionWatch
+	closing  chan struct{} // closed by closeStreams
+	closeOne sync.Once
+}
+
+func newStreams(cfg eventsConfig, watch sessionWatch) *streams {
+	return &streams{cfg: cfg.withDefaults(), watch: watch, closing: make(chan struct{})}
+}
+
+// closeStreams ends every stream of the instance without `event: end`, so
+// that the browsers reconnect (to another instance, through nginx) after
+// the retry delay. Run registers it with http.Server.RegisterOnShutdown:
+// Shutdown waits for idle connections, and a stream never is one.
+func (a *app) closeStreams() {
+	a.streams.closeOne.Do(func() { close(a.streams.closing) })
+}
+
+// The stream's fixed lines.
+var (
+	eventEnd  = []byte("event: end\ndata: {\"reason\":\"session ended\"}\n\n")
+	heartbeat = []byte(": heartbeat\n\n")
+)
+
+// tickData is the data of `event: tick`.
+type tickData struct {
+	Instance string `json:"instance"`
+	Time     string `json:"time"`
+}
+
+// events serves GET /api/events.
+func (a *app) events(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s := session.FromContext(ctx)
+	if err := s.Load(ctx); err != nil {
+		a.m.Unavailable(w)
+		return
+	}
+	if s.User() == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
+		return
+	}
+	done, stop, err := a.streams.watch(ctx, s)
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	defer stop()
+	cfg := a.streams.cfg
+
+	// Each write gets its own deadline (below), which replaces the one the
+	// server's WriteTimeout set for the whole answer. The server's
+	// ReadTimeout needs nothing: net/http lifts the read deadline once the
+	// request (it has no body) is read.
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	// Tells nginx not to buffer this answer even in a location without
+	// proxy_buffering off.
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	write := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	tick := func() error {
+		data, _ := json.Marshal(tickData{Instance: a.instance, Time: time.Now().UTC().Format(time.RFC3339)})
+		return write(append(append([]byte("event: tick\ndata: "), data...), '\n', '\n'))
+	}
+	// The retry delay, and a first tick at once so that the page's live
+	// line shows without waiting.
+	if write([]byte("retry: "+strconv.FormatInt(cfg.Retry.Milliseconds(), 10)+"\n\n")) != nil || tick() != nil {
+		return
+	}
+	ticks := time.NewTicker(cfg.Tick)
+	defer ticks.Stop()
+	beats := time.NewTicker(cfg.Heartbeat)
+	defer beats.Stop()
+	for {
+		var err error
+		select {
+		case <-done:
+			write(eventEnd)
+			return
+		case <-ctx.Done(): // the client went away
+			return
+		case <-a.streams.closing:
+			return
+		case <-ticks.C:
+			err = tick()
+		case <-beats.C:
+			err = write(heartbeat)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
