@@ -9,7 +9,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 # heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
 # must stay out of the library's module graph. The demo, cmd/whatsup, is
 # one of them: it serves Prometheus metrics through prom.
-MODULES ?= . e2e bench prom cmd/whatsup
+MODULES ?= . e2e bench prom cmd/whatsup examples
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint deps build
@@ -22,12 +22,14 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom and cmd/whatsup modules' tests are short and run after the library's.
+# prom, cmd/whatsup and examples modules' tests (examples: chi, gin, echo
+# and the README's quick start) are short and run after the library's.
 test: deps lint
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
 	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
-	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$e -eq 0 ]
+	( cd examples && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
+	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$ex -eq 0 ] && [ $$e -eq 0 ]
 
 lint:
 	@set -e; for m in $(MODULES); do echo "lint: $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
