@@ -13,6 +13,8 @@
 //	                     [-contenders bare,rawredis,...] [-scenarios read,write,...]
 //	                     [-profile cpu.pprof]
 //	go run ./cmd/loadgen -c10k [-c10k-conns 10000] [-c10k-base 100] [-duration 20s]
+//	go run ./cmd/loadgen -c10k-streams [-streams 10000] [-streams-hold 60s] [-streams-revoke 1000]
+//	                     [-streams-page-rate 200] [-deploy ../deploy]
 //
 // Everything listens on 127.0.0.1 and stops when the run ends.
 package main
@@ -68,6 +70,8 @@ type config struct {
 	c10kThr    int
 	c10kWork   int
 	c10kRate   int
+	streams    bool
+	sc         streamsConfig
 }
 
 // Run parses args, runs the benchmark and writes its report to out.
@@ -94,6 +98,15 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.c10kThr, "c10k-threads", 2, "wrk threads of the C10K runs")
 	fs.IntVar(&cfg.c10kRate, "c10k-rate", 0, "offered req/s of the paced C10K runs (default: a quarter of the saturated rate at -c10k-base)")
 	fs.IntVar(&cfg.c10kWork, "c10k-nginx-workers", 2, "nginx worker processes of the C10K run")
+	fs.BoolVar(&cfg.streams, "c10k-streams", false, "run the long-connection run instead: -streams event streams through nginx over 3 whatsup instances, held, then some users revoked")
+	fs.IntVar(&cfg.sc.streams, "streams", 10000, "concurrent event streams of the long-connection run, one user each")
+	fs.DurationVar(&cfg.sc.hold, "streams-hold", 60*time.Second, "how long the streams are held before the revoke")
+	fs.IntVar(&cfg.sc.revoke, "streams-revoke", 1000, "users logged out everywhere after the hold")
+	fs.IntVar(&cfg.sc.pageRate, "streams-page-rate", 200, "GET / per second sent through nginx without streams and during the hold")
+	fs.IntVar(&cfg.sc.openRate, "streams-open-rate", 1000, "streams opened per second")
+	fs.IntVar(&cfg.sc.workers, "streams-nginx-workers", 4, "nginx worker processes of the long-connection run")
+	fs.StringVar(&cfg.sc.deployDir, "deploy", "../deploy", "the repository's deploy directory (nginx.conf; cmd/whatsup is built from its sibling)")
+	fs.DurationVar(&cfg.sc.endTimeout, "streams-end-timeout", 15*time.Second, "how long to wait for the revoked streams to end")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -138,7 +151,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	p := &procs{dir: dir}
 	defer p.stopAll()
 
-	if cfg.server == "" {
+	if cfg.server == "" && !cfg.streams {
 		cfg.server = filepath.Join(dir, "benchserver")
 		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.server, "github.com/stickless/stickless/bench/cmd/benchserver")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -163,6 +176,9 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer rdb.Close()
+	if cfg.streams {
+		return runStreams(ctx, cfg.sc, p, redisAddr, rdb, noFile, out)
+	}
 	if cfg.c10k {
 		return runC10K(ctx, cfg, p, r, redisAddr, rdb, noFile, out)
 	}
