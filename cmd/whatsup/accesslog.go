@@ -48,7 +48,16 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (w *statusRecorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+// Flush and FlushError pass the flush on; http.ResponseController prefers
+// FlushError, so a stream learns of a client gone.
+func (w *statusRecorder) Flush() { w.FlushError() }
+
+func (w *statusRecorder) FlushError() error {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
