@@ -182,3 +182,74 @@ func TestEventsThroughNginx(t *testing.T) {
 		t.Errorf("GET /api/events after logout: %d, want 401", s.Code)
 	}
 }
+
+// TestEventsEndOnRevokeAndSessionctl: the revoke of one session from
+// another browser ends that session's stream only; `sessionctl revoke-all`,
+// which reaches Redis without any instance, ends the rest of the user's.
+func TestEventsEndOnRevokeAndSessionctl(t *testing.T) {
+	c := startCluster(t, clusterConfig{})
+	laptop, phone, jack := newClient(t, "ivy's laptop"), newClient(t, "ivy's phone"), newClient(t, "jack's browser")
+	laptop.login(t, c.URL, "ivy")
+	phone.login(t, c.URL, "ivy")
+	jack.login(t, c.URL, "jack")
+	ls, ps, js := laptop.openEvents(t, c.URL), phone.openEvents(t, c.URL), jack.openEvents(t, c.URL)
+	for _, s := range []*eventStream{ls, ps, js} {
+		if ev, ok := s.next(t, "retry"); !ok || ev.Name != "tick" {
+			t.Fatalf("first event %+v (open %v), want a tick", ev, ok)
+		}
+	}
+
+	// The phone revokes the laptop's session, on an instance directly.
+	var list struct {
+		Sessions []struct {
+			ID      string `json:"id"`
+			Current bool   `json:"current"`
+		} `json:"sessions"`
+	}
+	r := phone.mustGet(t, c.Instances[1].URL+"/api/sessions")
+	if err := json.Unmarshal([]byte(r.Body), &list); err != nil || len(list.Sessions) != 2 {
+		t.Fatalf("GET /api/sessions: %v %v", r, err)
+	}
+	for _, s := range list.Sessions {
+		if !s.Current {
+			if r := phone.mustPostJSON(t, c.Instances[1].URL+"/api/sessions/revoke", map[string]string{"id": s.ID}); r.Code != http.StatusOK {
+				t.Fatalf("revoke: %v", r)
+			}
+		}
+	}
+	if ev, ok := ls.next(t, "tick", ":"); !ok || ev.Name != "end" {
+		t.Fatalf("the laptop's stream after its revoke: %+v (open %v), want end", ev, ok)
+	}
+	if ev, ok := ps.next(t, ":"); !ok || ev.Name != "tick" {
+		t.Fatalf("the phone's stream after the laptop's revoke: %+v (open %v), want ticks", ev, ok)
+	}
+
+	// The operator logs ivy out everywhere, from outside the instances.
+	if out := c.sessionctl(t, "revoke-all", "ivy"); !strings.Contains(out, "revoked 1 session(s)") {
+		t.Errorf("sessionctl revoke-all ivy: %q", out)
+	}
+	if ev, ok := ps.next(t, "tick", ":"); !ok || ev.Name != "end" {
+		t.Fatalf("the phone's stream after sessionctl revoke-all: %+v (open %v), want end", ev, ok)
+	}
+	if ev, ok := js.next(t, ":"); !ok || ev.Name != "tick" {
+		t.Fatalf("jack's stream after ivy's revoke-all: %+v (open %v), want ticks", ev, ok)
+	}
+}
+
+// TestEventsEndAtIdleExpiry: a stream is not activity. A page left open
+// with its stream and nothing else sees its session expire at the idle
+// timeout, and the stream ends with `event: end`.
+func TestEventsEndAtIdleExpiry(t *testing.T) {
+	c := startCluster(t, clusterConfig{Flags: []string{"-idle-timeout", "3s"}})
+	kim := newClient(t, "kim's browser")
+	kim.login(t, c.URL, "kim")
+	s := kim.openEvents(t, c.URL)
+	start := time.Now()
+	if ev, ok := s.next(t, "retry", "tick", ":"); !ok || ev.Name != "end" {
+		t.Fatalf("%+v (open %v), want event: end at the idle timeout", ev, ok)
+	}
+	t.Logf("the stream ended %v after it opened (idle timeout 3 s)", timeSince(start))
+	if w := kim.mustWhoami(t, c.URL); w.User != nil {
+		t.Errorf("after the end, whoami says %q", *w.User)
+	}
+}
