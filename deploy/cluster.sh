@@ -215,6 +215,8 @@ logs=$state/logs
 
 say "building cmd/whatsup"
 (cd "$root/cmd/whatsup" && "$go" build -o "$run/bin/whatsup" .)
+# The static files that nginx serves from /static/, under content-hashed names.
+"$run/bin/whatsup" -write-static "$run/static" 2>>"$logs/static.log"
 
 if [ -z "$redis_url" ]; then
 	mkdir -p "$state/redis"
@@ -253,6 +255,7 @@ render() { # render <template> <output>: replace the @MARKERS@ outside comments
 			line=${line//@PREFIX@/$run/nginx}
 			line=${line//@LOGS@/$logs}
 			line=${line//@SITE_CONF@/$run/nginx/site.conf}
+			line=${line//@STATIC_ROOT@/$run/static}
 		fi
 		out+=$line$'\n'
 	done <"$1"
