@@ -9,12 +9,14 @@ import (
 
 // Defaults of [Config]; a zero field means its default.
 const (
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultAbsoluteTimeout = 12 * time.Hour
-	DefaultStoreTimeout    = time.Second
-	DefaultMaxSize         = 64 << 10
-	DefaultRetryAfter      = 2 * time.Second
-	DefaultLoginURL        = "/login"
+	DefaultIdleTimeout        = 30 * time.Minute
+	DefaultAbsoluteTimeout    = 12 * time.Hour
+	DefaultStoreTimeout       = time.Second
+	DefaultMaxSize            = 64 << 10
+	DefaultMaxFields          = 256
+	DefaultMaxSessionsPerUser = 100
+	DefaultRetryAfter         = 2 * time.Second
+	DefaultLoginURL           = "/login"
 	// DefaultCookieName is the cookie name over HTTPS. The __Host- prefix
 	// makes the browser refuse the cookie unless it is Secure, has Path=/ and
 	// no Domain, so no subdomain can plant or overwrite it.
@@ -67,6 +69,18 @@ type Config struct {
 	// bytes); [Session.Put] refuses to grow past it with ErrTooLarge.
 	// default: 64 KiB.
 	MaxSize int
+
+	// MaxFields bounds the number of keys of one session; a change that
+	// would pass it fails with ErrTooLarge. Like MaxSize, it is enforced
+	// by the store inside its atomic write, so no interleaving of
+	// requests on any number of instances can pass it. default: 256.
+	MaxFields int
+
+	// MaxSessionsPerUser caps the live sessions of one user: a login that
+	// makes the user pass it ends the user's oldest sessions (by login
+	// time) until the user is within it. It needs a store with a user
+	// index ([UserIndex]); negative means no cap. default: 100.
+	MaxSessionsPerUser int
 
 	// RetryAfter is the Retry-After of the 503 answered when the store is
 	// unavailable, rounded up to whole seconds. default: 2 seconds.
@@ -122,6 +136,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = DefaultMaxSize
+	}
+	if c.MaxFields < 0 {
+		panic("session: Config.MaxFields is negative")
+	}
+	if c.MaxFields == 0 {
+		c.MaxFields = DefaultMaxFields
+	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
 	if c.LoginURL == "" {
 		c.LoginURL = DefaultLoginURL

@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrStoreUnavailable is returned (wrapped) when the store cannot answer
@@ -30,6 +33,9 @@ var (
 
 	// ErrBadKey is returned for an empty field name.
 	ErrBadKey = errors.New("session: empty key")
+
+	errNoCounter   = fmt.Errorf("session: the store has no atomic counters (session.Counter): %w", errors.ErrUnsupported)
+	errNoUserIndex = fmt.Errorf("session: the store keeps no user index (session.UserIndex): %w", errors.ErrUnsupported)
 )
 
 // unavailable wraps err so that it matches ErrStoreUnavailable while keeping

@@ -16,7 +16,7 @@ type Manager struct {
 	store Store
 	cfg   Config
 	codec codec
-	lt    Lifetime
+	lim   Limits
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -30,7 +30,8 @@ func New(store Store, cfg Config) *Manager {
 	m := &Manager{
 		store: store,
 		cfg:   cfg,
-		lt:    Lifetime{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout},
+		lim: Limits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout,
+			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	return m
@@ -157,11 +158,7 @@ type Info struct {
 // Sessions lists the live sessions of user, newest first. Errors wrap
 // ErrStoreUnavailable.
 func (m *Manager) Sessions(ctx context.Context, user string) ([]Info, error) {
-	var list []UserSession
-	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
-		list, err = m.store.UserSessions(ctx, user)
-		return err
-	})
+	list, err := m.userSessions(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -182,11 +179,7 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 	if user == "" || handle == "" {
 		return false, nil
 	}
-	var list []UserSession
-	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
-		list, err = m.store.UserSessions(ctx, user)
-		return err
-	})
+	list, err := m.userSessions(ctx, user)
 	if err != nil {
 		return false, err
 	}
@@ -206,9 +199,13 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 	if user == "" {
 		return 0, nil // anonymous sessions belong to no one
 	}
+	ix, ok := m.store.(UserIndex)
+	if !ok {
+		return 0, errNoUserIndex
+	}
 	var n int
 	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
-		n, err = m.store.DestroyUser(ctx, user)
+		n, err = ix.DestroyUser(ctx, user)
 		return err
 	})
 	return n, err
@@ -218,7 +215,21 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 // exist. It is meant for health checks.
 func (m *Manager) Healthy(ctx context.Context) error {
 	return m.call(ctx, "Load", func(ctx context.Context) error {
-		_, _, err := m.store.Load(ctx, "health-check", m.lt)
+		_, _, err := m.store.Load(ctx, "health-check", m.lim)
 		return err
 	})
+}
+
+// userSessions lists the live sessions of user through the store's index.
+func (m *Manager) userSessions(ctx context.Context, user string) ([]UserSession, error) {
+	ix, ok := m.store.(UserIndex)
+	if !ok {
+		return nil, errNoUserIndex
+	}
+	var list []UserSession
+	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
+		list, err = ix.UserSessions(ctx, user)
+		return err
+	})
+	return list, err
 }

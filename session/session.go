@@ -38,7 +38,7 @@ type Session struct {
 	values   map[string][]byte
 	size     int
 	user     string
-	change   Change    // pending delta
+	change   Write     // pending delta
 	dirty    bool      // change holds something to write
 	renewOf  string    // store key to renew away from at commit
 	destroy  []string  // store keys to destroy at commit
@@ -89,7 +89,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var rec Record
 	var found bool
 	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
-		rec, found, err = s.m.store.Load(ctx, key, s.m.lt)
+		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
 		return err
 	})
 	if err != nil {
@@ -313,7 +313,7 @@ func (s *Session) SetUser(id string) error {
 		return err
 	}
 	s.user = id
-	s.change.User, s.change.SetUser = id, true
+	s.change.User, s.change.BindUser = id, true
 	s.dirty = true
 	return nil
 }
@@ -354,7 +354,7 @@ func (s *Session) Destroy() error {
 	}
 	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
 	s.values, s.size, s.user = map[string][]byte{}, 0, ""
-	s.change, s.dirty, s.resign = Change{}, false, false
+	s.change, s.dirty, s.resign = Write{}, false, false
 	s.cookie = cookieClear
 	return nil
 }
@@ -403,7 +403,11 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 	}
 	var v int64
 	err := s.immediate(ctx, "Incr", func(ctx context.Context) (found bool, err error) {
-		v, found, err = s.m.store.Incr(ctx, s.key, key, n, s.m.lt)
+		c, ok := s.m.store.(Counter)
+		if !ok {
+			return true, errNoCounter
+		}
+		v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
 		return found, err
 	}, func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
 	return v, err
@@ -433,7 +437,11 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		if s.size+len(key)+len(nb) > s.m.cfg.MaxSize {
 			return true, ErrTooLarge
 		}
-		swapped, found, err = s.m.store.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lt)
+		c, ok := s.m.store.(Counter)
+		if !ok {
+			return true, errNoCounter
+		}
+		swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
 		return found, err
 	}, func() {
 		if swapped {
@@ -530,7 +538,9 @@ func (s *Session) commitLocked(ctx context.Context) error {
 		var applied bool
 		ch := s.changeLocked()
 		err := s.m.call(ctx, "Renew", func(ctx context.Context) (err error) {
-			applied, err = s.m.store.Renew(ctx, s.renewOf, s.key, ch, s.m.lt)
+			w := ch
+			w.From, w.Key = s.renewOf, s.key
+			applied, err = s.m.store.Save(ctx, w)
 			return err
 		})
 		if err != nil {
@@ -548,7 +558,7 @@ func (s *Session) commitLocked(ctx context.Context) error {
 		// start the new one from this request's changes only, so that
 		// nothing of the dead session comes back, its user included
 		// unless this request bound one itself.
-		if !s.change.SetUser {
+		if !s.change.BindUser {
 			s.user = ""
 		}
 		return s.createLocked(ctx)
@@ -559,7 +569,9 @@ func (s *Session) commitLocked(ctx context.Context) error {
 	var applied bool
 	ch := s.changeLocked()
 	err := s.m.call(ctx, "Update", func(ctx context.Context) (err error) {
-		applied, err = s.m.store.Update(ctx, s.key, ch, s.m.lt)
+		w := ch
+		w.Key = s.key
+		applied, err = s.m.store.Save(ctx, w)
 		return err
 	})
 	if err != nil {
@@ -595,9 +607,11 @@ func (s *Session) createLocked(ctx context.Context) error {
 		s.newTokenLocked()
 	}
 	ch := s.changeLocked()
-	ch.SetUser = ch.User != ""
+	ch.BindUser = ch.User != ""
+	ch.Create, ch.Key = true, s.key
 	err := s.m.call(ctx, "Create", func(ctx context.Context) error {
-		return s.m.store.Create(ctx, s.key, ch, s.m.lt)
+		_, err := s.m.store.Save(ctx, ch)
+		return err
 	})
 	if err != nil {
 		s.err = err
@@ -609,8 +623,9 @@ func (s *Session) createLocked(ctx context.Context) error {
 	return nil
 }
 
-func (s *Session) changeLocked() Change {
+func (s *Session) changeLocked() Write {
 	ch := s.change
+	ch.Limits = s.m.lim
 	ch.User = s.user
 	ch.UserAgent = s.req.UserAgent()
 	if len(ch.UserAgent) > 256 {
@@ -620,7 +635,7 @@ func (s *Session) changeLocked() Change {
 }
 
 func (s *Session) clearChangeLocked() {
-	s.change = Change{}
+	s.change = Write{}
 	s.dirty = false
 }
 
