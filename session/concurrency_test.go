@@ -208,7 +208,7 @@ func TestWriteAfterDestroy(t *testing.T) {
 	}{
 		{"Put", func(s *session.Session) error { return s.Put("late", "x") }},
 		{"Delete", func(s *session.Session) error { return s.Delete("cart") }},
-		{"SetUser", func(s *session.Session) error { return s.SetUser("mallory") }},
+		{"Login", func(s *session.Session) error { return s.Login("mallory") }},
 		{"Renew", func(s *session.Session) error { return s.Renew() }},
 		{"Renew and Put", func(s *session.Session) error {
 			s.Renew()

@@ -357,17 +357,28 @@ func TestCommit(t *testing.T) {
 
 func TestUser(t *testing.T) {
 	h := newHarness(t, session.Config{}, harnessOptions{routes: map[string]http.HandlerFunc{
-		"POST /set-user": func(w http.ResponseWriter, r *http.Request) {
-			session.FromContext(r.Context()).SetUser(r.URL.Query().Get("user"))
+		"POST /empty-login": func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Login(""); !errors.Is(err, session.ErrBadKey) {
+				t.Errorf("Login(\"\") = %v, want ErrBadKey", err)
+			}
 		},
 	}})
 	c := h.newClient("")
 	c.do("GET", "/user").must(t, 200, "")
-	c.do("POST", "/set-user?user=ann").must(t, 200, "")
+	c.do("POST", "/put?k=cart&v=tea").must(t, 200, "ok")
+	c.do("POST", "/login?user=ann").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "ann")
-	c.do("POST", "/set-user?user=bob").must(t, 200, "")
+	// An anonymous session keeps its values at login (a cart)...
+	c.do("GET", "/get?k=cart").must(t, 200, "tea")
+	c.do("POST", "/put?k=note&v=ann-private").must(t, 200, "ok")
+	// ...but a login of another user drops the previous user's values.
+	c.do("POST", "/login?user=bob").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "bob")
-	c.do("POST", "/set-user?user=").must(t, 200, "")
+	c.do("GET", "/get?k=note").must(t, 200, "missing")
+	c.do("GET", "/get?k=cart").must(t, 200, "missing")
+	c.do("POST", "/empty-login").must(t, 200, "")
+	c.do("GET", "/user").must(t, 200, "bob")
+	c.do("POST", "/destroy").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "")
 	c.do("GET", "/private").must(t, 303, anyBody)
 }
