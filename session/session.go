@@ -585,6 +585,9 @@ func (s *Session) commitLocked(ctx context.Context) error {
 	}
 replan:
 	for {
+		if s.p.op == opCreate && !s.hasToken {
+			s.newTokenLocked() // a new session's token is drawn when it is first stored
+		}
 		calls := plan(s.p, s.key, ua, s.m.lim)
 		for _, c := range calls {
 			if c.save == nil {

@@ -26,9 +26,13 @@ func TestNewPanicsOnNilStore(t *testing.T) {
 }
 
 func TestFromContextOutsideHandler(t *testing.T) {
-	if s := session.FromContext(t.Context()); s != nil {
-		t.Errorf("FromContext outside Handler = %v, want nil", s)
-	}
+	defer func() {
+		r, _ := recover().(string)
+		if !strings.HasPrefix(r, "session: FromContext") || !strings.Contains(r, "Manager.Handler") {
+			t.Errorf("FromContext outside Handler recovered %q, want a panic that names Manager.Handler", r)
+		}
+	}()
+	session.FromContext(t.Context())
 }
 
 func TestLazyLoad(t *testing.T) {
@@ -205,8 +209,9 @@ func TestRenew(t *testing.T) {
 
 	h.count.Reset()
 	r := c.do("POST", "/login?user=ann").must(t, 200, "ok")
-	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1, "Renew": 1}) {
-		t.Errorf("store calls of a login: %v, want one Load and one Renew", got)
+	// The list checks Config.MaxSessionsPerUser.
+	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1, "Renew": 1, "UserSessions": 1}) {
+		t.Errorf("store calls of a login: %v, want one Load, one Renew and one UserSessions", got)
 	}
 	after := c.sessionCookie()
 	if ck := r.cookie(h.cookieName()); ck == nil || ck.Value != after || after == before || after == "" {
