@@ -458,7 +458,14 @@ func TestTimeouts(t *testing.T) {
 			{9 * time.Minute, "/get?k=a", "1"},
 			{4 * time.Minute, "/whoami", anonymous},
 		}, false},
-		{"absolute: renew restarts it", []step{
+		{"absolute: a renewal for a change of privilege keeps it", []step{
+			{9 * time.Minute, "/login?user=ann", "ok"},
+			{9 * time.Minute, "/renew", "ok"},
+			{9 * time.Minute, "/get?k=a", "1"},
+			{9 * time.Minute, "/user", "ann"}, // 27 minutes after the login
+			{4 * time.Minute, "/user", ""},    // 31
+		}, false},
+		{"absolute: login restarts it", []step{
 			{9 * time.Minute, "/get?k=a", "1"},
 			{9 * time.Minute, "/login?user=ann", "ok"},
 			{9 * time.Minute, "/get?k=a", "1"},
@@ -480,7 +487,7 @@ func TestTimeouts(t *testing.T) {
 			for _, st := range tt.steps {
 				h.clock.Advance(st.advance)
 				method := "GET"
-				if strings.HasPrefix(st.path, "/login") || strings.HasPrefix(st.path, "/put") {
+				if strings.HasPrefix(st.path, "/login") || strings.HasPrefix(st.path, "/put") || st.path == "/renew" {
 					method = "POST"
 				}
 				c.do(method, st.path).must(t, 200, st.want)
