@@ -90,9 +90,28 @@ type Config struct {
 	// be a local path. default: "/login".
 	LoginURL string
 
-	// Logger receives store errors. Tokens never reach it.
+	// Logger receives store errors, at most one record per 10 seconds with
+	// the count of failures since the last one. Tokens never reach it.
 	// default: slog.Default().
 	Logger *slog.Logger
+
+	// Observer receives counts and timings for metrics (see [Observer]).
+	// default: the zero Observer, nothing observed.
+	Observer Observer
+
+	// AuditLog receives one record at INFO per login, logout, renewal,
+	// revocation and eviction, with the user, the session's public handle
+	// ([Handle]; never its token or store key), the client address and user
+	// agent when a request is at hand. Forged cookies are recorded at WARN,
+	// at most once per 10 seconds with their count.
+	// default: nil, no audit records.
+	AuditLog *slog.Logger
+
+	// ClientAddr returns the client address of a request for the audit
+	// log. Behind a proxy, return the address it forwards, only when the
+	// request comes from that proxy.
+	// default: the host of r.RemoteAddr.
+	ClientAddr func(r *http.Request) string
 }
 
 // withDefaults returns a copy of c with its zero fields filled, and panics

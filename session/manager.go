@@ -20,6 +20,7 @@ type Manager struct {
 	cfg   Config
 	codec codec
 	lim   Limits
+	ob    observing // metrics hook, audit log, log throttles (observer.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -37,6 +38,7 @@ func New(store Store, cfg Config) *Manager {
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
+	m.ob.init(cfg)
 	return m
 }
 
@@ -123,6 +125,7 @@ func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 // unavailable writes the 503 answered when the store cannot answer: a plain
 // message, never the store's own error text.
 func (m *Manager) unavailable(w http.ResponseWriter) {
+	m.ob.unavailable()
 	h := w.Header()
 	// Drop what described the handler's own answer; keep headers such as
 	// X-Request-Id or security headers that outer middleware set.
@@ -153,12 +156,18 @@ func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Contex
 	// and delete under a lock per call), and a client that leaves does not
 	// abort a save half-way.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.StoreTimeout)
+	start := m.ob.start()
 	err := f(cctx)
 	cancel()
-	if err == nil || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotInteger) {
+	err = m.ob.storeCall(op, start, err)
+	switch {
+	case err == nil || errors.Is(err, ErrNotInteger):
+		return err
+	case errors.Is(err, ErrTooLarge):
+		m.ob.event(eventTooLarge)
 		return err
 	}
-	m.cfg.Logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err))
+	m.ob.storeFailed(ctx, m.cfg.Logger, op, err)
 	return unavailable(err)
 }
 
@@ -203,9 +212,13 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 	}
 	for _, us := range list {
 		if us.User == user && Handle(us.Key) == handle {
-			return true, m.call(ctx, "Destroy", func(ctx context.Context) error {
+			err := m.call(ctx, "Destroy", func(ctx context.Context) error {
 				return m.store.Destroy(ctx, us.Key)
 			})
+			if err == nil {
+				m.revoked(ctx, user, handle, 1)
+			}
+			return true, err
 		}
 	}
 	return false, nil
@@ -226,6 +239,9 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 		n, err = ix.DestroyUser(ctx, user)
 		return err
 	})
+	if err == nil {
+		m.revoked(ctx, user, "", n)
+	}
 	return n, err
 }
 
@@ -279,6 +295,7 @@ func (m *Manager) evict(ctx context.Context, user, keep string) error {
 		}); err != nil {
 			return err
 		}
+		m.evicted(ctx, user, Handle(us.Key))
 		excess--
 	}
 	return nil

@@ -54,6 +54,7 @@ type Session struct {
 	size     int
 	user     string
 	loginAt  time.Time
+	ended    string // the user of the session that Destroy ends, for the audit log
 
 	p      pending  // what the commit writes
 	cookie cookieOp // what to do with the cookie at commit
@@ -95,7 +96,8 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var keyIndex int
 	ok := false
 	tries := 0
-	for _, c := range s.req.CookiesNamed(s.m.cfg.CookieName) {
+	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
+	for _, c := range cookies {
 		if t, keyIndex, ok = s.m.codec.decode(c.Value); ok {
 			break
 		}
@@ -104,6 +106,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		}
 	}
 	if !ok {
+		s.m.ob.noCookie(ctx, s.req, len(cookies))
 		return nil
 	}
 	key := t.Key()
@@ -111,19 +114,21 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var found bool
 	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
-		return err
+		return notFound(found, err)
 	})
 	if err != nil {
 		s.err = err
 		return err
 	}
 	if !found {
+		s.m.ob.request(outcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
+	s.m.ob.request(outcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -299,6 +304,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		fields++
 	}
 	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
+		s.m.ob.event(eventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
@@ -389,6 +395,9 @@ func (s *Session) Destroy() error {
 		return err
 	}
 	s.p.destroy(s.stored, s.key)
+	if s.user != "" {
+		s.ended = s.user
+	}
 	s.forgetLocked()
 	s.resign = false
 	s.cookie = cookieClear
@@ -540,7 +549,7 @@ func (s *Session) immediate(ctx context.Context, name string, create func() map[
 	var found bool
 	err := s.m.call(ctx, name, func(ctx context.Context) (err error) {
 		found, err = run(ctx, c)
-		return err
+		return notFound(found, err)
 	})
 	switch {
 	case err != nil:
@@ -598,19 +607,26 @@ replan:
 					s.err = err
 					return err
 				}
+				s.destroyed(ctx, key, s.ended)
 				s.p.dead = s.p.dead[1:]
 				continue
 			}
 			var applied bool
-			err := s.m.call(ctx, "Save", func(ctx context.Context) (err error) {
+			err := s.m.call(ctx, c.save.kind(), func(ctx context.Context) (err error) {
 				applied, err = s.m.store.Save(ctx, *c.save)
-				return err
+				if c.save.Create {
+					return err // a creation always applies
+				}
+				return notFound(applied, err)
 			})
 			if err != nil {
 				if !errors.Is(err, ErrTooLarge) {
 					s.err = err // the store failed; ErrTooLarge refuses only this change
 				}
 				return err
+			}
+			if applied {
+				s.saved(ctx, c.save)
 			}
 			switch {
 			case applied && (c.save.Create || c.save.From != ""):
