@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -21,6 +19,7 @@ type Manager struct {
 	codec codec
 	lim   Limits
 	ob    observing // metrics hook, audit log, log throttles (observer.go)
+	watch watcher   // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -39,6 +38,7 @@ func New(store Store, cfg Config) *Manager {
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.ob.init(cfg)
+	m.watch.m = m
 	return m
 }
 
@@ -68,6 +68,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rw := &responseWriter{ResponseWriter: w, s: s}
 		next.ServeHTTP(rw, r)
 		rw.finish()
+		s.mu.Lock()
+		watched := s.watched
+		s.mu.Unlock()
+		if watched != "" {
+			m.watch.release(watched)
+		}
 	})
 }
 
@@ -81,45 +87,6 @@ func FromContext(ctx context.Context) *Session {
 		panic("session: FromContext: no session in this context; wrap the handler with Manager.Handler and pass r.Context()")
 	}
 	return s
-}
-
-// RequireLogin returns middleware, to be used inside [Manager.Handler], that
-// lets through only requests whose session is bound to a user
-// ([Session.Login]). An anonymous request that asks for JSON (its Accept
-// header names application/json) gets 401; any other gets a 303 redirect to
-// Config.LoginURL with the original path and query in the "next" parameter.
-// A store that cannot answer gives 503.
-func (m *Manager) RequireLogin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, ok := r.Context().Value(ctxKey{}).(*Session)
-		if !ok {
-			panic("session: RequireLogin used outside Manager.Handler")
-		}
-		if err := s.Load(r.Context()); err != nil {
-			m.unavailable(w)
-			return
-		}
-		if s.User() != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if strings.Contains(r.Header.Get("Accept"), "application/json") {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"login required"}` + "\n"))
-			return
-		}
-		target := m.cfg.LoginURL
-		if next := LocalPath(r.URL.RequestURI(), ""); next != "" && next != m.cfg.LoginURL {
-			sep := "?"
-			if strings.Contains(target, "?") {
-				sep = "&"
-			}
-			target += sep + "next=" + url.QueryEscape(next)
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
-	})
 }
 
 // unavailable writes the 503 answered when the store cannot answer: a plain
@@ -216,6 +183,7 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 				return m.store.Destroy(ctx, us.Key)
 			})
 			if err == nil {
+				m.watch.end(us.Key)
 				m.revoked(ctx, user, handle, 1)
 			}
 			return true, err
@@ -295,6 +263,7 @@ func (m *Manager) evict(ctx context.Context, user, keep string) error {
 		}); err != nil {
 			return err
 		}
+		m.watch.end(us.Key)
 		m.evicted(ctx, user, Handle(us.Key))
 		excess--
 	}

@@ -56,6 +56,9 @@ type Session struct {
 	loginAt  time.Time
 	ended    string // the user of the session that Destroy ends, for the audit log
 
+	watched   string // the key that Done watches, released when the request ends
+	watchDone <-chan struct{}
+
 	p      pending  // what the commit writes
 	cookie cookieOp // what to do with the cookie at commit
 }
@@ -607,6 +610,7 @@ replan:
 					s.err = err
 					return err
 				}
+				s.m.watch.end(key)
 				s.destroyed(ctx, key, s.ended)
 				s.p.dead = s.p.dead[1:]
 				continue
@@ -627,6 +631,12 @@ replan:
 			}
 			if applied {
 				s.saved(ctx, c.save)
+				if c.save.From != "" {
+					s.m.watch.end(c.save.From)
+				}
+				if c.save.Login || c.save.Create {
+					s.loginAt = time.Now() // the store's clock may differ a little
+				}
 			}
 			switch {
 			case applied && (c.save.Create || c.save.From != ""):
@@ -689,6 +699,7 @@ func (s *Session) writeCookie(h http.Header) {
 	c := &http.Cookie{
 		Name:     s.m.cfg.CookieName,
 		Path:     "/",
+		Domain:   s.m.cfg.Domain,
 		Secure:   !s.m.cfg.InsecureCookie,
 		HttpOnly: true,
 		SameSite: s.m.cfg.SameSite,
