@@ -45,7 +45,7 @@ type Session struct {
 
 	// The session as this request sees it: stored tells whether the store
 	// holds it under key (as of the load or this request's own writes).
-	token    Token // zero until the session has one
+	token    secretToken // zero until the session has one
 	hasToken bool
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
@@ -96,7 +96,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	// cookie planted ahead of the real one (possible without the __Host-
 	// prefix) cannot log the user out. No cookie, or none that verifies
 	// (forged, tampered, garbage): a new session, and no store call.
-	var t Token
+	var t secretToken
 	var keyIndex int
 	ok := false
 	tries := 0
@@ -427,7 +427,7 @@ func (s *Session) Destroy() error {
 
 // forgetLocked drops the request's copy of a session that ended.
 func (s *Session) forgetLocked() {
-	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
+	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
 	s.values, s.size, s.user, s.loginAt, s.remember = map[string][]byte{}, 0, "", time.Time{}, false
 }
 
