@@ -261,7 +261,6 @@ func checkIndex(t *testing.T, s *Store) {
 	}
 }
 
-
 // checkEntries checks that each entry's size is the sum of its fields and
 // that it is within lim.
 func checkEntries(t *testing.T, s *Store, lim session.Limits) {
