@@ -406,7 +406,8 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	defer s.mu.Unlock()
 	now := s.opts.Now()
 	if w.Create {
-		return true, s.createLocked(&w, now)
+		err := s.createLocked(&w, now)
+		return err == nil, err
 	}
 	key := w.Key
 	if w.From != "" {
