@@ -4,7 +4,7 @@
 // behind a load balancer do not share them (use the Redis store for that).
 //
 // A [Store] implements [session.Store] and its optional interfaces
-// [session.Counter] and [session.UserIndex]. Each call holds the store's
+// [session.Counter], [session.UserIndex] and [session.Checker]. Each call holds the store's
 // lock from its read to its last write, so it is atomic, and the limits of
 // [session.Limits] (MaxSize, MaxFields) are checked under that lock before
 // anything is written: a write that would pass them writes nothing and
@@ -581,6 +581,21 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	return n, nil
 }
 
+// Live implements [session.Checker]: it reports which keys hold a live
+// session, without sliding their idle deadlines.
+func (s *Store) Live(ctx context.Context, keys []string) ([]bool, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	live := make([]bool, len(keys))
+	for i, k := range keys {
+		live[i] = s.liveLocked(k, now) != nil
+	}
+	return live, nil
+}
+
 // record returns e's metadata, without values.
 func (e *entry) record() session.Record {
 	return session.Record{
@@ -609,4 +624,5 @@ var (
 	_ session.Store     = (*Store)(nil)
 	_ session.Counter   = (*Store)(nil)
 	_ session.UserIndex = (*Store)(nil)
+	_ session.Checker   = (*Store)(nil)
 )

@@ -14,8 +14,8 @@
 //	}
 //
 // The suite checks the core contract of every store, and the contract of
-// each optional interface, [session.Counter] and [session.UserIndex], that
-// the stores of Harness.New implement; the subtests of an interface a store
+// each optional interface, [session.Counter], [session.UserIndex] and
+// [session.Checker], that the stores of Harness.New implement; the subtests of an interface a store
 // does not implement are skipped with a message.
 //
 // The suite uses random keys (43 base64url characters, like real ones) and
@@ -134,6 +134,7 @@ type need uint8
 const (
 	needCounter need = 1 << iota
 	needUserIndex
+	needChecker
 )
 
 // needs skips t unless s implements what n names.
@@ -144,6 +145,9 @@ func needs(t *testing.T, s session.Store, n need) {
 	}
 	if _, ok := s.(session.UserIndex); n&needUserIndex != 0 && !ok {
 		t.Skip("the store does not implement session.UserIndex")
+	}
+	if _, ok := s.(session.Checker); n&needChecker != 0 && !ok {
+		t.Skip("the store does not implement session.Checker")
 	}
 }
 
@@ -188,6 +192,8 @@ var cases = []struct {
 	{"UserIndex/FollowsBindUser", needUserIndex, testUserIndexFollowsBindUser},
 	{"UserIndex/LoginOfAnotherUser", needUserIndex, testLoginOfAnotherUser},
 	{"UserIndex/DestroyUser", needUserIndex, testDestroyUser},
+	{"Checker/Live", needChecker, testLive},
+	{"Checker/LiveDoesNotSlide", needChecker, testLiveDoesNotSlide},
 }
 
 // long are limits that no subtest outlives, with no size limits.
