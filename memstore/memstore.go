@@ -13,11 +13,12 @@
 //
 // # The bound on sessions
 //
-// A Store holds at most Options.MaxSessions live sessions (default
-// 100,000). At the bound it first deletes the sessions that have expired,
-// then refuses to create more with [ErrFull], which the session Manager
-// answers with a 503; the sessions it holds keep working, and they can
-// still be changed, renewed and destroyed. Memory is therefore bounded by
+// A Store holds at most Options.MaxSessions sessions (default 100,000),
+// expired ones that the janitor has not deleted yet included. At the bound
+// a creation first deletes the expired sessions (at most once a second),
+// and is then refused with [ErrFull], which the session Manager answers
+// with a 503; the sessions held keep working, and they can still be
+// changed, renewed and destroyed. Memory is therefore bounded by
 // about MaxSessions × session.Config.MaxSize (100,000 × 64 KiB = 6.4 GB
 // at worst, a few hundred bytes a session for typical ones): set
 // MaxSessions to what the process may hold.
