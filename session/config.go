@@ -3,24 +3,29 @@ package session
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Defaults of [Config]; a zero field means its default.
+// Defaults of [Config]; a zero field means its default, which each field's
+// comment states. The three timeouts are exported for programs that show
+// them, as flag defaults.
 const (
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultAbsoluteTimeout = 12 * time.Hour
-	DefaultStoreTimeout    = time.Second
-	DefaultMaxSize         = 64 << 10
-	DefaultRetryAfter      = 2 * time.Second
-	DefaultLoginURL        = "/login"
-	// DefaultCookieName is the cookie name over HTTPS. The __Host- prefix
+	DefaultIdleTimeout        = 30 * time.Minute
+	DefaultAbsoluteTimeout    = 12 * time.Hour
+	DefaultStoreTimeout       = time.Second
+	defaultMaxSize            = 64 << 10
+	defaultMaxFields          = 256
+	defaultMaxSessionsPerUser = 100
+	defaultRetryAfter         = 2 * time.Second
+	defaultLoginURL           = "/login"
+	// defaultCookieName is the cookie name over HTTPS. The __Host- prefix
 	// makes the browser refuse the cookie unless it is Secure, has Path=/ and
 	// no Domain, so no subdomain can plant or overwrite it.
-	DefaultCookieName = "__Host-session"
-	// DefaultInsecureCookieName is the cookie name when InsecureCookie is set.
-	DefaultInsecureCookieName = "session"
+	defaultCookieName = "__Host-session"
+	// defaultInsecureCookieName is the cookie name when InsecureCookie is set.
+	defaultInsecureCookieName = "session"
 	// MinKeySize is the least length of a signing key, in bytes.
 	MinKeySize = 32
 )
@@ -36,8 +41,19 @@ type Config struct {
 	Keys [][]byte
 
 	// CookieName names the session cookie.
-	// default: "__Host-session", or "session" when InsecureCookie is set.
+	// default: "__Host-session"; "__Secure-session" when Domain is set;
+	// "session" when InsecureCookie is set.
 	CookieName string
+
+	// Domain is the cookie's Domain attribute, for an application served
+	// on several subdomains (example.com makes the cookie go to
+	// app.example.com and api.example.com too). It drops the __Host-
+	// prefix, which forbids a Domain: the default name becomes
+	// __Secure-session, and every subdomain, including one that an attacker
+	// may control, can then see and overwrite the cookie. New panics on a
+	// __Host- CookieName with a Domain.
+	// default: "", a host-only cookie.
+	Domain string
 
 	// InsecureCookie drops the Secure attribute and the __Host- prefix so
 	// that the cookie works over plain HTTP: a development setting for
@@ -67,6 +83,18 @@ type Config struct {
 	// bytes); [Session.Put] refuses to grow past it with ErrTooLarge.
 	// default: 64 KiB.
 	MaxSize int
+
+	// MaxFields bounds the number of keys of one session; a change that
+	// would pass it fails with ErrTooLarge. Like MaxSize, it is enforced
+	// by the store inside its atomic write, so no interleaving of
+	// requests on any number of instances can pass it. default: 256.
+	MaxFields int
+
+	// MaxSessionsPerUser caps the live sessions of one user: a login that
+	// makes the user pass it ends the user's oldest sessions (by login
+	// time) until the user is within it. It needs a store with a user
+	// index ([UserIndex]); negative means no cap. default: 100.
+	MaxSessionsPerUser int
 
 	// RetryAfter is the Retry-After of the 503 answered when the store is
 	// unavailable, rounded up to whole seconds. default: 2 seconds.
@@ -115,13 +143,22 @@ func (c Config) withDefaults() Config {
 	}
 	c.Keys = keys
 	if c.CookieName == "" {
-		c.CookieName = DefaultCookieName
+		c.CookieName = defaultCookieName
+		if c.Domain != "" {
+			c.CookieName = "__Secure-session"
+		}
 		if c.InsecureCookie {
-			c.CookieName = DefaultInsecureCookieName
+			c.CookieName = defaultInsecureCookieName
 		}
 	}
 	if !validCookieName(c.CookieName) {
 		panic("session: Config.CookieName " + c.CookieName + " is not a valid cookie name")
+	}
+	if c.Domain != "" && hasPrefixFold(c.CookieName, "__Host-") {
+		panic("session: Config.CookieName: browsers refuse a __Host- cookie with a Domain; drop the prefix or the Domain")
+	}
+	if strings.ContainsAny(c.Domain, " ;,\"\t\r\n") {
+		panic("session: Config.Domain " + strconv.Quote(c.Domain) + " is not a domain name")
 	}
 	if c.InsecureCookie && (hasPrefixFold(c.CookieName, "__Host-") || hasPrefixFold(c.CookieName, "__Secure-")) {
 		panic("session: Config.CookieName: browsers refuse a __Host- or __Secure- cookie that is not Secure; drop the prefix with InsecureCookie")
@@ -135,15 +172,24 @@ func (c Config) withDefaults() Config {
 	c.IdleTimeout = positive("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout)
 	c.AbsoluteTimeout = positive("AbsoluteTimeout", c.AbsoluteTimeout, DefaultAbsoluteTimeout)
 	c.StoreTimeout = positive("StoreTimeout", c.StoreTimeout, DefaultStoreTimeout)
-	c.RetryAfter = positive("RetryAfter", c.RetryAfter, DefaultRetryAfter)
+	c.RetryAfter = positive("RetryAfter", c.RetryAfter, defaultRetryAfter)
 	if c.MaxSize < 0 {
 		panic("session: Config.MaxSize is negative")
 	}
 	if c.MaxSize == 0 {
-		c.MaxSize = DefaultMaxSize
+		c.MaxSize = defaultMaxSize
+	}
+	if c.MaxFields < 0 {
+		panic("session: Config.MaxFields is negative")
+	}
+	if c.MaxFields == 0 {
+		c.MaxFields = defaultMaxFields
+	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = defaultMaxSessionsPerUser
 	}
 	if c.LoginURL == "" {
-		c.LoginURL = DefaultLoginURL
+		c.LoginURL = defaultLoginURL
 	}
 	if LocalPath(c.LoginURL, "") == "" {
 		panic("session: Config.LoginURL must be a local path such as /login")

@@ -28,17 +28,19 @@ import (
 // A request whose load failed is not reported by Request: its store call
 // reports "unavailable" and its 503 reports Unavailable.
 //
-// StoreCall is called after every store call with the method's name as op
-// ("Load", "Create", "Update", "Renew", "Destroy", "Incr",
-// "CompareAndSwap", "UserSessions", "DestroyUser"), its result ("ok";
-// "not_found" when Load, Update, Renew, Incr or CompareAndSwap found no live
-// session; "unavailable" when the call failed or passed StoreTimeout) and
-// its duration.
+// StoreCall is called after every store call with its name as op ("Load";
+// "Create", "Update" or "Renew" for the three writes of Store.Save;
+// "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser"), its
+// result ("ok", also when the store refused a change
+// with ErrTooLarge or ErrNotInteger; "not_found" when Load, an update or
+// renewal by Save, Incr or CompareAndSwap found no live session;
+// "unavailable" when the call failed or passed StoreTimeout) and its
+// duration.
 //
 // Event is called once per event:
 //   - "created": a new session was stored;
 //   - "renewed": a session got a new token ([Session.Renew]);
-//   - "login": a save bound a session to a user ([Session.SetUser]);
+//   - "login": a save bound a session to a user ([Session.Login]);
 //   - "destroyed": a session was destroyed by [Session.Destroy];
 //   - "revoked": a session was ended by [Manager.Revoke] or
 //     [Manager.RevokeAll] (once per session);
@@ -121,6 +123,8 @@ func (o *observing) storeCall(op string, start time.Time, err error) error {
 	case err == nil:
 	case err == errNotFound:
 		result, err = resultNotFound, nil
+	case errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotInteger):
+		// The store answered, refusing the change.
 	default:
 		result = resultUnavailable
 	}
@@ -201,10 +205,11 @@ func (o *observing) record(ctx context.Context, r *http.Request, msg, user, hand
 	o.audit.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
 }
 
-// saved reports a save that stored the session under key: created anew,
-// renewed, or updated, binding the user when ch.SetUser.
-func (s *Session) saved(ctx context.Context, key string, ch Change, created, renewed bool) {
+// saved reports a save that was applied: a creation, a renewal or an
+// update, binding a user at login when w.Login.
+func (s *Session) saved(ctx context.Context, w *Write) {
 	o := &s.m.ob
+	created, renewed := w.Create, w.From != ""
 	if created {
 		o.event(eventCreated)
 	}
@@ -212,11 +217,11 @@ func (s *Session) saved(ctx context.Context, key string, ch Change, created, ren
 		o.event(eventRenewed)
 	}
 	switch {
-	case ch.SetUser && ch.User != "":
+	case w.Login && w.User != "":
 		o.event(eventLogin)
-		o.record(ctx, s.req, "login", ch.User, Handle(key), slog.Bool("renewed", renewed))
+		o.record(ctx, s.req, "login", w.User, Handle(w.Key), slog.Bool("renewed", renewed))
 	case renewed:
-		o.record(ctx, s.req, "renew", ch.User, Handle(key))
+		o.record(ctx, s.req, "renew", s.user, Handle(w.Key))
 	}
 }
 
@@ -237,10 +242,7 @@ func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
 	for range n {
 		m.ob.event(eventRevoked)
 	}
-	var r *http.Request
-	if s := FromContext(ctx); s != nil {
-		r = s.req
-	}
+	r := requestOf(ctx)
 	if handle != "" {
 		m.ob.record(ctx, r, "revoke", user, handle)
 	} else {
@@ -273,4 +275,20 @@ func (l *logLimiter) allow(now time.Time) (int64, bool) {
 		return 0, false
 	}
 	return l.n.Swap(0), true
+}
+
+// evicted reports a session ended to keep user within
+// Config.MaxSessionsPerUser.
+func (m *Manager) evicted(ctx context.Context, user, handle string) {
+	m.ob.event(eventEvicted)
+	m.ob.record(ctx, requestOf(ctx), "evict", user, handle)
+}
+
+// requestOf returns the request whose context ctx is, inside
+// Manager.Handler, or nil.
+func requestOf(ctx context.Context) *http.Request {
+	if s, ok := ctx.Value(ctxKey{}).(*Session); ok {
+		return s.req
+	}
+	return nil
 }

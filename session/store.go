@@ -5,91 +5,127 @@ import (
 	"time"
 )
 
-// Store is where sessions live. A Store holds records under keys that are
-// hashes of session tokens: it never sees a token itself.
+// Store is where sessions live: the three calls that every store makes.
+// A Store holds records under keys that are hashes of session tokens; it
+// never sees a token itself. What not every store must do is in the
+// optional interfaces [Counter] and [UserIndex], which the [Manager] finds
+// by type assertion, as net/http finds a ResponseWriter's extensions.
 //
-// "Not found" is a value, not an error: a method reports a missing, expired
-// or destroyed session with found == false (or applied == false) and a nil
-// error. An error means the store could not answer; it should wrap
-// [ErrStoreUnavailable], and the [Manager] treats every error as such.
+// "Not found" is a value, not an error: a missing, expired or destroyed
+// session is found == false (or applied == false) with a nil error. An
+// error means the store could not answer, except [ErrTooLarge] and
+// [ErrNotInteger], which refuse one call; the Manager wraps every other
+// error in [ErrStoreUnavailable], so a store returns its errors as they
+// are.
 //
-// All methods must be safe for concurrent use, honour ctx (a done context is
-// an error wrapping [ErrStoreUnavailable]), and apply each call atomically:
-// two calls that change different fields of one session both keep their
-// change, and no call brings back a session that was destroyed or renewed
-// away. The package sessiontest checks a Store against this contract.
+// All methods must be safe for concurrent use and honour ctx. Each call is
+// atomic: two calls that change different fields of one session both keep
+// their change, no call brings back a session that was destroyed or
+// renewed away, and a limit of [Limits] holds whatever calls run at once
+// on any number of processes. Policy (when to renew, which user to bind,
+// how many sessions a user may keep) is the Manager's: a store does what
+// each call says. The package sessiontest checks a Store, and each
+// optional interface it implements, against this contract.
 type Store interface {
-	// Load returns the live session stored under key and slides its idle
-	// deadline to now+lt.Idle, never past its absolute deadline. A store may
-	// skip the slide when less than a quarter of the idle window has passed
-	// since the last one, and must document by how much. An expired session
-	// is reported as not found (and may be deleted).
-	Load(ctx context.Context, key string, lt Lifetime) (rec Record, found bool, err error)
+	// Load returns the live session stored under key. A session past its
+	// idle or absolute deadline is not found. Load slides the idle
+	// deadline to now+lim.Idle, never past the absolute deadline; a store
+	// may skip the slide when less than a quarter of the idle window has
+	// passed since the last one, and documents by how much.
+	Load(ctx context.Context, key string, lim Limits) (rec Record, found bool, err error)
 
-	// Create stores a new session under key with the fields of ch.Set,
-	// ch.User and ch.UserAgent, created now, with an absolute deadline of
-	// now+lt.Absolute and an idle deadline of now+lt.Idle. If ch.User is not
-	// empty the session joins that user's index. Keys are 256-bit hashes of
-	// random tokens, so Create may overwrite without checking.
-	Create(ctx context.Context, key string, ch Change, lt Lifetime) error
+	// Save applies w atomically, as one of three writes:
+	//   - w.Create: a new session under w.Key (keys are 256-bit hashes of
+	//     random tokens, so it may overwrite without checking);
+	//   - w.From != "": a renewal: the live session under w.From moves to
+	//     w.Key with w applied, and w.From dies, for reads and writes;
+	//   - otherwise an update of the live session under w.Key.
+	// An update or renewal of a session that is not live writes nothing
+	// and returns applied == false. A write whose result would pass
+	// w.Limits.MaxSize or MaxFields writes nothing and returns an error
+	// wrapping [ErrTooLarge]. Every applied write slides the idle deadline.
+	Save(ctx context.Context, w Write) (applied bool, err error)
 
-	// Update applies ch to the live session under key (delete ch.Del, then
-	// set ch.Set; bind ch.User when ch.SetUser, where "" unbinds; UserAgent
-	// is ignored) and slides its idle deadline. It
-	// writes nothing and returns applied == false when the session does not
-	// exist, has expired, or was destroyed or renewed.
-	Update(ctx context.Context, key string, ch Change, lt Lifetime) (applied bool, err error)
-
-	// Renew moves the live session under oldKey to newKey, applies ch to it,
-	// and gives it a new creation time and absolute deadline (now+lt.Absolute):
-	// renewal happens at login, and the absolute timeout counts from there.
-	// The old key is dead afterwards, for reads and for writes. The session
-	// keeps its user unless ch.SetUser, and its user agent unless
-	// ch.UserAgent is set. The user index follows the move. It returns
-	// applied == false, writing nothing, when oldKey is not live.
-	Renew(ctx context.Context, oldKey, newKey string, ch Change, lt Lifetime) (applied bool, err error)
-
-	// Destroy deletes the session under key and removes it from its user's
-	// index. Destroying a missing session is not an error.
+	// Destroy deletes the session under key, and its entry in its user's
+	// index when the store keeps one. Destroying a missing session is not
+	// an error.
 	Destroy(ctx context.Context, key string) error
+}
 
-	// Incr adds n to the integer field of the live session under key
-	// (a missing field counts as 0), slides the idle deadline and returns
-	// the new value. It returns found == false when the session is not
-	// live, and an error wrapping [ErrNotInteger] when the field holds
-	// something else than an integer or the sum overflows int64.
-	Incr(ctx context.Context, key, field string, n int64, lt Lifetime) (v int64, found bool, err error)
+// Counter is implemented by stores that change one value in place,
+// atomically, without a load: [Session.Incr] and [Session.CompareAndSwap]
+// need it. Both slide the idle deadline, return found == false when the
+// session is not live, and refuse with [ErrTooLarge] a change whose result
+// would pass the limits.
+type Counter interface {
+	// Incr adds n to the integer field of the live session under key (a
+	// missing field counts as 0) and returns the new value. It returns an
+	// error wrapping [ErrNotInteger] when the field holds something else
+	// than an integer or the sum overflows int64.
+	Incr(ctx context.Context, key, field string, n int64, lim Limits) (v int64, found bool, err error)
 
-	// CompareAndSwap sets field to new only if it currently holds exactly
-	// old (old == nil: only if the field is absent), and slides the idle
-	// deadline. It returns found == false when the session is not live.
-	CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lt Lifetime) (swapped, found bool, err error)
+	// CompareAndSwap sets field to new only if it holds exactly old now
+	// (old == nil: only if the field is absent).
+	CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim Limits) (swapped, found bool, err error)
+}
 
+// UserIndex is implemented by stores that keep, for each user, the
+// sessions bound to it: the user's session list, "log out everywhere" and
+// Config.MaxSessionsPerUser need it. A store that implements it keeps the
+// index in step with Save and Destroy: a session bound to a user is in
+// that user's index as soon as the Save that bound it returns (a Save
+// that cannot write the index fails), and Destroy removes it.
+type UserIndex interface {
 	// UserSessions lists the live sessions bound to user, in no particular
-	// order. Values may be left out of the records returned. Stale index
-	// entries are pruned on the way.
+	// order, pruning stale index entries on the way. Values may be left
+	// out of the records.
 	UserSessions(ctx context.Context, user string) ([]UserSession, error)
 
-	// DestroyUser destroys every session bound to user and returns how many
-	// live ones there were.
+	// DestroyUser destroys every session bound to user and returns how
+	// many live ones there were.
 	DestroyUser(ctx context.Context, user string) (n int, err error)
 }
 
-// Lifetime carries the timeouts a store enforces. Both are positive.
-type Lifetime struct {
-	Idle     time.Duration // the session dies after this long without a request
-	Absolute time.Duration // the session dies this long after it was created or renewed
+// Limits are what a store enforces on every call, from the [Config] of the
+// Manager. The durations are positive; a size or count of 0 means no
+// limit.
+type Limits struct {
+	Idle      time.Duration // the session dies after this long without a request
+	Absolute  time.Duration // the session dies this long after its login time
+	MaxSize   int           // bytes of field names plus values
+	MaxFields int           // number of fields
 }
 
-// Change is a delta to apply to one session: only the fields it names are
-// written, so that two requests changing different fields never undo each
-// other.
-type Change struct {
-	Set       map[string][]byte // fields to set, values as encoded by the Manager (JSON)
-	Del       []string          // fields to delete
-	SetUser   bool              // bind the session to User (Create and Renew always do when User != "")
-	User      string            // the user the session belongs to; "" = anonymous
-	UserAgent string            // recorded by Create and Renew, for the user's session list
+// Write is one atomic change of one session, for [Store.Save]. Only the
+// fields it names are written, so that two requests changing different
+// fields never undo each other.
+type Write struct {
+	Key    string // the session written; the new key of a creation or renewal
+	From   string // a renewal: the live session that moves to Key and dies
+	Create bool   // a new session under Key (From is "")
+
+	Clear bool              // drop every value first (the bound user changed)
+	Del   []string          // fields to delete
+	Set   map[string][]byte // fields to set, values as encoded by the Manager (JSON)
+
+	BindUser  bool   // bind the session to User ("" unbinds); a creation always binds User
+	User      string // the user the session belongs to; "" = anonymous
+	UserAgent string // recorded by a creation or renewal, for the user's session list
+	Remember  bool   // recorded by a creation or renewal: the cookie outlives the browser session
+	Login     bool   // the login time becomes now, and the absolute deadline now+Absolute
+
+	Limits Limits
+}
+
+// kind names the write for logs and metrics.
+func (w *Write) kind() string {
+	switch {
+	case w.Create:
+		return "Create"
+	case w.From != "":
+		return "Renew"
+	}
+	return "Update"
 }
 
 // Record is one stored session as a store returns it.
@@ -97,7 +133,8 @@ type Record struct {
 	Values    map[string][]byte // the fields; nil when the store left them out
 	User      string            // "" = not bound to a user
 	UserAgent string
-	Created   time.Time // when the session was created or last renewed
+	Remember  bool      // the cookie outlives the browser session ([Session.RememberMe])
+	Created   time.Time // the login time: creation, or the last Save with Login
 	LastSeen  time.Time // last time its idle deadline was slid (within the store's throttle)
 	Expires   time.Time // when it dies unless used again: min(idle deadline, absolute deadline)
 }
