@@ -108,14 +108,14 @@ func BenchmarkLoad(b *testing.B) {
 func benchLoad(b *testing.B, opts Options) {
 	srv := redistest.Standalone(b, redistest.Options{})
 	st := newStore(b, srv.URL(), opts)
-	lt := session.Lifetime{Idle: 30 * time.Minute, Absolute: 24 * time.Hour}
+	lt := session.Limits{Idle: 30 * time.Minute, Absolute: 24 * time.Hour}
 	vals := map[string][]byte{}
 	for i := range 10 {
 		vals[fmt.Sprintf("key%d", i)] = []byte(`"` + strings.Repeat("v", 20) + `"`)
 	}
 	ctx := context.Background()
 	const key = "bench-load-key-0123456789abcdef0123456789abcdef"
-	if err := st.Create(ctx, key, session.Change{Set: vals, User: "ann"}, lt); err != nil {
+	if err := st.tcreate(ctx, key, session.Write{Set: vals, User: "ann"}, lt); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
