@@ -3,6 +3,7 @@ package session
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,8 +39,19 @@ type Config struct {
 	Keys [][]byte
 
 	// CookieName names the session cookie.
-	// default: "__Host-session", or "session" when InsecureCookie is set.
+	// default: "__Host-session"; "__Secure-session" when Domain is set;
+	// "session" when InsecureCookie is set.
 	CookieName string
+
+	// Domain is the cookie's Domain attribute, for an application served
+	// on several subdomains (example.com makes the cookie go to
+	// app.example.com and api.example.com too). It drops the __Host-
+	// prefix, which forbids a Domain: the default name becomes
+	// __Secure-session, and every subdomain, including one that an attacker
+	// may control, can then see and overwrite the cookie. New panics on a
+	// __Host- CookieName with a Domain.
+	// default: "", a host-only cookie.
+	Domain string
 
 	// InsecureCookie drops the Secure attribute and the __Host- prefix so
 	// that the cookie works over plain HTTP: a development setting for
@@ -90,9 +102,28 @@ type Config struct {
 	// be a local path. default: "/login".
 	LoginURL string
 
-	// Logger receives store errors. Tokens never reach it.
+	// Logger receives store errors, at most one record per 10 seconds with
+	// the count of failures since the last one. Tokens never reach it.
 	// default: slog.Default().
 	Logger *slog.Logger
+
+	// Observer receives counts and timings for metrics (see [Observer]).
+	// default: the zero Observer, nothing observed.
+	Observer Observer
+
+	// AuditLog receives one record at INFO per login, logout, renewal,
+	// revocation and eviction, with the user, the session's public handle
+	// ([Handle]; never its token or store key), the client address and user
+	// agent when a request is at hand. Forged cookies are recorded at WARN,
+	// at most once per 10 seconds with their count.
+	// default: nil, no audit records.
+	AuditLog *slog.Logger
+
+	// ClientAddr returns the client address of a request for the audit
+	// log. Behind a proxy, return the address it forwards, only when the
+	// request comes from that proxy.
+	// default: the host of r.RemoteAddr.
+	ClientAddr func(r *http.Request) string
 }
 
 // withDefaults returns a copy of c with its zero fields filled, and panics
@@ -111,12 +142,21 @@ func (c Config) withDefaults() Config {
 	c.Keys = keys
 	if c.CookieName == "" {
 		c.CookieName = DefaultCookieName
+		if c.Domain != "" {
+			c.CookieName = "__Secure-session"
+		}
 		if c.InsecureCookie {
 			c.CookieName = DefaultInsecureCookieName
 		}
 	}
 	if !validCookieName(c.CookieName) {
 		panic("session: Config.CookieName " + c.CookieName + " is not a valid cookie name")
+	}
+	if c.Domain != "" && hasPrefixFold(c.CookieName, "__Host-") {
+		panic("session: Config.CookieName: browsers refuse a __Host- cookie with a Domain; drop the prefix or the Domain")
+	}
+	if strings.ContainsAny(c.Domain, " ;,\"\t\r\n") {
+		panic("session: Config.Domain " + strconv.Quote(c.Domain) + " is not a domain name")
 	}
 	if c.InsecureCookie && (hasPrefixFold(c.CookieName, "__Host-") || hasPrefixFold(c.CookieName, "__Secure-")) {
 		panic("session: Config.CookieName: browsers refuse a __Host- or __Secure- cookie that is not Secure; drop the prefix with InsecureCookie")

@@ -116,16 +116,18 @@ func TestConfigPanics(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	c := validConfig().withDefaults()
 	want := Config{
-		Keys:            [][]byte{testKey1},
-		CookieName:      "__Host-session",
-		SameSite:        http.SameSiteLaxMode,
-		IdleTimeout:     30 * time.Minute,
-		AbsoluteTimeout: 12 * time.Hour,
-		StoreTimeout:    time.Second,
-		MaxSize:         64 << 10,
-		RetryAfter:      2 * time.Second,
-		LoginURL:        "/login",
-		Logger:          slog.Default(),
+		Keys:               [][]byte{testKey1},
+		CookieName:         "__Host-session",
+		SameSite:           http.SameSiteLaxMode,
+		IdleTimeout:        30 * time.Minute,
+		AbsoluteTimeout:    12 * time.Hour,
+		StoreTimeout:       time.Second,
+		MaxSize:            64 << 10,
+		MaxFields:          256,
+		MaxSessionsPerUser: 100,
+		RetryAfter:         2 * time.Second,
+		LoginURL:           "/login",
+		Logger:             slog.Default(),
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

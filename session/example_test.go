@@ -117,14 +117,9 @@ func ExampleSession_Renew() {
 		session.FromContext(r.Context()).Put("cart", []string{"tea"})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		// After checking the password: a new token against session
-		// fixation, then the user.
-		s := session.FromContext(r.Context())
-		if err := s.Renew(); err != nil {
-			m.Unavailable(w)
-			return
-		}
-		if err := s.SetUser(r.FormValue("user")); err != nil {
+		// After checking the password: bind the user, with a new token
+		// against session fixation.
+		if err := session.FromContext(r.Context()).Login(r.FormValue("user")); err != nil {
 			m.Unavailable(w)
 			return
 		}

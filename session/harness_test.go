@@ -47,10 +47,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// fullStore is a store with every optional interface, as memstore is.
+type fullStore interface {
+	session.Store
+	session.Counter
+	session.UserIndex
+}
+
 // countingStore passes every call to a real store and counts them by
 // method name.
 type countingStore struct {
-	session.Store
+	Store fullStore
 	mu    sync.Mutex
 	calls map[string]int
 }
@@ -81,24 +88,26 @@ func (c *countingStore) Reset() {
 	c.calls = nil
 }
 
-func (c *countingStore) Load(ctx context.Context, key string, lt session.Lifetime) (session.Record, bool, error) {
+// saveName names a Save call by the write it makes, so that tests can
+// count creations, updates and renewals apart.
+func saveName(w session.Write) string {
+	switch {
+	case w.Create:
+		return "Create"
+	case w.From != "":
+		return "Renew"
+	}
+	return "Update"
+}
+
+func (c *countingStore) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	c.add("Load")
-	return c.Store.Load(ctx, key, lt)
+	return c.Store.Load(ctx, key, lim)
 }
 
-func (c *countingStore) Create(ctx context.Context, key string, ch session.Change, lt session.Lifetime) error {
-	c.add("Create")
-	return c.Store.Create(ctx, key, ch, lt)
-}
-
-func (c *countingStore) Update(ctx context.Context, key string, ch session.Change, lt session.Lifetime) (bool, error) {
-	c.add("Update")
-	return c.Store.Update(ctx, key, ch, lt)
-}
-
-func (c *countingStore) Renew(ctx context.Context, oldKey, newKey string, ch session.Change, lt session.Lifetime) (bool, error) {
-	c.add("Renew")
-	return c.Store.Renew(ctx, oldKey, newKey, ch, lt)
+func (c *countingStore) Save(ctx context.Context, w session.Write) (bool, error) {
+	c.add(saveName(w))
+	return c.Store.Save(ctx, w)
 }
 
 func (c *countingStore) Destroy(ctx context.Context, key string) error {
@@ -106,14 +115,14 @@ func (c *countingStore) Destroy(ctx context.Context, key string) error {
 	return c.Store.Destroy(ctx, key)
 }
 
-func (c *countingStore) Incr(ctx context.Context, key, field string, n int64, lt session.Lifetime) (int64, bool, error) {
+func (c *countingStore) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
 	c.add("Incr")
-	return c.Store.Incr(ctx, key, field, n, lt)
+	return c.Store.Incr(ctx, key, field, n, lim)
 }
 
-func (c *countingStore) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lt session.Lifetime) (bool, bool, error) {
+func (c *countingStore) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim session.Limits) (bool, bool, error) {
 	c.add("CompareAndSwap")
-	return c.Store.CompareAndSwap(ctx, key, field, old, new, lt)
+	return c.Store.CompareAndSwap(ctx, key, field, old, new, lim)
 }
 
 func (c *countingStore) UserSessions(ctx context.Context, user string) ([]session.UserSession, error) {
@@ -131,7 +140,7 @@ func (c *countingStore) DestroyUser(ctx context.Context, user string) (int, erro
 // connection would), or hang until their context is done (as a stopped
 // server would).
 type faultStore struct {
-	session.Store
+	Store     fullStore
 	mu        sync.Mutex
 	mode      string          // "", "error" or "hang"
 	ops       map[string]bool // the methods that fail; nil: all
@@ -184,32 +193,18 @@ func (f *faultStore) fault(ctx context.Context, op string) error {
 	return nil
 }
 
-func (f *faultStore) Load(ctx context.Context, key string, lt session.Lifetime) (session.Record, bool, error) {
+func (f *faultStore) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	if err := f.fault(ctx, "Load"); err != nil {
 		return session.Record{}, false, err
 	}
-	return f.Store.Load(ctx, key, lt)
+	return f.Store.Load(ctx, key, lim)
 }
 
-func (f *faultStore) Create(ctx context.Context, key string, ch session.Change, lt session.Lifetime) error {
-	if err := f.fault(ctx, "Create"); err != nil {
-		return err
-	}
-	return f.Store.Create(ctx, key, ch, lt)
-}
-
-func (f *faultStore) Update(ctx context.Context, key string, ch session.Change, lt session.Lifetime) (bool, error) {
-	if err := f.fault(ctx, "Update"); err != nil {
+func (f *faultStore) Save(ctx context.Context, w session.Write) (bool, error) {
+	if err := f.fault(ctx, saveName(w)); err != nil {
 		return false, err
 	}
-	return f.Store.Update(ctx, key, ch, lt)
-}
-
-func (f *faultStore) Renew(ctx context.Context, oldKey, newKey string, ch session.Change, lt session.Lifetime) (bool, error) {
-	if err := f.fault(ctx, "Renew"); err != nil {
-		return false, err
-	}
-	return f.Store.Renew(ctx, oldKey, newKey, ch, lt)
+	return f.Store.Save(ctx, w)
 }
 
 func (f *faultStore) Destroy(ctx context.Context, key string) error {
@@ -219,18 +214,18 @@ func (f *faultStore) Destroy(ctx context.Context, key string) error {
 	return f.Store.Destroy(ctx, key)
 }
 
-func (f *faultStore) Incr(ctx context.Context, key, field string, n int64, lt session.Lifetime) (int64, bool, error) {
+func (f *faultStore) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
 	if err := f.fault(ctx, "Incr"); err != nil {
 		return 0, false, err
 	}
-	return f.Store.Incr(ctx, key, field, n, lt)
+	return f.Store.Incr(ctx, key, field, n, lim)
 }
 
-func (f *faultStore) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lt session.Lifetime) (bool, bool, error) {
+func (f *faultStore) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim session.Limits) (bool, bool, error) {
 	if err := f.fault(ctx, "CompareAndSwap"); err != nil {
 		return false, false, err
 	}
-	return f.Store.CompareAndSwap(ctx, key, field, old, new, lt)
+	return f.Store.CompareAndSwap(ctx, key, field, old, new, lim)
 }
 
 func (f *faultStore) UserSessions(ctx context.Context, user string) ([]session.UserSession, error) {
@@ -614,12 +609,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s := sess(r)
-		if err := s.Renew(); err != nil {
-			fail(w, err)
-			return
-		}
-		if err := s.SetUser(r.URL.Query().Get("user")); err != nil {
+		if err := sess(r).Login(r.URL.Query().Get("user")); err != nil {
 			fail(w, err)
 			return
 		}

@@ -42,7 +42,7 @@ func loginCookie(t *testing.T, m *session.Manager, user string) string {
 	t.Helper()
 	rec := serveOne(m, func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		if err := errors.Join(s.Renew(), s.SetUser(user)); err != nil {
+		if err := s.Login(user); err != nil {
 			t.Error(err)
 		}
 	}, "")
@@ -84,7 +84,7 @@ func TestChangeAfterHeadersIsRefused(t *testing.T) {
 		s := session.FromContext(r.Context())
 		s.User()
 		w.WriteHeader(http.StatusOK)
-		errs = append(errs, s.Put("late", 1), s.Delete("x"), s.SetUser("bob"), s.Renew(), s.Destroy())
+		errs = append(errs, s.Put("late", 1), s.Delete("x"), s.Login("bob"), s.Renew(), s.Destroy())
 		if _, err := s.Incr(r.Context(), "n", 1); err != nil {
 			t.Errorf("Incr after the headers: %v, want it to work (it is immediate)", err)
 		}
@@ -144,8 +144,7 @@ func TestGoneSessionKeepsTheCookie(t *testing.T) {
 	<-loaded
 	login := serveOne(m, func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		s.Renew()
-		s.SetUser("ann")
+		s.Login("ann")
 	}, old)
 	close(renewed)
 	<-done

@@ -1,11 +1,12 @@
 package session
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -17,6 +18,8 @@ type Manager struct {
 	cfg   Config
 	codec codec
 	lim   Limits
+	ob    observing // metrics hook, audit log, log throttles (observer.go)
+	watch watcher   // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -34,11 +37,21 @@ func New(store Store, cfg Config) *Manager {
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
+	m.ob.init(cfg)
+	m.watch.m = m
 	return m
 }
 
-// Config returns the configuration in force, defaults filled in.
-func (m *Manager) Config() Config { return m.cfg }
+// Config returns a copy of the configuration in force, defaults filled
+// in; changing it changes nothing in the Manager.
+func (m *Manager) Config() Config {
+	c := m.cfg
+	c.Keys = make([][]byte, len(m.cfg.Keys))
+	for i, k := range m.cfg.Keys {
+		c.Keys[i] = slices.Clone(k)
+	}
+	return c
+}
 
 type ctxKey struct{}
 
@@ -55,58 +68,31 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rw := &responseWriter{ResponseWriter: w, s: s}
 		next.ServeHTTP(rw, r)
 		rw.finish()
+		s.mu.Lock()
+		watched := s.watched
+		s.mu.Unlock()
+		if watched != "" {
+			m.watch.release(watched)
+		}
 	})
 }
 
-// FromContext returns the session of the request whose context is ctx, or
-// nil outside [Manager.Handler].
+// FromContext returns the session of the request whose context is ctx.
+// It panics, naming the mistake, when ctx is not the context of a request
+// inside [Manager.Handler]: that is a wiring error of the program, found on
+// its first request.
 func FromContext(ctx context.Context) *Session {
-	s, _ := ctx.Value(ctxKey{}).(*Session)
+	s, ok := ctx.Value(ctxKey{}).(*Session)
+	if !ok {
+		panic("session: FromContext: no session in this context; wrap the handler with Manager.Handler and pass r.Context()")
+	}
 	return s
-}
-
-// RequireLogin returns middleware, to be used inside [Manager.Handler], that
-// lets through only requests whose session is bound to a user
-// ([Session.SetUser]). An anonymous request that asks for JSON (its Accept
-// header names application/json) gets 401; any other gets a 303 redirect to
-// Config.LoginURL with the original path and query in the "next" parameter.
-// A store that cannot answer gives 503.
-func (m *Manager) RequireLogin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
-		if s == nil {
-			panic("session: RequireLogin used outside Manager.Handler")
-		}
-		if err := s.Load(r.Context()); err != nil {
-			m.unavailable(w)
-			return
-		}
-		if s.User() != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if strings.Contains(r.Header.Get("Accept"), "application/json") {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"login required"}` + "\n"))
-			return
-		}
-		target := m.cfg.LoginURL
-		if next := LocalPath(r.URL.RequestURI(), ""); next != "" && next != m.cfg.LoginURL {
-			sep := "?"
-			if strings.Contains(target, "?") {
-				sep = "&"
-			}
-			target += sep + "next=" + url.QueryEscape(next)
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
-	})
 }
 
 // unavailable writes the 503 answered when the store cannot answer: a plain
 // message, never the store's own error text.
 func (m *Manager) unavailable(w http.ResponseWriter) {
+	m.ob.unavailable()
 	h := w.Header()
 	// Drop what described the handler's own answer; keep headers such as
 	// X-Request-Id or security headers that outer middleware set.
@@ -127,32 +113,40 @@ func (m *Manager) unavailable(w http.ResponseWriter) {
 var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "Content-Encoding",
 	"Content-Disposition", "Content-Language", "Location", "Etag", "Last-Modified", "Refresh", "Cache-Control", "Expires"}
 
-// call runs f with the store timeout and maps every failure to
-// ErrStoreUnavailable, logging the cause.
+// call runs f with the store timeout. It is where the store's errors get
+// their meaning, once for every store: ErrTooLarge and ErrNotInteger
+// refuse one call and come back as they are; every other failure is
+// logged and wrapped in ErrStoreUnavailable.
 func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
 	// The store call is bounded by StoreTimeout alone, not by the request:
 	// it does not register with the request's cancellation (one map insert
 	// and delete under a lock per call), and a client that leaves does not
 	// abort a save half-way.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.StoreTimeout)
+	start := m.ob.start()
 	err := f(cctx)
 	cancel()
-	if err != nil {
-		m.cfg.Logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err))
-		return unavailable(err)
+	err = m.ob.storeCall(op, start, err)
+	switch {
+	case err == nil || errors.Is(err, ErrNotInteger):
+		return err
+	case errors.Is(err, ErrTooLarge):
+		m.ob.event(eventTooLarge)
+		return err
 	}
-	return nil
+	m.ob.storeFailed(ctx, m.cfg.Logger, op, err)
+	return unavailable(err)
 }
 
 // Info describes one session of a user, for a "your sessions" page.
 type Info struct {
-	Handle    string    // public name of the session; see [Handle]
-	Current   bool      // the session of the request that listed it
-	User      string    // the user it is bound to
-	UserAgent string    // the User-Agent of the login request
-	Created   time.Time // login time
-	LastSeen  time.Time // last request (within the store's touch throttle)
-	Expires   time.Time // when it dies unless used
+	Handle    string    `json:"handle"`     // public name of the session; see [Handle]
+	Current   bool      `json:"current"`    // the session of the request that listed it
+	User      string    `json:"user"`       // the user it is bound to
+	UserAgent string    `json:"user_agent"` // the User-Agent of the login request
+	Created   time.Time `json:"created"`    // login time
+	LastSeen  time.Time `json:"last_seen"`  // last request (within the store's touch throttle)
+	Expires   time.Time `json:"expires"`    // when it dies unless used
 }
 
 // Sessions lists the live sessions of user, newest first. Errors wrap
@@ -185,9 +179,14 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 	}
 	for _, us := range list {
 		if us.User == user && Handle(us.Key) == handle {
-			return true, m.call(ctx, "Destroy", func(ctx context.Context) error {
+			err := m.call(ctx, "Destroy", func(ctx context.Context) error {
 				return m.store.Destroy(ctx, us.Key)
 			})
+			if err == nil {
+				m.watch.end(us.Key)
+				m.revoked(ctx, user, handle, 1)
+			}
+			return true, err
 		}
 	}
 	return false, nil
@@ -208,6 +207,9 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 		n, err = ix.DestroyUser(ctx, user)
 		return err
 	})
+	if err == nil {
+		m.revoked(ctx, user, "", n)
+	}
 	return n, err
 }
 
@@ -232,4 +234,38 @@ func (m *Manager) userSessions(ctx context.Context, user string) ([]UserSession,
 		return err
 	})
 	return list, err
+}
+
+// evict ends the sessions of user past Config.MaxSessionsPerUser, oldest
+// login first, never the session under keep (the one just logged in).
+func (m *Manager) evict(ctx context.Context, user, keep string) error {
+	max := m.cfg.MaxSessionsPerUser
+	if _, ok := m.store.(UserIndex); !ok || max < 0 || user == "" {
+		return nil
+	}
+	list, err := m.userSessions(ctx, user)
+	if err != nil || len(list) <= max {
+		return err
+	}
+	slices.SortFunc(list, func(a, b UserSession) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key, b.Key))
+	})
+	excess := len(list) - max
+	for _, us := range list {
+		if excess == 0 {
+			break
+		}
+		if us.Key == keep {
+			continue
+		}
+		if err := m.call(ctx, "Destroy", func(ctx context.Context) error {
+			return m.store.Destroy(ctx, us.Key)
+		}); err != nil {
+			return err
+		}
+		m.watch.end(us.Key)
+		m.evicted(ctx, user, Handle(us.Key))
+		excess--
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -13,38 +14,53 @@ import (
 )
 
 // Session is the session of one request, found with [FromContext]. It is
-// loaded from the store on first use and its changes are saved, as a delta,
-// when the response headers are written (or when [Session.Commit] is
-// called). A Session is safe for concurrent use by the goroutines of its
-// request.
+// loaded from the store on first use, at most once per request.
 //
-// The getters load the session with the request's context. When the store
-// cannot answer they return zero values, [Session.Err] reports the error,
-// and the middleware replaces the response with a 503: a store failure
-// never passes for an anonymous user.
+// Two kinds of calls change it:
+//   - deferred: [Session.Put], [Session.PutMany], [Session.Delete],
+//     [Session.Login], [Session.Renew] and [Session.Destroy] change the
+//     request's copy, and the middleware saves them as one delta when the
+//     response headers are written (or at [Session.Commit]), because the
+//     cookie that a new token needs must go out with those headers. After
+//     the headers they return [ErrHeadersWritten].
+//   - immediate: [Session.Incr] and [Session.CompareAndSwap] run in the
+//     store at once, because their answer depends on what other requests
+//     did meanwhile; they work at any time.
+//
+// The getters and deferred calls use the request's context; the calls that
+// reach the store at a moment of the caller's choosing take a context.
+// When the store cannot answer, the getters return zero values,
+// [Session.Err] reports the error, and the middleware replaces the response
+// with a 503: a store failure never passes for an anonymous user. A
+// Session is safe for concurrent use by the goroutines of its request.
 type Session struct {
 	m   *Manager
 	req *http.Request
 	ctx context.Context
 
-	mu       sync.Mutex
-	loaded   bool
-	err      error  // load or commit failure
-	token    Token  // zero until the session has one
-	hasToken bool   // token is set
+	mu     sync.Mutex
+	loaded bool
+	err    error // load or commit failure
+	sent   bool  // the response headers are out: no more deferred changes
+
+	// The session as this request sees it: stored tells whether the store
+	// holds it under key (as of the load or this request's own writes).
+	token    Token // zero until the session has one
+	hasToken bool
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
-	stored   bool   // the store holds this session (as of load or our own writes)
+	stored   bool
 	values   map[string][]byte
 	size     int
 	user     string
-	change   Write     // pending delta
-	dirty    bool      // change holds something to write
-	renewOf  string    // store key to renew away from at commit
-	destroy  []string  // store keys to destroy at commit
-	cookie   cookieOp  // what to do with the cookie at commit
-	created  time.Time // from the store
-	sent     bool      // the response headers are out: no more deferred changes
+	loginAt  time.Time
+	ended    string // the user of the session that Destroy ends, for the audit log
+
+	watched   string // the key that Done watches, released when the request ends
+	watchDone <-chan struct{}
+
+	p      pending  // what the commit writes
+	cookie cookieOp // what to do with the cookie at commit
 }
 
 type cookieOp uint8
@@ -54,6 +70,11 @@ const (
 	cookieSet
 	cookieClear
 )
+
+// maxCookieTries bounds how many cookies of the session's name a request
+// may make the Manager verify (one HMAC per key each): a request that
+// carries thousands of them costs no more than this.
+const maxCookieTries = 4
 
 // Load loads the session now if it is not loaded yet, and returns the error
 // if the store could not answer (wrapping ErrStoreUnavailable). Calling it is
@@ -77,12 +98,18 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var t Token
 	var keyIndex int
 	ok := false
-	for _, c := range s.req.CookiesNamed(s.m.cfg.CookieName) {
+	tries := 0
+	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
+	for _, c := range cookies {
 		if t, keyIndex, ok = s.m.codec.decode(c.Value); ok {
+			break
+		}
+		if tries++; tries == maxCookieTries {
 			break
 		}
 	}
 	if !ok {
+		s.m.ob.noCookie(ctx, s.req, len(cookies))
 		return nil
 	}
 	key := t.Key()
@@ -90,19 +117,21 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var found bool
 	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
-		return err
+		return notFound(found, err)
 	})
 	if err != nil {
 		s.err = err
 		return err
 	}
 	if !found {
+		s.m.ob.request(outcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
+	s.m.ob.request(outcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -112,8 +141,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	for k, v := range s.values {
 		s.size += len(k) + len(v)
 	}
-	s.user = rec.User
-	s.created = rec.Created
+	s.user, s.loginAt = rec.User, rec.Created
 	return nil
 }
 
@@ -232,9 +260,20 @@ func (s *Session) User() string {
 }
 
 // Put sets key to the JSON encoding of v (strings, integers, booleans,
-// times and any JSON-encodable value). It returns ErrBadKey for an empty key,
-// ErrTooLarge when the session would pass Config.MaxSize (the session is
-// left as it was), a json error when v cannot be encoded, or the load error.
+// times and any JSON-encodable value). The change is deferred: it is saved
+// with the response headers.
+//
+// Put is last-writer-wins for its key, as in every session library: two
+// requests that read a value and Put it back changed lose one of the
+// changes. Keys that requests change concurrently, such as counters, need
+// [Session.Incr] or [Session.CompareAndSwap], which run in the store.
+// Requests that change different keys never undo each other.
+//
+// It returns ErrBadKey for an empty key, ErrTooLarge when the session would
+// pass Config.MaxSize or Config.MaxFields (the session is left as it was), a
+// json error when v cannot be encoded, ErrHeadersWritten, or the load
+// error. The store checks the limits again when it writes, so that
+// concurrent requests cannot pass them together.
 func (s *Session) Put(key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -245,118 +284,133 @@ func (s *Session) Put(key string, v any) error {
 
 // PutMany sets several keys at once, each to an already JSON-encoded value;
 // it changes nothing unless every key fits. Errors are those of
-// [Session.Put].
+// [Session.Put], and one that names the key whose value is not valid JSON.
 func (s *Session) PutMany(kv map[string][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	size := s.size
+	size, fields := s.size, len(s.values)
 	for k, v := range kv {
 		if k == "" {
 			return ErrBadKey
 		}
 		if !json.Valid(v) {
-			return &json.SyntaxError{}
+			return fmt.Errorf("session: the value of %q is not valid JSON", k)
 		}
 		if old, ok := s.values[k]; ok {
 			size -= len(k) + len(old)
+			fields--
 		}
 		size += len(k) + len(v)
+		fields++
 	}
-	if size > s.m.cfg.MaxSize {
+	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
+		s.m.ob.event(eventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
 		v = slices.Clone(v)
 		s.values[k] = v
-		if s.change.Set == nil {
-			s.change.Set = map[string][]byte{}
-		}
-		s.change.Set[k] = v
-		if i := slices.Index(s.change.Del, k); i >= 0 {
-			s.change.Del = slices.Delete(s.change.Del, i, i+1)
-		}
+		s.p.put(k, v, s.stored)
 	}
 	s.size = size
-	s.dirty = true
 	return nil
 }
 
-// Delete removes key from the session; a missing key is no error.
+// Delete removes key from the session; a missing key is no error. The
+// change is deferred, like Put's.
 func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	if old, ok := s.values[key]; ok {
+	old, had := s.values[key]
+	if had {
 		s.size -= len(key) + len(old)
 		delete(s.values, key)
 	}
-	delete(s.change.Set, key)
-	if s.stored && !slices.Contains(s.change.Del, key) {
-		s.change.Del = append(s.change.Del, key)
-		s.dirty = true
-	}
+	s.p.remove(key, had, s.stored)
 	return nil
 }
 
-// SetUser binds the session to the user id, for [Session.User],
-// [Manager.RequireLogin] and the user's session list. Call [Session.Renew]
-// with it at login.
-func (s *Session) SetUser(id string) error {
+// Login binds the session to user after the application has authenticated
+// the user, and gives it a new token (against session fixation, OWASP ASVS
+// 3.2.1): the old token dies. The login time becomes now, and the absolute
+// timeout counts from it. When the session was bound to another user, that
+// user's values are dropped, those Put earlier in this request included; an
+// anonymous session keeps its values (a cart, a preference). The change is
+// deferred; once it is saved, the user's sessions past
+// Config.MaxSessionsPerUser end, oldest first. It returns ErrBadKey for an
+// empty user.
+func (s *Session) Login(user string) error {
+	if user == "" {
+		return ErrBadKey
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	s.user = id
-	s.change.User, s.change.BindUser = id, true
-	s.dirty = true
+	clear := s.user != "" && s.user != user
+	s.p.bind(user, clear, s.stored, s.key)
+	if clear {
+		s.values, s.size = map[string][]byte{}, 0
+	}
+	s.user = user
+	s.loginAt = time.Time{} // set by the store at commit
+	s.renewTokenLocked()
 	return nil
 }
 
-// Renew gives the session a new token and keeps its data; the old token
-// dies. Call it at login and at every change of privilege, against session
-// fixation (OWASP ASVS 3.2.1). The absolute timeout counts from the renewal.
-// It takes effect when the session is saved.
+// Renew gives the session a new token and keeps its data, its user and its
+// login time; the old token dies. Call it at every change of privilege
+// (OWASP ASVS 3.2.1); [Session.Login] renews by itself. The change is
+// deferred.
 func (s *Session) Renew() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	if s.stored {
-		s.renewOf = s.key
-		s.stored = false
-		s.dirty = true
-	}
-	s.newTokenLocked()
+	s.p.renew(s.stored, s.key)
+	s.renewTokenLocked()
 	return nil
 }
 
-// Destroy ends the session in the store (logout) and clears the cookie. Any
-// later Put starts a new, empty session with a new token.
+// renewTokenLocked gives the session a new token; a stored session moves
+// to it at commit.
+func (s *Session) renewTokenLocked() {
+	s.stored = false
+	s.newTokenLocked()
+}
+
+// Destroy ends the session in the store (logout) and clears the cookie.
+// Later deferred changes in the same request start a new, empty session
+// with a new token; [Session.Incr] and [Session.CompareAndSwap] return
+// ErrGone. The change is deferred.
 func (s *Session) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	if s.renewOf != "" {
-		s.destroy = append(s.destroy, s.renewOf)
-		s.renewOf = ""
+	s.p.destroy(s.stored, s.key)
+	if s.user != "" {
+		s.ended = s.user
 	}
-	if s.stored {
-		s.destroy = append(s.destroy, s.key)
-	}
-	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
-	s.values, s.size, s.user = map[string][]byte{}, 0, ""
-	s.change, s.dirty, s.resign = Write{}, false, false
+	s.forgetLocked()
+	s.resign = false
 	s.cookie = cookieClear
 	return nil
+}
+
+// forgetLocked drops the request's copy of a session that ended.
+func (s *Session) forgetLocked() {
+	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
+	s.values, s.size, s.user, s.loginAt = map[string][]byte{}, 0, "", time.Time{}
 }
 
 func (s *Session) newTokenLocked() {
@@ -394,29 +448,31 @@ func (s *Session) Sessions(ctx context.Context) ([]Info, error) {
 }
 
 // Incr adds n to the integer under key at once, in the store, and returns
-// the new value: two requests that increment together both count. A new
-// session is saved first. Errors: ErrNotInteger, ErrGone, or one wrapping
+// the new value: two requests that increment together both count. Pending
+// changes are saved first; a session that is not stored yet is created
+// with the value n. Errors: ErrBadKey, ErrNotInteger, ErrTooLarge, ErrGone
+// (the session ended, in this request or elsewhere), or one wrapping
 // ErrStoreUnavailable.
 func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) {
 	if key == "" {
 		return 0, ErrBadKey
 	}
 	var v int64
-	err := s.immediate(ctx, "Incr", func(ctx context.Context) (found bool, err error) {
-		c, ok := s.m.store.(Counter)
-		if !ok {
-			return true, errNoCounter
-		}
-		v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
-		return found, err
-	}, func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
+	err := s.immediate(ctx, "Incr",
+		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
+		func(ctx context.Context, c Counter) (found bool, err error) {
+			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
+			return found, err
+		},
+		func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
 	return v, err
 }
 
 // CompareAndSwap sets key to the JSON encoding of new only if it holds the
 // JSON encoding of old now, in the store (old == nil: only if key is
-// absent), and reports whether it did. A new session is saved first. Errors:
-// ErrGone, ErrTooLarge, a json error, or one wrapping ErrStoreUnavailable.
+// absent), and reports whether it did. Pending changes are saved first.
+// Errors: ErrBadKey, ErrGone, ErrTooLarge, a json error, or one wrapping
+// ErrStoreUnavailable.
 func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) (bool, error) {
 	if key == "" {
 		return false, ErrBadKey
@@ -433,61 +489,74 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		return false, err
 	}
 	var swapped bool
-	err = s.immediate(ctx, "CompareAndSwap", func(ctx context.Context) (found bool, err error) {
-		if s.size+len(key)+len(nb) > s.m.cfg.MaxSize {
-			return true, ErrTooLarge
-		}
-		c, ok := s.m.store.(Counter)
-		if !ok {
-			return true, errNoCounter
-		}
-		swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
-		return found, err
-	}, func() {
-		if swapped {
-			s.setValueLocked(key, nb)
-		}
-	})
+	err = s.immediate(ctx, "CompareAndSwap",
+		func() map[string][]byte {
+			if old != nil {
+				return nil // the field is absent from a session not stored yet
+			}
+			swapped = true
+			return map[string][]byte{key: nb}
+		},
+		func(ctx context.Context, c Counter) (found bool, err error) {
+			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
+			return found, err
+		},
+		func() {
+			if swapped {
+				s.setValueLocked(key, nb)
+			}
+		})
 	return swapped, err
 }
 
-// immediate runs op on the stored session, saving the pending state first,
-// and then apply if op succeeded. Errors that concern the call (ErrTooLarge,
-// ErrNotInteger) come back as they are; any other means the store failed.
-func (s *Session) immediate(ctx context.Context, name string, op func(ctx context.Context) (bool, error), apply func()) error {
+// immediate runs an operation of the store's Counter on the stored
+// session, after saving the pending changes, and then apply if it
+// succeeded. A session that is not stored yet is created instead with the
+// values that create returns (nothing when it returns nil).
+func (s *Session) immediate(ctx context.Context, name string, create func() map[string][]byte,
+	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
+	c, ok := s.m.store.(Counter)
+	if !ok {
+		return errNoCounter
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(ctx); err != nil {
 		return err
 	}
-	if !s.stored || s.dirty || len(s.destroy) > 0 {
-		stored := s.stored
+	if s.p.op == opDestroy {
+		return ErrGone
+	}
+	if s.p.op != opNone {
 		if err := s.commitLocked(ctx); err != nil {
 			return err
 		}
-		if stored && !s.stored {
+		if s.p.op == opDestroy {
 			return ErrGone // the pending changes found the session dead
 		}
 	}
 	if !s.stored {
-		if err := s.createLocked(ctx); err != nil {
-			return err
-		}
-	}
-	var found bool
-	var opErr error
-	err := s.m.call(ctx, name, func(ctx context.Context) error {
-		found, opErr = op(ctx)
-		if errors.Is(opErr, ErrTooLarge) || errors.Is(opErr, ErrNotInteger) {
+		set := create()
+		if set == nil {
 			return nil
 		}
-		return opErr
+		for k, v := range set {
+			s.p.put(k, v, false)
+		}
+		if err := s.commitLocked(ctx); err != nil {
+			return err
+		}
+		apply()
+		return nil
+	}
+	var found bool
+	err := s.m.call(ctx, name, func(ctx context.Context) (err error) {
+		found, err = run(ctx, c)
+		return notFound(found, err)
 	})
 	switch {
 	case err != nil:
 		return err
-	case opErr != nil:
-		return opErr
 	case !found:
 		s.goneLocked()
 		return ErrGone
@@ -506,8 +575,9 @@ func (s *Session) setValueLocked(key string, v []byte) {
 
 // Commit saves the session's pending changes now. The middleware calls it
 // before the response headers are written; call it yourself to learn of a
-// failure while you can still answer otherwise. Errors wrap
-// ErrStoreUnavailable.
+// failure while you can still answer otherwise. Errors: ErrTooLarge when
+// concurrent requests filled the session meanwhile (nothing of this
+// request's changes is saved), or one wrapping ErrStoreUnavailable.
 func (s *Session) Commit(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -521,122 +591,105 @@ func (s *Session) commitLocked(ctx context.Context) error {
 	if s.err != nil {
 		return s.err
 	}
-	for len(s.destroy) > 0 {
-		key := s.destroy[0]
-		if err := s.m.call(ctx, "Destroy", func(ctx context.Context) error {
-			return s.m.store.Destroy(ctx, key)
-		}); err != nil {
-			s.err = err
-			return err
-		}
-		s.destroy = s.destroy[1:]
+	ua := s.req.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
 	}
-	if !s.dirty {
-		return nil
-	}
-	if s.renewOf != "" {
-		var applied bool
-		ch := s.changeLocked()
-		err := s.m.call(ctx, "Renew", func(ctx context.Context) (err error) {
-			w := ch
-			w.From, w.Key = s.renewOf, s.key
-			applied, err = s.m.store.Save(ctx, w)
-			return err
-		})
-		if err != nil {
-			s.err = err
-			return err
+replan:
+	for {
+		if s.p.op == opCreate && !s.hasToken {
+			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		s.renewOf = ""
-		if applied {
-			s.stored = true
-			s.cookie = cookieSet
-			s.clearChangeLocked()
+		calls := plan(s.p, s.key, ua, s.m.lim)
+		for _, c := range calls {
+			if c.save == nil {
+				key := c.destroy
+				if err := s.m.call(ctx, "Destroy", func(ctx context.Context) error {
+					return s.m.store.Destroy(ctx, key)
+				}); err != nil {
+					s.err = err
+					return err
+				}
+				s.m.watch.end(key)
+				s.destroyed(ctx, key, s.ended)
+				s.p.dead = s.p.dead[1:]
+				continue
+			}
+			var applied bool
+			err := s.m.call(ctx, c.save.kind(), func(ctx context.Context) (err error) {
+				applied, err = s.m.store.Save(ctx, *c.save)
+				if c.save.Create {
+					return err // a creation always applies
+				}
+				return notFound(applied, err)
+			})
+			if err != nil {
+				if !errors.Is(err, ErrTooLarge) {
+					s.err = err // the store failed; ErrTooLarge refuses only this change
+				}
+				return err
+			}
+			if applied {
+				s.saved(ctx, c.save)
+				if c.save.From != "" {
+					s.m.watch.end(c.save.From)
+				}
+				if c.save.Login || c.save.Create {
+					s.loginAt = time.Now() // the store's clock may differ a little
+				}
+			}
+			switch {
+			case applied && (c.save.Create || c.save.From != ""):
+				s.stored, s.cookie = true, cookieSet
+			case !applied && c.save.From != "":
+				s.p = s.p.lostRenewal()
+				s.values, s.size = map[string][]byte{}, 0
+				for k, v := range s.p.set {
+					s.setValueLocked(k, v)
+				}
+				s.user = s.p.user
+				continue replan
+			case !applied:
+				// Destroyed or renewed away by another request: never
+				// resurrect it.
+				s.goneLocked()
+				return nil
+			}
+			login := c.save.Login
+			s.p = pending{}
+			if login {
+				return s.m.evict(ctx, s.user, s.key)
+			}
 			return nil
 		}
-		// The old session died meanwhile (a logout elsewhere, or expiry):
-		// start the new one from this request's changes only, so that
-		// nothing of the dead session comes back, its user included
-		// unless this request bound one itself.
-		if !s.change.BindUser {
-			s.user = ""
+		// Nothing was saved: only destroys, or a new session with nothing
+		// to hold. A session that ended stays ended for the request.
+		s.p = pending{op: s.p.op}
+		if s.p.op != opDestroy {
+			s.p.op = opNone
 		}
-		return s.createLocked(ctx)
+		return nil
 	}
-	if !s.stored {
-		return s.createLocked(ctx)
-	}
-	var applied bool
-	ch := s.changeLocked()
-	err := s.m.call(ctx, "Update", func(ctx context.Context) (err error) {
-		w := ch
-		w.Key = s.key
-		applied, err = s.m.store.Save(ctx, w)
-		return err
-	})
-	if err != nil {
-		s.err = err
-		return err
-	}
-	s.clearChangeLocked()
-	if !applied {
-		// Destroyed or renewed away by another request: never resurrect it.
-		s.goneLocked()
-	}
-	return nil
 }
+
+// maxUserAgent bounds the user agent recorded with a session.
+const maxUserAgent = 256
 
 // goneLocked forgets a session that the store no longer holds (destroyed,
 // renewed away or expired while this request ran). The request goes on
-// with a new, empty, anonymous session that gets a new token if it is
-// saved, so that nothing of the dead one comes back: not its data, not its
-// user, and above all not its token. Its cookie is not cleared: the session
-// may have been renewed by a concurrent login whose new cookie a removal
-// arriving later would delete; the dead token is harmless.
+// as one whose session ended: [Session.Incr] returns ErrGone, and a later
+// Put starts a new, empty, anonymous session with a new token, so that
+// nothing of the dead one comes back: not its data, not its user, and
+// above all not its token. Its cookie is not cleared: the session may have
+// been renewed by a concurrent login whose new cookie a removal arriving
+// later would delete; the dead token is harmless.
 func (s *Session) goneLocked() {
-	s.stored, s.hasToken, s.token, s.key, s.resign = false, false, Token{}, "", false
-	s.values, s.size, s.user = map[string][]byte{}, 0, ""
+	s.forgetLocked()
+	s.resign = false
+	s.p = pending{op: opDestroy}
 	if s.cookie == cookieClear {
 		s.cookie = cookieKeep
 	}
-}
-
-// createLocked stores the session as new, with the pending change.
-func (s *Session) createLocked(ctx context.Context) error {
-	if !s.hasToken {
-		s.newTokenLocked()
-	}
-	ch := s.changeLocked()
-	ch.BindUser = ch.User != ""
-	ch.Create, ch.Key = true, s.key
-	err := s.m.call(ctx, "Create", func(ctx context.Context) error {
-		_, err := s.m.store.Save(ctx, ch)
-		return err
-	})
-	if err != nil {
-		s.err = err
-		return err
-	}
-	s.stored = true
-	s.cookie = cookieSet
-	s.clearChangeLocked()
-	return nil
-}
-
-func (s *Session) changeLocked() Write {
-	ch := s.change
-	ch.Limits = s.m.lim
-	ch.User = s.user
-	ch.UserAgent = s.req.UserAgent()
-	if len(ch.UserAgent) > 256 {
-		ch.UserAgent = ch.UserAgent[:256]
-	}
-	return ch
-}
-
-func (s *Session) clearChangeLocked() {
-	s.change = Write{}
-	s.dirty = false
 }
 
 // writeCookie adds the Set-Cookie header the session needs, if any: the
@@ -646,6 +699,7 @@ func (s *Session) writeCookie(h http.Header) {
 	c := &http.Cookie{
 		Name:     s.m.cfg.CookieName,
 		Path:     "/",
+		Domain:   s.m.cfg.Domain,
 		Secure:   !s.m.cfg.InsecureCookie,
 		HttpOnly: true,
 		SameSite: s.m.cfg.SameSite,

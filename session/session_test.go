@@ -26,9 +26,13 @@ func TestNewPanicsOnNilStore(t *testing.T) {
 }
 
 func TestFromContextOutsideHandler(t *testing.T) {
-	if s := session.FromContext(t.Context()); s != nil {
-		t.Errorf("FromContext outside Handler = %v, want nil", s)
-	}
+	defer func() {
+		r, _ := recover().(string)
+		if !strings.HasPrefix(r, "session: FromContext") || !strings.Contains(r, "Manager.Handler") {
+			t.Errorf("FromContext outside Handler recovered %q, want a panic that names Manager.Handler", r)
+		}
+	}()
+	session.FromContext(t.Context())
 }
 
 func TestLazyLoad(t *testing.T) {
@@ -205,8 +209,9 @@ func TestRenew(t *testing.T) {
 
 	h.count.Reset()
 	r := c.do("POST", "/login?user=ann").must(t, 200, "ok")
-	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1, "Renew": 1}) {
-		t.Errorf("store calls of a login: %v, want one Load and one Renew", got)
+	// The list checks Config.MaxSessionsPerUser.
+	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1, "Renew": 1, "UserSessions": 1}) {
+		t.Errorf("store calls of a login: %v, want one Load, one Renew and one UserSessions", got)
 	}
 	after := c.sessionCookie()
 	if ck := r.cookie(h.cookieName()); ck == nil || ck.Value != after || after == before || after == "" {
@@ -357,17 +362,28 @@ func TestCommit(t *testing.T) {
 
 func TestUser(t *testing.T) {
 	h := newHarness(t, session.Config{}, harnessOptions{routes: map[string]http.HandlerFunc{
-		"POST /set-user": func(w http.ResponseWriter, r *http.Request) {
-			session.FromContext(r.Context()).SetUser(r.URL.Query().Get("user"))
+		"POST /empty-login": func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Login(""); !errors.Is(err, session.ErrBadKey) {
+				t.Errorf("Login(\"\") = %v, want ErrBadKey", err)
+			}
 		},
 	}})
 	c := h.newClient("")
 	c.do("GET", "/user").must(t, 200, "")
-	c.do("POST", "/set-user?user=ann").must(t, 200, "")
+	c.do("POST", "/put?k=cart&v=tea").must(t, 200, "ok")
+	c.do("POST", "/login?user=ann").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "ann")
-	c.do("POST", "/set-user?user=bob").must(t, 200, "")
+	// An anonymous session keeps its values at login (a cart)...
+	c.do("GET", "/get?k=cart").must(t, 200, "tea")
+	c.do("POST", "/put?k=note&v=ann-private").must(t, 200, "ok")
+	// ...but a login of another user drops the previous user's values.
+	c.do("POST", "/login?user=bob").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "bob")
-	c.do("POST", "/set-user?user=").must(t, 200, "")
+	c.do("GET", "/get?k=note").must(t, 200, "missing")
+	c.do("GET", "/get?k=cart").must(t, 200, "missing")
+	c.do("POST", "/empty-login").must(t, 200, "")
+	c.do("GET", "/user").must(t, 200, "bob")
+	c.do("POST", "/destroy").must(t, 200, "ok")
 	c.do("GET", "/user").must(t, 200, "")
 	c.do("GET", "/private").must(t, 303, anyBody)
 }
@@ -442,7 +458,14 @@ func TestTimeouts(t *testing.T) {
 			{9 * time.Minute, "/get?k=a", "1"},
 			{4 * time.Minute, "/whoami", anonymous},
 		}, false},
-		{"absolute: renew restarts it", []step{
+		{"absolute: a renewal for a change of privilege keeps it", []step{
+			{9 * time.Minute, "/login?user=ann", "ok"},
+			{9 * time.Minute, "/renew", "ok"},
+			{9 * time.Minute, "/get?k=a", "1"},
+			{9 * time.Minute, "/user", "ann"}, // 27 minutes after the login
+			{4 * time.Minute, "/user", ""},    // 31
+		}, false},
+		{"absolute: login restarts it", []step{
 			{9 * time.Minute, "/get?k=a", "1"},
 			{9 * time.Minute, "/login?user=ann", "ok"},
 			{9 * time.Minute, "/get?k=a", "1"},
@@ -464,7 +487,7 @@ func TestTimeouts(t *testing.T) {
 			for _, st := range tt.steps {
 				h.clock.Advance(st.advance)
 				method := "GET"
-				if strings.HasPrefix(st.path, "/login") || strings.HasPrefix(st.path, "/put") {
+				if strings.HasPrefix(st.path, "/login") || strings.HasPrefix(st.path, "/put") || st.path == "/renew" {
 					method = "POST"
 				}
 				c.do(method, st.path).must(t, 200, st.want)

@@ -116,6 +116,17 @@ type Write struct {
 	Limits Limits
 }
 
+// kind names the write for logs and metrics.
+func (w *Write) kind() string {
+	switch {
+	case w.Create:
+		return "Create"
+	case w.From != "":
+		return "Renew"
+	}
+	return "Update"
+}
+
 // Record is one stored session as a store returns it.
 type Record struct {
 	Values    map[string][]byte // the fields; nil when the store left them out

@@ -24,7 +24,7 @@ type responseWriter struct {
 var varyCookie = []string{"Cookie"}
 
 // errDropped is what Write returns once the response became a 503.
-var errDropped = errors.New("session: response replaced by 503: session store unavailable")
+var errDropped = errors.New("session: response replaced by the session's own error answer (503 or 413)")
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.wroteHeader {
@@ -68,10 +68,28 @@ func (w *responseWriter) prepare(code int) bool {
 	s.mu.Unlock()
 	if err != nil && code < 500 {
 		w.failed = true
-		w.s.m.unavailable(w.ResponseWriter)
+		if errors.Is(err, ErrTooLarge) {
+			tooLarge(w.ResponseWriter)
+		} else {
+			w.s.m.unavailable(w.ResponseWriter)
+		}
 		return false
 	}
 	return true
+}
+
+// tooLarge writes the 413 answered when the store refused the request's
+// changes because concurrent requests filled the session meanwhile.
+func tooLarge(w http.ResponseWriter) {
+	h := w.Header()
+	for _, k := range replacedHeaders {
+		delete(h, k)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.Write([]byte("413 Request Entity Too Large: the session is full; nothing of this request was saved.\n"))
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {

@@ -1,0 +1,294 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Observer receives what a Manager sees, for metrics. Every field may be nil.
+// The funcs are called on the request path, synchronously: they must be
+// fast, safe for concurrent use and must not block. String arguments are
+// package constants (listed below), so an implementation can map them to
+// pre-built label values without allocating.
+//
+// Request is called once per request whose session was loaded, with what
+// its cookie led to:
+//   - "none": no session cookie;
+//   - "invalid": a cookie that failed verification (forged, tampered, signed
+//     by a retired key, garbage); no store call was made;
+//   - "live": a verified cookie whose session the store returned;
+//   - "missing": a verified cookie whose session is gone (expired, destroyed
+//     or renewed away).
+//
+// A request whose load failed is not reported by Request: its store call
+// reports "unavailable" and its 503 reports Unavailable.
+//
+// StoreCall is called after every store call with its name as op ("Load";
+// "Create", "Update" or "Renew" for the three writes of Store.Save;
+// "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser"), its
+// result ("ok", also when the store refused a change
+// with ErrTooLarge or ErrNotInteger; "not_found" when Load, an update or
+// renewal by Save, Incr or CompareAndSwap found no live session;
+// "unavailable" when the call failed or passed StoreTimeout) and its
+// duration.
+//
+// Event is called once per event:
+//   - "created": a new session was stored;
+//   - "renewed": a session got a new token ([Session.Renew]);
+//   - "login": a save bound a session to a user ([Session.Login]);
+//   - "destroyed": a session was destroyed by [Session.Destroy];
+//   - "revoked": a session was ended by [Manager.Revoke] or
+//     [Manager.RevokeAll] (once per session);
+//   - "evicted": a session was evicted to keep a user under the cap on
+//     sessions per user, when the Manager enforces it;
+//   - "too_large": a write was refused with ErrTooLarge.
+//
+// Unavailable is called for every 503 that the middleware or
+// [Manager.Unavailable] answers.
+type Observer struct {
+	Request     func(outcome string)
+	StoreCall   func(op, result string, d time.Duration)
+	Event       func(e string)
+	Unavailable func()
+}
+
+// The strings an Observer receives.
+const (
+	outcomeNone    = "none"
+	outcomeInvalid = "invalid"
+	outcomeLive    = "live"
+	outcomeMissing = "missing"
+
+	resultOK          = "ok"
+	resultNotFound    = "not_found"
+	resultUnavailable = "unavailable"
+
+	eventCreated   = "created"
+	eventRenewed   = "renewed"
+	eventLogin     = "login"
+	eventDestroyed = "destroyed"
+	eventRevoked   = "revoked"
+	eventEvicted   = "evicted"
+	eventTooLarge  = "too_large"
+)
+
+// logInterval is the least time between two records of the same throttled
+// kind (forged cookies, store failures), so that an attacker or an outage
+// cannot flood the logs. Each record carries the count since the last one.
+const logInterval = 10 * time.Second
+
+// observing is a Manager's metrics hook, audit log and log throttles.
+type observing struct {
+	Observer
+	audit   *slog.Logger // nil: no audit records
+	addr    func(*http.Request) string
+	forged  logLimiter
+	failing logLimiter
+}
+
+func (o *observing) init(cfg Config) {
+	o.Observer = cfg.Observer
+	o.audit = cfg.AuditLog
+	o.addr = cfg.ClientAddr
+	if o.addr == nil {
+		o.addr = remoteHost
+	}
+	o.forged.every, o.failing.every = logInterval, logInterval
+}
+
+// errNotFound is returned by the funcs that Manager.call runs when the
+// store answered "no live session", so that call can report not_found; call
+// maps it back to nil.
+var errNotFound = errors.New("session: not found")
+
+// notFound returns errNotFound when the store answered without error and
+// found nothing.
+func notFound(found bool, err error) error {
+	if err == nil && !found {
+		return errNotFound
+	}
+	return err
+}
+
+// storeCall reports one store call that began at start (zero when no
+// StoreCall is set) and returns err with errNotFound mapped to nil.
+func (o *observing) storeCall(op string, start time.Time, err error) error {
+	result := resultOK
+	switch {
+	case err == nil:
+	case err == errNotFound:
+		result, err = resultNotFound, nil
+	case errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotInteger):
+		// The store answered, refusing the change.
+	default:
+		result = resultUnavailable
+	}
+	if o.StoreCall != nil {
+		o.StoreCall(op, result, time.Since(start))
+	}
+	return err
+}
+
+// start returns the time a store call begins, only when someone measures it.
+func (o *observing) start() time.Time {
+	if o.StoreCall == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+func (o *observing) request(outcome string) {
+	if o.Request != nil {
+		o.Request(outcome)
+	}
+}
+
+func (o *observing) event(e string) {
+	if o.Event != nil {
+		o.Event(e)
+	}
+}
+
+func (o *observing) unavailable() {
+	if o.Unavailable != nil {
+		o.Unavailable()
+	}
+}
+
+// storeFailed logs a failed store call on logger, at most once per
+// logInterval, with the count of failures since the last record.
+func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op string, err error) {
+	if n, ok := o.failing.allow(time.Now()); ok {
+		logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err),
+			slog.Int64("count", n), slog.Duration("interval", logInterval))
+	}
+}
+
+// noCookie reports the outcome of a request none of whose n cookies of the
+// session cookie's name verified; forged ones go to the audit log at most
+// once per logInterval, with their count.
+func (o *observing) noCookie(ctx context.Context, r *http.Request, n int) {
+	if n == 0 {
+		o.request(outcomeNone)
+		return
+	}
+	o.request(outcomeInvalid)
+	if o.audit == nil {
+		return
+	}
+	if count, ok := o.forged.allow(time.Now()); ok {
+		o.audit.LogAttrs(ctx, slog.LevelWarn, "forged_cookies", slog.Int64("count", count),
+			slog.Duration("interval", logInterval), slog.String("client", o.addr(r)), slog.String("user_agent", r.UserAgent()))
+	}
+}
+
+// record writes one audit record at INFO. r, the request at hand, may be
+// nil.
+func (o *observing) record(ctx context.Context, r *http.Request, msg, user, handle string, extra ...slog.Attr) {
+	if o.audit == nil || !o.audit.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 4+len(extra))
+	attrs = append(attrs, slog.String("user", user))
+	if handle != "" {
+		attrs = append(attrs, slog.String("session", handle))
+	}
+	if r != nil {
+		attrs = append(attrs, slog.String("client", o.addr(r)), slog.String("user_agent", r.UserAgent()))
+	}
+	attrs = append(attrs, extra...)
+	o.audit.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+}
+
+// saved reports a save that was applied: a creation, a renewal or an
+// update, binding a user at login when w.Login.
+func (s *Session) saved(ctx context.Context, w *Write) {
+	o := &s.m.ob
+	created, renewed := w.Create, w.From != ""
+	if created {
+		o.event(eventCreated)
+	}
+	if renewed {
+		o.event(eventRenewed)
+	}
+	switch {
+	case w.Login && w.User != "":
+		o.event(eventLogin)
+		o.record(ctx, s.req, "login", w.User, Handle(w.Key), slog.Bool("renewed", renewed))
+	case renewed:
+		o.record(ctx, s.req, "renew", s.user, Handle(w.Key))
+	}
+}
+
+// destroyed reports a session destroyed by Session.Destroy; user is the
+// user it was bound to ("" for an anonymous one, which has no audit record).
+func (s *Session) destroyed(ctx context.Context, key, user string) {
+	s.m.ob.event(eventDestroyed)
+	if user != "" {
+		s.m.ob.record(ctx, s.req, "logout", user, Handle(key))
+	}
+}
+
+// revoked reports sessions ended by Manager.Revoke (handle set) or
+// Manager.RevokeAll (n of them). The request at hand, when ctx is a
+// request's inside Manager.Handler, gives the client address and agent of
+// whoever revoked.
+func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
+	for range n {
+		m.ob.event(eventRevoked)
+	}
+	r := requestOf(ctx)
+	if handle != "" {
+		m.ob.record(ctx, r, "revoke", user, handle)
+	} else {
+		m.ob.record(ctx, r, "revoke_all", user, "", slog.Int("count", n))
+	}
+}
+
+// remoteHost is the default Config.ClientAddr: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// logLimiter lets one record through per interval and counts the events
+// in between. It takes no lock: a counter and the next time allowed.
+type logLimiter struct {
+	every time.Duration
+	n     atomic.Int64
+	next  atomic.Int64 // unix nanoseconds before which nothing is logged
+}
+
+// allow counts one event at now and reports whether to log it, with the
+// number of events since the last record (this one included).
+func (l *logLimiter) allow(now time.Time) (int64, bool) {
+	l.n.Add(1)
+	t, next := now.UnixNano(), l.next.Load()
+	if t < next || !l.next.CompareAndSwap(next, t+int64(l.every)) {
+		return 0, false
+	}
+	return l.n.Swap(0), true
+}
+
+// evicted reports a session ended to keep user within
+// Config.MaxSessionsPerUser.
+func (m *Manager) evicted(ctx context.Context, user, handle string) {
+	m.ob.event(eventEvicted)
+	m.ob.record(ctx, requestOf(ctx), "evict", user, handle)
+}
+
+// requestOf returns the request whose context ctx is, inside
+// Manager.Handler, or nil.
+func requestOf(ctx context.Context) *http.Request {
+	if s, ok := ctx.Value(ctxKey{}).(*Session); ok {
+		return s.req
+	}
+	return nil
+}
