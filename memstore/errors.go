@@ -1,36 +1,34 @@
 package memstore
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/stickless/stickless/session"
 )
 
-// ErrClosed is returned by every method of a Store after [Store.Close]. It
-// wraps session.ErrStoreUnavailable.
-var ErrClosed error = &unavailableError{msg: "memstore: closed"}
+var (
+	// ErrClosed is returned by every method of a Store after [Store.Close].
+	ErrClosed = errors.New("memstore: closed")
 
-// unavailableError is a failure to answer: it matches
-// session.ErrStoreUnavailable and its cause.
-type unavailableError struct {
-	msg   string
-	cause error
-}
+	// ErrFull is returned by a [Store.Save] that would create a session
+	// while the store holds Options.MaxSessions live ones. The session
+	// Manager answers it, like any store failure, with a 503.
+	ErrFull = errors.New("memstore: full: too many live sessions (Options.MaxSessions)")
 
-func (e *unavailableError) Error() string { return e.msg }
+	errCreateAndFrom = errors.New("memstore: Save: a Write cannot both Create and renew From")
+)
 
-func (e *unavailableError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{session.ErrStoreUnavailable}
-	}
-	return []error{session.ErrStoreUnavailable, e.cause}
-}
+// contextError is the error of a call whose context is done: it matches
+// context.Canceled or context.DeadlineExceeded.
+func contextError(err error) error { return fmt.Errorf("memstore: %w", err) }
 
-// contextError wraps the error of a done context so that it matches
-// session.ErrStoreUnavailable as well as context.Canceled or
-// context.DeadlineExceeded.
-func contextError(err error) error {
-	return &unavailableError{msg: "memstore: " + err.Error(), cause: err}
+// tooLarge is the error of a write refused by its limits: it matches
+// session.ErrTooLarge and says by how much.
+func tooLarge(size, fields int, lim session.Limits) error {
+	return fmt.Errorf("memstore: the write would make the session %d bytes in %d fields, past the limits of %d bytes and %d fields: %w",
+		size, fields, lim.MaxSize, lim.MaxFields, session.ErrTooLarge)
 }
 
 // notIntegerError is the error of Incr on a field that does not hold an

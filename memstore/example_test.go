@@ -14,19 +14,19 @@ func Example() {
 	defer store.Close()
 
 	ctx := context.Background()
-	lt := session.Lifetime{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
-	ch := session.Change{Set: map[string][]byte{"user_name": []byte(`"alice"`)}, User: "alice"}
-	if err := store.Create(ctx, "key-1", ch, lt); err != nil {
+	lim := session.Limits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour, MaxSize: 64 << 10, MaxFields: 256}
+	w := session.Write{Create: true, Key: "key-1", Set: map[string][]byte{"theme": []byte(`"dark"`)}, User: "alice", Limits: lim}
+	if _, err := store.Save(ctx, w); err != nil {
 		panic(err)
 	}
-	n, _, _ := store.Incr(ctx, "key-1", "visits", 1, lt)
-	rec, found, _ := store.Load(ctx, "key-1", lt)
-	fmt.Println(found, rec.User, string(rec.Values["user_name"]), n)
+	n, _, _ := store.Incr(ctx, "key-1", "visits", 1, lim)
+	rec, found, _ := store.Load(ctx, "key-1", lim)
+	fmt.Println(found, rec.User, string(rec.Values["theme"]), n)
 
 	store.Close()
-	_, _, err := store.Load(ctx, "key-1", lt)
+	_, _, err := store.Load(ctx, "key-1", lim)
 	fmt.Println(err)
 	// Output:
-	// true alice "alice" 1
+	// true alice "dark" 1
 	// memstore: closed
 }

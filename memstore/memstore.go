@@ -3,22 +3,58 @@
 // and development; sessions are lost when the process ends, and instances
 // behind a load balancer do not share them (use the Redis store for that).
 //
-// A Store implements [session.Store]: every method is safe for concurrent
-// use, and the package sessiontest checks it against the contract.
+// A [Store] implements [session.Store] and its optional interfaces
+// [session.Counter], [session.UserIndex] and [session.Checker]. Each call holds the store's
+// lock from its read to its last write, so it is atomic, and the limits of
+// [session.Limits] (MaxSize, MaxFields) are checked under that lock before
+// anything is written: a write that would pass them writes nothing and
+// returns an error wrapping session.ErrTooLarge. The package sessiontest
+// checks the Store against the contract.
+//
+// # The bound on sessions
+//
+// A Store holds at most Options.MaxSessions live sessions (default
+// 100,000). At the bound it first deletes the sessions that have expired,
+// then refuses to create more with [ErrFull], which the session Manager
+// answers with a 503; the sessions it holds keep working, and they can
+// still be changed, renewed and destroyed. Memory is therefore bounded by
+// about MaxSessions × session.Config.MaxSize (100,000 × 64 KiB = 6.4 GB
+// at worst, a few hundred bytes a session for typical ones): set
+// MaxSessions to what the process may hold.
+//
+// Why refuse rather than evict: evicting would end a live session, without
+// a trace, because of someone else's traffic. A flood of new sessions
+// would evict the sessions of real users first, since theirs have been
+// idle longest and so expire soonest, while the flood's own are the
+// newest. A refusal is visible (a 503 and a log line), touches no one who
+// is already in, and clears itself as the flood's sessions reach their
+// idle timeout. Stop a flood before it reaches the store: create sessions
+// only for users who need one (a login, say), and rate-limit the routes
+// that create them.
 package memstore
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/stickless/stickless/session"
 )
 
-// DefaultCleanupInterval is how often the janitor deletes expired sessions
-// when Options.CleanupInterval is zero.
-const DefaultCleanupInterval = time.Minute
+const (
+	// DefaultCleanupInterval is how often the janitor deletes expired
+	// sessions when Options.CleanupInterval is zero.
+	DefaultCleanupInterval = time.Minute
+
+	// DefaultMaxSessions is the bound on live sessions when
+	// Options.MaxSessions is zero.
+	DefaultMaxSessions = 100_000
+)
+
+// sweepGap is the least time between two sweeps of expired sessions made
+// because the store is full, so that a flood of refused creations does not
+// scan every session each time.
+const sweepGap = time.Second
 
 // Options configures a Store. The zero value is a valid configuration.
 type Options struct {
@@ -27,18 +63,17 @@ type Options struct {
 	// only frees their memory. default: 1 minute (DefaultCleanupInterval).
 	CleanupInterval time.Duration
 
-	// MaxSessionsPerUser caps the live sessions bound to one user: when a
-	// Create, Renew or Update binds a session that makes a user pass the
-	// cap, the user's other sessions are destroyed oldest first (by their
-	// creation or renewal time) until the user is within it. default: 0,
-	// unlimited.
-	MaxSessionsPerUser int
+	// MaxSessions bounds the number of sessions the store holds: a
+	// creation that would pass it fails with ErrFull (see the package
+	// documentation for why it refuses rather than evicts). Negative means
+	// no bound. default: 100,000 (DefaultMaxSessions).
+	MaxSessions int
 
 	// Now tells the time; tests set it to a fake clock. default: time.Now.
 	Now func() time.Time
 }
 
-// Store is the in-memory [session.Store]. Create one with [New] and stop its
+// Store is the in-memory session store. Create one with [New] and stop its
 // janitor with [Store.Close]. All methods are safe for concurrent use.
 //
 // Load slides the idle deadline on every call: the store never skips a
@@ -46,10 +81,11 @@ type Options struct {
 type Store struct {
 	opts Options
 
-	mu      sync.Mutex
-	entries map[string]*entry              // by key
-	users   map[string]map[string]struct{} // user -> keys bound to it
-	closed  bool
+	mu        sync.Mutex
+	entries   map[string]*entry              // by key
+	users     map[string]map[string]struct{} // user -> keys bound to it
+	closed    bool
+	lastSweep time.Time // of expired sessions, by a creation at the bound
 
 	stop chan struct{} // closed by Close to stop the janitor
 	done chan struct{} // closed by the janitor when it has returned
@@ -58,9 +94,10 @@ type Store struct {
 // entry is one stored session.
 type entry struct {
 	values    map[string][]byte
+	size      int // sum of len(field)+len(value) over values
 	user      string
 	userAgent string
-	created   time.Time
+	created   time.Time // the login time
 	lastSeen  time.Time
 	idle      time.Time // idle deadline
 	absolute  time.Time // absolute deadline
@@ -86,18 +123,95 @@ func (e *entry) touch(now time.Time, idle time.Duration) {
 	}
 }
 
+// login restarts e's login time and absolute deadline at now.
+func (e *entry) login(now time.Time, absolute time.Duration) {
+	e.created = now
+	e.absolute = now.Add(absolute)
+}
+
+// set stores v under field, keeping e.size.
+func (e *entry) set(field string, v []byte) {
+	if old, ok := e.values[field]; ok {
+		e.size -= len(field) + len(old)
+	}
+	e.values[field] = v
+	e.size += len(field) + len(v)
+}
+
+// del deletes field, keeping e.size.
+func (e *entry) del(field string) {
+	if old, ok := e.values[field]; ok {
+		e.size -= len(field) + len(old)
+		delete(e.values, field)
+	}
+}
+
+// apply writes w's values into e: Clear, then Del, then Set. The values
+// are copied.
+func (e *entry) apply(w *session.Write) {
+	if w.Clear {
+		clear(e.values)
+		e.size = 0
+	}
+	for _, k := range w.Del {
+		e.del(k)
+	}
+	for k, v := range w.Set {
+		e.set(k, clone(v))
+	}
+}
+
+// after returns the size and number of fields e would have after
+// e.apply(w), without changing e. A nil e is an empty session.
+func (e *entry) after(w *session.Write) (size, fields int) {
+	var have map[string][]byte
+	if e != nil && !w.Clear {
+		have, size, fields = e.values, e.size, len(e.values)
+	}
+	var deleted map[string]bool // fields of Del already counted
+	for _, k := range w.Del {
+		if _, set := w.Set[k]; set {
+			continue // counted with Set below
+		}
+		old, ok := have[k]
+		if !ok || deleted[k] {
+			continue
+		}
+		if deleted == nil {
+			deleted = make(map[string]bool, len(w.Del))
+		}
+		deleted[k] = true
+		size -= len(k) + len(old)
+		fields--
+	}
+	for k, v := range w.Set {
+		if old, ok := have[k]; ok {
+			size -= len(k) + len(old)
+			fields--
+		}
+		size += len(k) + len(v)
+		fields++
+	}
+	return size, fields
+}
+
+// fits reports whether a session of size bytes in fields fields is within
+// lim.
+func fits(size, fields int, lim session.Limits) bool {
+	return (lim.MaxSize <= 0 || size <= lim.MaxSize) && (lim.MaxFields <= 0 || fields <= lim.MaxFields)
+}
+
 // New returns a Store configured by opts and starts its janitor goroutine,
-// which runs until [Store.Close]. A negative CleanupInterval or
-// MaxSessionsPerUser panics.
+// which runs until [Store.Close]. A negative CleanupInterval panics.
 func New(opts Options) *Store {
 	if opts.CleanupInterval < 0 {
 		panic("memstore: New: negative CleanupInterval")
 	}
-	if opts.MaxSessionsPerUser < 0 {
-		panic("memstore: New: negative MaxSessionsPerUser")
-	}
 	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = DefaultCleanupInterval
+	}
+	if opts.MaxSessions == 0 {
+		opts.MaxSessions = DefaultMaxSessions
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -114,8 +228,8 @@ func New(opts Options) *Store {
 }
 
 // Close stops the janitor, waits for it to return and drops every session.
-// Afterwards every method returns an error wrapping ErrClosed (and so
-// session.ErrStoreUnavailable). Close is idempotent and always returns nil.
+// Afterwards every method returns ErrClosed. Close is idempotent and always
+// returns nil.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -150,15 +264,31 @@ func (s *Store) janitor() {
 func (s *Store) deleteExpired() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return
+	if !s.closed {
+		s.deleteExpiredLocked(s.opts.Now())
 	}
-	now := s.opts.Now()
+}
+
+func (s *Store) deleteExpiredLocked(now time.Time) {
 	for key, e := range s.entries {
 		if !e.liveAt(now) {
 			s.removeLocked(key)
 		}
 	}
+}
+
+// roomLocked reports whether the store may hold one more session. At the
+// bound it deletes the expired sessions first, at most once per sweepGap.
+func (s *Store) roomLocked(now time.Time) bool {
+	max := s.opts.MaxSessions
+	if max < 0 || len(s.entries) < max {
+		return true
+	}
+	if now.Sub(s.lastSweep) >= sweepGap || now.Before(s.lastSweep) {
+		s.lastSweep = now
+		s.deleteExpiredLocked(now)
+	}
+	return len(s.entries) < max
 }
 
 // begin locks the store for one call, or returns why it cannot answer. On
@@ -244,58 +374,9 @@ func (s *Store) unindexLocked(key, user string) {
 	}
 }
 
-// bindLocked binds the entry under key to user, keeping the index in step,
-// and enforces MaxSessionsPerUser.
-func (s *Store) bindLocked(key string, e *entry, user string, now time.Time) {
-	if e.user != user {
-		s.unindexLocked(key, e.user)
-		e.user = user
-		s.indexLocked(key, user)
-	}
-	s.capLocked(user, key, now)
-}
-
-// capLocked destroys the oldest sessions of user other than keep while the
-// user has more live sessions than MaxSessionsPerUser.
-func (s *Store) capLocked(user, keep string, now time.Time) {
-	max := s.opts.MaxSessionsPerUser
-	if max == 0 || user == "" {
-		return
-	}
-	type aged struct {
-		key     string
-		created time.Time
-	}
-	var others []aged
-	for k := range s.users[user] {
-		if k == keep {
-			continue
-		}
-		if e := s.userLiveLocked(user, k, now); e != nil {
-			others = append(others, aged{k, e.created})
-		}
-	}
-	excess := len(others) + 1 - max
-	if excess <= 0 {
-		return
-	}
-	slices.SortFunc(others, func(a, b aged) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		if a.key < b.key {
-			return -1
-		}
-		return 1
-	})
-	for _, o := range others[:excess] {
-		s.removeLocked(o.key)
-	}
-}
-
-// Load implements [session.Store.Load]. The Record's Values are a copy the
+// Load implements [session.Store]. The Record's Values are a copy the
 // caller may keep and change.
-func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (session.Record, bool, error) {
+func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return session.Record{}, false, err
 	}
@@ -305,85 +386,84 @@ func (s *Store) Load(ctx context.Context, key string, lt session.Lifetime) (sess
 	if e == nil {
 		return session.Record{}, false, nil
 	}
-	e.touch(now, lt.Idle)
+	e.touch(now, lim.Idle)
 	rec := e.record()
 	rec.Values = cloneValues(e.values)
 	return rec, true, nil
 }
 
-// Create implements [session.Store.Create].
-func (s *Store) Create(ctx context.Context, key string, ch session.Change, lt session.Lifetime) error {
-	if err := s.begin(ctx); err != nil {
-		return err
+// Save implements [session.Store]. A creation fails with ErrFull when the
+// store holds Options.MaxSessions live sessions. A creation or renewal
+// records w.UserAgent; an update ignores it. A Write with both Create and
+// From set is an error.
+func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
+	if w.Create && w.From != "" {
+		return false, errCreateAndFrom
 	}
-	defer s.mu.Unlock()
-	now := s.opts.Now()
-	e := &entry{
-		values:    make(map[string][]byte, len(ch.Set)),
-		userAgent: ch.UserAgent,
-		created:   now,
-		absolute:  now.Add(lt.Absolute),
-	}
-	e.touch(now, lt.Idle)
-	for k, v := range ch.Set {
-		e.values[k] = clone(v)
-	}
-	s.putLocked(key, e)
-	if ch.User != "" {
-		s.bindLocked(key, e, ch.User, now)
-	}
-	return nil
-}
-
-// Update implements [session.Store.Update]. ch.Del is applied before
-// ch.Set; ch.UserAgent is ignored.
-func (s *Store) Update(ctx context.Context, key string, ch session.Change, lt session.Lifetime) (bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
 	now := s.opts.Now()
+	if w.Create {
+		err := s.createLocked(&w, now)
+		return err == nil, err
+	}
+	key := w.Key
+	if w.From != "" {
+		key = w.From
+	}
 	e := s.liveLocked(key, now)
 	if e == nil {
 		return false, nil
 	}
-	apply(e, ch)
-	e.touch(now, lt.Idle)
-	if ch.SetUser {
-		s.bindLocked(key, e, ch.User, now)
+	if size, fields := e.after(&w); !fits(size, fields, w.Limits) {
+		return false, tooLarge(size, fields, w.Limits)
+	}
+	e.apply(&w)
+	if w.Login {
+		e.login(now, w.Limits.Absolute)
+	}
+	e.touch(now, w.Limits.Idle)
+	if w.From != "" {
+		// A renewal: the entry moves, and the index with it.
+		s.removeLocked(w.From)
+		e.userAgent = w.UserAgent
+		if w.BindUser {
+			e.user = w.User
+		}
+		s.putLocked(w.Key, e)
+		return true, nil
+	}
+	if w.BindUser && e.user != w.User {
+		s.unindexLocked(w.Key, e.user)
+		e.user = w.User
+		s.indexLocked(w.Key, e.user)
 	}
 	return true, nil
 }
 
-// Renew implements [session.Store.Renew]. The session keeps its user unless
-// ch.User is set or ch.SetUser is true (then ch.User, "" unbinds it), and
-// its user agent unless ch.UserAgent is set.
-func (s *Store) Renew(ctx context.Context, oldKey, newKey string, ch session.Change, lt session.Lifetime) (bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return false, err
+// createLocked stores a new session under w.Key.
+func (s *Store) createLocked(w *session.Write, now time.Time) error {
+	if size, fields := (*entry)(nil).after(w); !fits(size, fields, w.Limits) {
+		return tooLarge(size, fields, w.Limits)
 	}
-	defer s.mu.Unlock()
-	now := s.opts.Now()
-	e := s.liveLocked(oldKey, now)
-	if e == nil {
-		return false, nil
+	if s.entries[w.Key] == nil && !s.roomLocked(now) {
+		return ErrFull
 	}
-	s.removeLocked(oldKey)
-	apply(e, ch)
-	if ch.UserAgent != "" {
-		e.userAgent = ch.UserAgent
+	e := &entry{
+		values:    make(map[string][]byte, len(w.Set)),
+		user:      w.User,
+		userAgent: w.UserAgent,
 	}
-	e.created = now
-	e.absolute = now.Add(lt.Absolute)
-	e.touch(now, lt.Idle)
-	s.putLocked(newKey, e)
-	if ch.SetUser || ch.User != "" {
-		s.bindLocked(newKey, e, ch.User, now)
-	}
-	return true, nil
+	e.apply(w)
+	e.login(now, w.Limits.Absolute)
+	e.touch(now, w.Limits.Idle)
+	s.putLocked(w.Key, e)
+	return nil
 }
 
-// Destroy implements [session.Store.Destroy].
+// Destroy implements [session.Store].
 func (s *Store) Destroy(ctx context.Context, key string) error {
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -393,11 +473,11 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	return nil
 }
 
-// Incr implements [session.Store.Incr]. The field must hold a JSON integer
+// Incr implements [session.Counter]. The field must hold a JSON integer
 // that fits in an int64 (like "42" or "-7"); the new value is stored as its
 // decimal text. A result that would overflow an int64 is an error wrapping
 // session.ErrNotInteger, and the field is left as it was.
-func (s *Store) Incr(ctx context.Context, key, field string, n int64, lt session.Lifetime) (int64, bool, error) {
+func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, false, err
 	}
@@ -407,7 +487,6 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lt session
 	if e == nil {
 		return 0, false, nil
 	}
-	e.touch(now, lt.Idle)
 	var v int64
 	if b, ok := e.values[field]; ok {
 		var err error
@@ -419,14 +498,20 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lt session
 	if (n > 0 && sum < v) || (n < 0 && sum > v) {
 		return 0, true, errOverflow
 	}
-	e.values[field] = formatInt(sum)
+	nb := formatInt(sum)
+	if err := e.fitsSet(field, nb, lim); err != nil {
+		return 0, true, err
+	}
+	e.set(field, nb)
+	e.touch(now, lim.Idle)
 	return sum, true, nil
 }
 
-// CompareAndSwap implements [session.Store.CompareAndSwap]. It compares
-// bytes exactly: old == nil matches only an absent field, and a non-nil
-// empty old matches only a present empty value.
-func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lt session.Lifetime) (bool, bool, error) {
+// CompareAndSwap implements [session.Counter]. It compares bytes exactly:
+// old == nil matches only an absent field, and a non-nil empty old matches
+// only a present empty value. A comparison that fails still slides the
+// idle deadline.
+func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim session.Limits) (bool, bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return false, false, err
 	}
@@ -436,21 +521,31 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 	if e == nil {
 		return false, false, nil
 	}
-	e.touch(now, lt.Idle)
 	cur, ok := e.values[field]
-	if old == nil {
-		if ok {
-			return false, true, nil
-		}
-	} else if !ok || string(cur) != string(old) {
+	if (old == nil && ok) || (old != nil && (!ok || string(cur) != string(old))) {
+		e.touch(now, lim.Idle)
 		return false, true, nil
 	}
-	e.values[field] = clone(new)
+	if err := e.fitsSet(field, new, lim); err != nil {
+		return false, true, err
+	}
+	e.set(field, clone(new))
+	e.touch(now, lim.Idle)
 	return true, true, nil
 }
 
-// UserSessions implements [session.Store.UserSessions]. The records carry
-// no Values.
+// fitsSet returns an error wrapping session.ErrTooLarge if setting field
+// to v would make e pass lim.
+func (e *entry) fitsSet(field string, v []byte, lim session.Limits) error {
+	size, fields := e.after(&session.Write{Set: map[string][]byte{field: v}})
+	if !fits(size, fields, lim) {
+		return tooLarge(size, fields, lim)
+	}
+	return nil
+}
+
+// UserSessions implements [session.UserIndex]. The records carry no
+// Values.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSession, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -468,8 +563,8 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 	return out, nil
 }
 
-// DestroyUser implements [session.Store.DestroyUser]. The count includes
-// live sessions only.
+// DestroyUser implements [session.UserIndex]. The count includes live
+// sessions only.
 func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
@@ -486,6 +581,21 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	return n, nil
 }
 
+// Live implements [session.Checker]: it reports which keys hold a live
+// session, without sliding their idle deadlines.
+func (s *Store) Live(ctx context.Context, keys []string) ([]bool, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	live := make([]bool, len(keys))
+	for i, k := range keys {
+		live[i] = s.liveLocked(k, now) != nil
+	}
+	return live, nil
+}
+
 // record returns e's metadata, without values.
 func (e *entry) record() session.Record {
 	return session.Record{
@@ -494,16 +604,6 @@ func (e *entry) record() session.Record {
 		Created:   e.created,
 		LastSeen:  e.lastSeen,
 		Expires:   e.expires(),
-	}
-}
-
-// apply writes ch's deletions and sets into e.
-func apply(e *entry, ch session.Change) {
-	for _, k := range ch.Del {
-		delete(e.values, k)
-	}
-	for k, v := range ch.Set {
-		e.values[k] = clone(v)
 	}
 }
 
@@ -518,5 +618,11 @@ func cloneValues(m map[string][]byte) map[string][]byte {
 	return out
 }
 
-// Compile-time check that Store satisfies the contract.
-var _ session.Store = (*Store)(nil)
+// Compile-time checks that Store satisfies the contract and its optional
+// interfaces.
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.Counter   = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+	_ session.Checker   = (*Store)(nil)
+)

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -33,7 +34,17 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-var lt = session.Lifetime{Idle: time.Minute, Absolute: time.Hour}
+var lt = session.Limits{Idle: time.Minute, Absolute: time.Hour}
+
+// create stores a new session under key with w's values and user, and
+// limits lim.
+func create(t *testing.T, s *Store, key string, w session.Write, lim session.Limits) {
+	t.Helper()
+	w.Create, w.Key, w.Limits = true, key, lim
+	if _, err := s.Save(context.Background(), w); err != nil {
+		t.Fatalf("create %s: %v", key, err)
+	}
+}
 
 func newStore(t *testing.T, opts Options) *Store {
 	t.Helper()
@@ -52,15 +63,10 @@ func entryCount(s *Store) int {
 func TestJanitorDeletesExpired(t *testing.T) {
 	c := newClock()
 	s := newStore(t, Options{CleanupInterval: 5 * time.Millisecond, Now: c.Now})
-	ctx := context.Background()
 	for _, k := range []string{"a", "b"} {
-		if err := s.Create(ctx, k, session.Change{User: "u"}, lt); err != nil {
-			t.Fatal(err)
-		}
+		create(t, s, k, session.Write{User: "u"}, lt)
 	}
-	if err := s.Create(ctx, "long", session.Change{}, session.Lifetime{Idle: 2 * time.Hour, Absolute: 3 * time.Hour}); err != nil {
-		t.Fatal(err)
-	}
+	create(t, s, "long", session.Write{}, session.Limits{Idle: 2 * time.Hour, Absolute: 3 * time.Hour})
 	c.Advance(2 * time.Minute) // a and b are idle past their deadline
 	deadline := time.Now().Add(10 * time.Second)
 	for entryCount(s) != 1 {
@@ -126,8 +132,8 @@ func TestClosed(t *testing.T) {
 	s.Close()
 	ctx := context.Background()
 	_, _, err := s.Load(ctx, "k", lt)
-	if !errors.Is(err, ErrClosed) || !errors.Is(err, session.ErrStoreUnavailable) {
-		t.Fatalf("Load after Close: err = %v, want ErrClosed wrapping ErrStoreUnavailable", err)
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("Load after Close: err = %v, want ErrClosed", err)
 	}
 	if err.Error() != "memstore: closed" {
 		t.Errorf("error text = %q", err)
@@ -138,60 +144,9 @@ func TestContextDone(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := s.Create(ctx, "k", session.Change{}, lt)
-	if !errors.Is(err, session.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want ErrStoreUnavailable and context.Canceled", err)
-	}
-}
-
-func TestMaxSessionsPerUser(t *testing.T) {
-	c := newClock()
-	s := newStore(t, Options{MaxSessionsPerUser: 2, Now: c.Now})
-	ctx := context.Background()
-	create := func(key, user string) {
-		t.Helper()
-		if err := s.Create(ctx, key, session.Change{User: user}, lt); err != nil {
-			t.Fatal(err)
-		}
-		c.Advance(time.Second)
-	}
-	keys := func(user string) map[string]bool {
-		t.Helper()
-		list, err := s.UserSessions(ctx, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]bool{}
-		for _, us := range list {
-			m[us.Key] = true
-		}
-		return m
-	}
-	create("a1", "alice")
-	create("a2", "alice")
-	create("b1", "bob")
-	create("a3", "alice") // evicts a1, the oldest
-	if got := keys("alice"); len(got) != 2 || !got["a2"] || !got["a3"] {
-		t.Fatalf("alice's sessions = %v, want a2 and a3", got)
-	}
-	if _, found, _ := s.Load(ctx, "a1", lt); found {
-		t.Error("evicted session a1 still loads")
-	}
-	// Renewing a2 makes it the newest; binding an anonymous session then
-	// evicts a3, now the oldest.
-	if ok, err := s.Renew(ctx, "a2", "a2'", session.Change{User: "alice"}, lt); !ok || err != nil {
-		t.Fatalf("Renew = %v, %v", ok, err)
-	}
-	c.Advance(time.Second)
-	create("anon", "")
-	if ok, err := s.Update(ctx, "anon", session.Change{SetUser: true, User: "alice"}, lt); !ok || err != nil {
-		t.Fatalf("Update = %v, %v", ok, err)
-	}
-	if got := keys("alice"); len(got) != 2 || !got["a2'"] || !got["anon"] {
-		t.Fatalf("alice's sessions = %v, want a2' and anon", got)
-	}
-	if got := keys("bob"); len(got) != 1 {
-		t.Errorf("bob's sessions = %v, want b1 untouched", got)
+	_, err := s.Save(ctx, session.Write{Create: true, Key: "k", Limits: lt})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
 
@@ -233,7 +188,7 @@ func TestParseInt(t *testing.T) {
 func TestIncrOverflow(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()
-	s.Create(ctx, "k", session.Change{Set: map[string][]byte{"n": []byte("9223372036854775807")}}, lt)
+	create(t, s, "k", session.Write{Set: map[string][]byte{"n": []byte("9223372036854775807")}}, lt)
 	_, found, err := s.Incr(ctx, "k", "n", 1, lt)
 	if !found || !errors.Is(err, session.ErrNotInteger) {
 		t.Fatalf("Incr past MaxInt64 = found %v, err %v; want an ErrNotInteger", found, err)
@@ -248,7 +203,7 @@ func TestLoadReturnsCopies(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()
 	in := []byte(`"x"`)
-	s.Create(ctx, "k", session.Change{Set: map[string][]byte{"a": in}}, lt)
+	create(t, s, "k", session.Write{Set: map[string][]byte{"a": in}}, lt)
 	in[1] = 'y' // the caller's slice is not kept
 	rec, _, _ := s.Load(ctx, "k", lt)
 	rec.Values["a"][1] = 'z'
@@ -263,8 +218,8 @@ func TestExpiryFakeClock(t *testing.T) {
 	c := newClock()
 	s := newStore(t, Options{Now: c.Now})
 	ctx := context.Background()
-	lt := session.Lifetime{Idle: 10 * time.Minute, Absolute: 30 * time.Minute}
-	s.Create(ctx, "k", session.Change{}, lt)
+	lt := session.Limits{Idle: 10 * time.Minute, Absolute: 30 * time.Minute}
+	create(t, s, "k", session.Write{}, lt)
 	for range 5 { // 25 minutes of activity, every 5 minutes
 		c.Advance(5 * time.Minute)
 		if _, found, _ := s.Load(ctx, "k", lt); !found {
@@ -306,59 +261,203 @@ func checkIndex(t *testing.T, s *Store) {
 	}
 }
 
+// checkEntries checks that each entry's size is the sum of its fields and
+// that it is within lim.
+func checkEntries(t *testing.T, s *Store, lim session.Limits) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, e := range s.entries {
+		size := 0
+		for k, v := range e.values {
+			size += len(k) + len(v)
+		}
+		if size != e.size {
+			t.Fatalf("entry %s: size %d kept, %d in its values", key, e.size, size)
+		}
+		if !fits(size, len(e.values), lim) {
+			t.Fatalf("entry %s: %d bytes in %d fields, past the limits %+v", key, size, len(e.values), lim)
+		}
+	}
+}
+
 // TestIndexInStep runs random operations on a few keys and users and checks
-// after each that the user index matches the entries.
+// after each that the user index matches the entries, that every entry
+// keeps its size right and within the limits, and that the store holds no
+// more than MaxSessions entries.
 func TestIndexInStep(t *testing.T) {
+	const maxSessions = 6
 	c := newClock()
-	s := newStore(t, Options{MaxSessionsPerUser: 3, Now: c.Now})
+	s := newStore(t, Options{MaxSessions: maxSessions, Now: c.Now})
 	ctx := context.Background()
 	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
 	users := []string{"", "u0", "u1", "u2"}
-	short := session.Lifetime{Idle: 3 * time.Second, Absolute: 10 * time.Second}
+	fields := []string{"a", "b", "c", "d", "e"}
+	vals := []string{"1", "22", `"abcdef"`, `"0123456789"`}
+	lim := session.Limits{Idle: 10 * time.Second, Absolute: 30 * time.Second, MaxSize: 30, MaxFields: 3}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(l []string) string { return l[rng.IntN(len(l))] }
-	for i := range 5000 {
+	counts := map[string]int{}
+	for i := range 20000 {
 		key, user := pick(keys), pick(users)
-		ch := session.Change{Set: map[string][]byte{"a": []byte("1")}, SetUser: rng.IntN(2) == 0, User: user}
+		w := session.Write{
+			Key: key, Clear: rng.IntN(8) == 0, Set: map[string][]byte{}, BindUser: rng.IntN(2) == 0,
+			User: user, UserAgent: "ua", Login: rng.IntN(4) == 0, Limits: lim,
+		}
+		for range rng.IntN(3) {
+			w.Set[pick(fields)] = []byte(pick(vals))
+		}
+		for range rng.IntN(3) {
+			w.Del = append(w.Del, pick(fields))
+		}
 		var err error
-		switch op := rng.IntN(9); op {
+		op := rng.IntN(11)
+		switch op {
 		case 0, 1:
-			err = s.Create(ctx, key, ch, short)
-		case 2:
-			_, err = s.Update(ctx, key, ch, short)
-		case 3:
-			_, err = s.Renew(ctx, key, pick(keys), ch, short)
+			w.Create = true
+			_, err = s.Save(ctx, w)
+		case 2, 3:
+			_, err = s.Save(ctx, w)
 		case 4:
-			err = s.Destroy(ctx, key)
+			w.From = pick(keys)
+			_, err = s.Save(ctx, w)
 		case 5:
-			_, err = s.DestroyUser(ctx, user)
+			err = s.Destroy(ctx, key)
 		case 6:
-			_, err = s.UserSessions(ctx, user)
+			_, err = s.DestroyUser(ctx, user)
 		case 7:
-			_, _, err = s.Load(ctx, key, short)
+			_, err = s.UserSessions(ctx, user)
 		case 8:
+			_, _, err = s.Load(ctx, key, lim)
+		case 9:
+			if rng.IntN(2) == 0 {
+				_, _, err = s.Incr(ctx, key, pick(fields), int64(rng.IntN(2000)-1000), lim)
+			} else {
+				_, _, err = s.CompareAndSwap(ctx, key, pick(fields), nil, []byte(pick(vals)), lim)
+			}
+		case 10:
 			s.deleteExpired()
 		}
-		if err != nil {
-			t.Fatal(err)
+		switch {
+		case errors.Is(err, session.ErrTooLarge):
+			counts["too large"]++
+		case errors.Is(err, ErrFull):
+			counts["full"]++
+		case errors.Is(err, session.ErrNotInteger):
+			counts["not an integer"]++
+		case err != nil:
+			t.Fatalf("operation %d (%d): %v", i, op, err)
 		}
-		c.Advance(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		c.Advance(time.Duration(rng.IntN(300)) * time.Millisecond)
 		checkIndex(t, s)
-		s.mu.Lock()
-		live := map[string]int{}
-		for _, e := range s.entries {
-			if e.user != "" && e.liveAt(c.Now()) {
-				live[e.user]++
-			}
+		checkEntries(t, s, lim)
+		if n := entryCount(s); n > maxSessions {
+			t.Fatalf("after operation %d: %d entries, more than MaxSessions %d", i, n, maxSessions)
 		}
-		s.mu.Unlock()
-		for u, n := range live {
-			if n > 3 {
-				t.Errorf("user %s has %d live sessions, more than MaxSessionsPerUser 3", u, n)
-			}
+	}
+	// The random walk must have met each refusal, or it tests little.
+	for _, what := range []string{"too large", "full", "not an integer"} {
+		if counts[what] == 0 {
+			t.Errorf("no operation was refused as %s", what)
 		}
-		if t.Failed() {
-			t.Fatalf("after operation %d", i)
+	}
+	t.Logf("refusals: %v", counts)
+}
+
+func TestMaxSessionsDefault(t *testing.T) {
+	s := newStore(t, Options{})
+	if s.opts.MaxSessions != DefaultMaxSessions {
+		t.Fatalf("MaxSessions = %d, want %d", s.opts.MaxSessions, DefaultMaxSessions)
+	}
+	s = newStore(t, Options{MaxSessions: -1})
+	for i := range 10 {
+		create(t, s, fmt.Sprint("k", i), session.Write{}, lt)
+	}
+	if n := entryCount(s); n != 10 {
+		t.Fatalf("unbounded store holds %d entries, want 10", n)
+	}
+}
+
+// TestMaxSessions checks the behaviour at the bound: a creation is refused
+// with ErrFull and writes nothing, while the sessions held keep working;
+// expired sessions make room.
+func TestMaxSessions(t *testing.T) {
+	c := newClock()
+	s := newStore(t, Options{MaxSessions: 3, Now: c.Now})
+	ctx := context.Background()
+	short := session.Limits{Idle: 10 * time.Second, Absolute: time.Hour}
+	create(t, s, "a", session.Write{User: "alice"}, lt)
+	create(t, s, "b", session.Write{}, lt)
+	create(t, s, "c", session.Write{}, short)
+
+	save := func(w session.Write) (bool, error) {
+		t.Helper()
+		w.Limits = lt
+		return s.Save(ctx, w)
+	}
+	if _, err := save(session.Write{Create: true, Key: "d", User: "bob"}); !errors.Is(err, ErrFull) {
+		t.Fatalf("creation past the bound: err = %v, want ErrFull", err)
+	}
+	if _, found, _ := s.Load(ctx, "d", lt); found {
+		t.Fatal("a refused creation was stored")
+	}
+	if list, _ := s.UserSessions(ctx, "bob"); len(list) != 0 {
+		t.Fatal("a refused creation was indexed")
+	}
+	// The sessions held keep working: updates, renewals, counters, a
+	// creation over a key held, and destroys.
+	for _, w := range []session.Write{
+		{Key: "a", Set: map[string][]byte{"x": []byte("1")}},
+		{Key: "a2", From: "a", BindUser: true, User: "alice", Login: true},
+		{Key: "b", Create: true, Set: map[string][]byte{"y": []byte("2")}},
+	} {
+		if applied, err := save(w); !applied || err != nil {
+			t.Fatalf("Save(%+v) at the bound = %v, %v; want true, nil", w, applied, err)
 		}
+	}
+	if _, found, err := s.Incr(ctx, "b", "n", 1, lt); !found || err != nil {
+		t.Fatalf("Incr at the bound: found %v, err %v", found, err)
+	}
+	if err := s.Destroy(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := save(session.Write{Create: true, Key: "d"}); err != nil {
+		t.Fatalf("creation after a Destroy made room: %v", err)
+	}
+
+	// An expired session makes room, without waiting for the janitor.
+	// The sweep at the bound runs at most once per sweepGap.
+	if _, err := save(session.Write{Create: true, Key: "e"}); !errors.Is(err, ErrFull) {
+		t.Fatalf("creation past the bound: err = %v, want ErrFull", err)
+	}
+	c.Advance(short.Idle) // c expires
+	if _, err := save(session.Write{Create: true, Key: "e"}); err != nil {
+		t.Fatalf("creation once a session expired: %v", err)
+	}
+	if n := entryCount(s); n != 3 {
+		t.Fatalf("%d entries, want 3", n)
+	}
+}
+
+// TestMaxSessionsSweepGap checks that a full store sweeps expired sessions
+// at most once per sweepGap, so that a flood of refused creations does not
+// scan every session each time.
+func TestMaxSessionsSweepGap(t *testing.T) {
+	c := newClock()
+	s := newStore(t, Options{MaxSessions: 2, Now: c.Now})
+	ctx := context.Background()
+	create(t, s, "x", session.Write{}, session.Limits{Idle: sweepGap / 2, Absolute: time.Hour})
+	create(t, s, "y", session.Write{}, lt)
+	w := session.Write{Create: true, Key: "z", Limits: lt}
+	if _, err := s.Save(ctx, w); !errors.Is(err, ErrFull) { // sweeps, in vain
+		t.Fatalf("creation past the bound: err = %v, want ErrFull", err)
+	}
+	c.Advance(sweepGap * 3 / 4) // x expired, but the last sweep is recent
+	if _, err := s.Save(ctx, w); !errors.Is(err, ErrFull) {
+		t.Fatalf("creation within sweepGap of the last sweep: err = %v, want ErrFull", err)
+	}
+	c.Advance(sweepGap / 4)
+	if _, err := s.Save(ctx, w); err != nil {
+		t.Fatalf("creation a sweepGap after the last sweep: err = %v, want room made by x's expiry", err)
 	}
 }

@@ -15,6 +15,8 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
+		// One process holds the sessions: its second instance is itself.
+		Peer:  func(t *testing.T, s session.Store) session.Store { return s },
 		Break: func(t *testing.T, s session.Store) { s.(*memstore.Store).Close() },
 	})
 }

@@ -21,18 +21,18 @@ import (
 // timeout is dead for every method, and leaves its user's index. Each
 // method meets a dead session of its own first.
 func testIdleExpiry(t *testing.T, s session.Store) {
-	lt := session.Lifetime{Idle: 400 * time.Millisecond, Absolute: time.Hour}
+	lt := session.Limits{Idle: 400 * time.Millisecond, Absolute: time.Hour}
 	user, keep := newUser(), newKey()
-	create(t, s, keep, session.Change{User: user}, long)
+	create(t, s, keep, session.Write{User: user})
 	keys := make([]string, len(goneCalls))
 	start := time.Now()
 	for i := range keys {
 		keys[i] = newKey()
-		create(t, s, keys[i], session.Change{Set: values("a", "1"), User: user}, lt)
+		create(t, s, keys[i], session.Write{Set: values("a", "1"), User: user, Limits: lt})
 	}
 	time.Sleep(lt.Idle / 4)
 	for _, key := range keys {
-		_, found := loadLT(t, s, key, lt)
+		_, found := loadLim(t, s, key, lt)
 		end := time.Now()
 		if !found {
 			if end.Before(start.Add(lt.Idle - Slack)) {
@@ -50,33 +50,35 @@ func testIdleExpiry(t *testing.T, s session.Store) {
 
 // A touch uses the session under key (the k-th time) and reports whether
 // it was live, or an error if the store failed or misbehaved.
-type touch func(ctx context.Context, s session.Store, key string, lt session.Lifetime, k int) (bool, error)
+type touch func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error)
 
-// touches are the methods that must slide the idle deadline.
+// touches are the methods that must slide the idle deadline; needs names
+// the optional interface a method belongs to.
 var touches = []struct {
 	name  string
+	needs need
 	touch touch
 }{
-	{"Load", func(ctx context.Context, s session.Store, key string, lt session.Lifetime, _ int) (bool, error) {
+	{"Load", 0, func(ctx context.Context, s session.Store, key string, lt session.Limits, _ int) (bool, error) {
 		_, found, err := s.Load(ctx, key, lt)
 		return found, err
 	}},
-	{"Update", func(ctx context.Context, s session.Store, key string, lt session.Lifetime, k int) (bool, error) {
-		return s.Update(ctx, key, session.Change{Set: map[string][]byte{"k": strconv.AppendInt(nil, int64(k), 10)}}, lt)
+	{"Save", 0, func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error) {
+		return s.Save(ctx, session.Write{Key: key, Set: map[string][]byte{"k": strconv.AppendInt(nil, int64(k), 10)}, Limits: lt})
 	}},
-	{"Incr", func(ctx context.Context, s session.Store, key string, lt session.Lifetime, k int) (bool, error) {
-		v, found, err := s.Incr(ctx, key, "n", 1, lt)
+	{"Incr", needCounter, func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error) {
+		v, found, err := s.(session.Counter).Incr(ctx, key, "n", 1, lt)
 		if err == nil && found && v != int64(k+1) {
 			err = fmt.Errorf("increment #%d of Incr gave %d, want %d", k+1, v, k+1)
 		}
 		return found, err
 	}},
-	{"CompareAndSwap", func(ctx context.Context, s session.Store, key string, lt session.Lifetime, k int) (bool, error) {
+	{"CompareAndSwap", needCounter, func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error) {
 		var old []byte
 		if k > 0 {
 			old = strconv.AppendInt(nil, int64(k-1), 10)
 		}
-		swapped, found, err := s.CompareAndSwap(ctx, key, "c", old, strconv.AppendInt(nil, int64(k), 10), lt)
+		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, "c", old, strconv.AppendInt(nil, int64(k), 10), lt)
 		if err == nil && found && !swapped {
 			err = fmt.Errorf("CompareAndSwap #%d did not swap", k+1)
 		}
@@ -84,8 +86,8 @@ var touches = []struct {
 	}},
 }
 
-// testIdleSliding checks that each of Load, Update, Incr and
-// CompareAndSwap slides the idle deadline: used every 300 ms, a session
+// testIdleSliding checks that each of Load, Save, Incr and CompareAndSwap
+// (when the store implements session.Counter) slides the idle deadline: used every 300 ms, a session
 // with an idle timeout of 1 s outlives it by far. The methods run at once,
 // each on its own session, to keep the subtest short.
 func testIdleSliding(t *testing.T, s session.Store) {
@@ -93,6 +95,10 @@ func testIdleSliding(t *testing.T, s session.Store) {
 	errs := make([]error, len(touches))
 	var wg sync.WaitGroup
 	for i, tc := range touches {
+		if _, ok := s.(session.Counter); tc.needs&needCounter != 0 && !ok {
+			skips[i] = "the store does not implement session.Counter"
+			continue
+		}
 		wg.Go(func() { skips[i], errs[i] = slide(t.Context(), s, tc.touch) })
 	}
 	wg.Wait()
@@ -114,13 +120,13 @@ func testIdleSliding(t *testing.T, s session.Store) {
 // slide uses a new session with touch every 300 ms for 2.5 idle timeouts
 // of 1 s. It returns why the check could not be made, or what went wrong.
 func slide(ctx context.Context, s session.Store, touch touch) (skip string, err error) {
-	lt := session.Lifetime{Idle: time.Second, Absolute: time.Hour}
+	lt := session.Limits{Idle: time.Second, Absolute: time.Hour}
 	// gap exceeds the touch throttle a Load may have (a quarter of the
 	// idle window), so that every touch slides.
 	const gap = 300 * time.Millisecond
 	key := newKey()
 	prevStart := time.Now()
-	if err := s.Create(ctx, key, session.Change{}, lt); err != nil {
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: key, Limits: lt}); err != nil {
 		return "", fmt.Errorf("create: %w", err)
 	}
 	createEnd := time.Now()
@@ -153,16 +159,16 @@ func slide(ctx context.Context, s session.Store, touch touch) (skip string, err 
 // testAbsoluteExpiry checks that a session in use dies at its absolute
 // deadline.
 func testAbsoluteExpiry(t *testing.T, s session.Store) {
-	lt := session.Lifetime{Idle: 600 * time.Millisecond, Absolute: 1500 * time.Millisecond}
+	lt := session.Limits{Idle: 600 * time.Millisecond, Absolute: 1500 * time.Millisecond}
 	const gap = 200 * time.Millisecond // above a quarter of lt.Idle
 	user, key := newUser(), newKey()
 	createStart := time.Now()
-	create(t, s, key, session.Change{Set: values("a", "1"), User: user}, lt)
+	create(t, s, key, session.Write{Set: values("a", "1"), User: user, Limits: lt})
 	createEnd := time.Now()
 	extra := make([]string, len(goneCalls))
 	for i := range extra {
 		extra[i] = newKey()
-		create(t, s, extra[i], session.Change{User: user}, session.Lifetime{Idle: time.Hour, Absolute: lt.Absolute})
+		create(t, s, extra[i], session.Write{User: user, Limits: session.Limits{Idle: time.Hour, Absolute: lt.Absolute}})
 	}
 	extraEnd := time.Now()
 	absolute := createEnd.Add(lt.Absolute + Slack) // no later deadline is possible
@@ -171,7 +177,7 @@ func testAbsoluteExpiry(t *testing.T, s session.Store) {
 	for k := 0; ; k++ {
 		time.Sleep(gap)
 		start := time.Now()
-		rec, found := loadLT(t, s, key, lt)
+		rec, found := loadLim(t, s, key, lt)
 		end := time.Now()
 		if found {
 			if start.After(absolute) {

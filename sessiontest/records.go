@@ -10,8 +10,8 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// testCreateLoad checks that Load returns what Create stored, with sane
-// times.
+// testCreateLoad checks that Load returns what a creation stored, with
+// sane times.
 func testCreateLoad(t *testing.T, s session.Store) {
 	big := `"` + strings.Repeat("x", 64<<10) + `"`
 	set := values(
@@ -23,9 +23,9 @@ func testCreateLoad(t *testing.T, s session.Store) {
 		"big", big,
 	)
 	user, key := newUser(), newKey()
-	lt := session.Lifetime{Idle: time.Hour, Absolute: 2 * time.Hour}
+	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 	before := time.Now()
-	create(t, s, key, session.Change{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)"}, lt)
+	create(t, s, key, session.Write{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)", Limits: lim})
 	after := time.Now()
 
 	rec := mustLoad(t, s, key)
@@ -38,35 +38,37 @@ func testCreateLoad(t *testing.T, s session.Store) {
 	}
 	within(t, "Created", rec.Created, before, after)
 	within(t, "LastSeen", rec.LastSeen, before, time.Now())
-	within(t, "Expires", rec.Expires, before.Add(lt.Idle), time.Now().Add(lt.Idle))
+	within(t, "Expires", rec.Expires, before.Add(lim.Idle), time.Now().Add(lim.Idle))
+	wantUserKeys(t, s, user, key)
 
-	// The absolute deadline bounds Expires when it comes first.
+	// The absolute deadline bounds Expires when it comes first. A
+	// creation starts the login time without Login, and binds its User
+	// without BindUser.
 	key2 := newKey()
-	lt2 := session.Lifetime{Idle: 2 * time.Hour, Absolute: time.Hour}
+	lim2 := session.Limits{Idle: 2 * time.Hour, Absolute: time.Hour}
 	before = time.Now()
-	create(t, s, key2, session.Change{}, lt2)
+	create(t, s, key2, session.Write{Limits: lim2})
 	after = time.Now()
-	rec, found := loadLT(t, s, key2, lt2)
+	rec, found := loadLim(t, s, key2, lim2)
 	if !found {
 		t.Fatal("Load of an anonymous session without values: not found")
 	}
 	if len(rec.Values) != 0 || rec.User != "" || rec.UserAgent != "" {
 		t.Errorf("empty anonymous session loads as %+v", rec)
 	}
-	within(t, "Expires (absolute first)", rec.Expires, before.Add(lt2.Absolute), after.Add(lt2.Absolute))
+	within(t, "Created", rec.Created, before, after)
+	within(t, "Expires (absolute first)", rec.Expires, before.Add(lim2.Absolute), after.Add(lim2.Absolute))
 }
 
 // testCreateCopiesValues checks that a caller may reuse the slices it gave
-// to Create and Update.
+// to Save.
 func testCreateCopiesValues(t *testing.T, s session.Store) {
 	key := newKey()
 	b := []byte(`"before"`)
-	create(t, s, key, session.Change{Set: map[string][]byte{"a": b}}, long)
+	create(t, s, key, session.Write{Set: map[string][]byte{"a": b}})
 	copy(b, `"mutate"`)
 	c := []byte(`"update"`)
-	if applied, err := s.Update(t.Context(), key, session.Change{Set: map[string][]byte{"c": c}}, long); err != nil || !applied {
-		t.Fatalf("Update = %v, %v; want true, nil", applied, err)
-	}
+	mustUpdate(t, s, key, session.Write{Set: map[string][]byte{"c": c}})
 	copy(c, `"mutate"`)
 	wantValues(t, mustLoad(t, s, key), values("a", `"before"`, "c", `"update"`))
 }
@@ -75,7 +77,7 @@ func testCreateCopiesValues(t *testing.T, s session.Store) {
 // change the store.
 func testLoadReturnsCopies(t *testing.T, s session.Store) {
 	key := newKey()
-	create(t, s, key, session.Change{Set: values("a", `"x"`)}, long)
+	create(t, s, key, session.Write{Set: values("a", `"x"`)})
 	rec := mustLoad(t, s, key)
 	rec.Values["a"][1] = 'y'
 	rec.Values["b"] = []byte("1")
@@ -90,40 +92,94 @@ func testLoadUnknown(t *testing.T, s session.Store) {
 	}
 }
 
-// testUpdateDelta checks that Update sets and deletes only what it names.
+// testUpdateDelta checks that an update sets and deletes only what it
+// names, and keeps the user, user agent and login time.
 func testUpdateDelta(t *testing.T, s session.Store) {
 	user, key := newUser(), newKey()
-	create(t, s, key, session.Change{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua"}, long)
-	ch := session.Change{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, UserAgent: "other"}
-	if applied, err := s.Update(t.Context(), key, ch, long); err != nil || !applied {
-		t.Fatalf("Update = %v, %v; want true, nil", applied, err)
-	}
+	create(t, s, key, session.Write{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua"})
+	old := mustLoad(t, s, key)
+	w := session.Write{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, User: newUser(), UserAgent: "other"}
+	mustUpdate(t, s, key, w)
 	rec := mustLoad(t, s, key)
 	wantValues(t, rec, values("a", "1", "b", "20", "d", "4"))
 	if rec.User != user {
-		t.Errorf("User = %q after an Update without SetUser, want %q", rec.User, user)
+		t.Errorf("User = %q after an update without BindUser, want %q", rec.User, user)
 	}
+	if rec.UserAgent != "ua" {
+		t.Errorf("UserAgent = %q after an update, want %q", rec.UserAgent, "ua")
+	}
+	within(t, "Created after an update without Login", rec.Created, old.Created, old.Created)
 	wantUserKeys(t, s, user, key)
 
-	// An empty change is applied and changes nothing.
-	if applied, err := s.Update(t.Context(), key, session.Change{}, long); err != nil || !applied {
-		t.Fatalf("empty Update = %v, %v; want true, nil", applied, err)
-	}
+	// An empty write is applied and changes nothing.
+	mustUpdate(t, s, key, session.Write{})
 	wantValues(t, mustLoad(t, s, key), values("a", "1", "b", "20", "d", "4"))
+
+	// Del applies before Set: a field both deleted and set ends set.
+	mustUpdate(t, s, key, session.Write{Del: []string{"a", "b"}, Set: values("b", "21")})
+	wantValues(t, mustLoad(t, s, key), values("b", "21", "d", "4"))
 }
 
-// testConcurrentUpdates checks that Updates of different fields from many
+// testClear checks that Clear drops every old value, before Del and Set,
+// in an update and in a renewal, and keeps the session alive and bound.
+func testClear(t *testing.T, s session.Store) {
+	user, key := newUser(), newKey()
+	create(t, s, key, session.Write{Set: values("a", "1", "b", "2"), User: user})
+	mustUpdate(t, s, key, session.Write{Clear: true, Set: values("c", "3")})
+	rec := mustLoad(t, s, key)
+	wantValues(t, rec, values("c", "3"))
+	if rec.User != user {
+		t.Errorf("User = %q after Clear, want %q", rec.User, user)
+	}
+	mustUpdate(t, s, key, session.Write{Clear: true, Del: []string{"c", "d"}, Set: values("d", "4")})
+	wantValues(t, mustLoad(t, s, key), values("d", "4"))
+	mustUpdate(t, s, key, session.Write{Clear: true})
+	wantValues(t, mustLoad(t, s, key), values())
+
+	renewed := newKey()
+	mustUpdate(t, s, key, session.Write{Set: values("e", "5", "f", "6")})
+	mustRenew(t, s, key, renewed, session.Write{Clear: true, Set: values("g", "7")})
+	wantValues(t, mustLoad(t, s, renewed), values("g", "7"))
+	mustBeGone(t, s, key)
+	wantUserKeys(t, s, user, renewed)
+}
+
+// testBindUser checks that an update with BindUser binds the session to a
+// new user, or unbinds it with an empty User, and that one without it
+// keeps the user whatever its User says.
+func testBindUser(t *testing.T, s session.Store) {
+	alice, bob := newUser(), newUser()
+	key := newKey()
+	create(t, s, key, session.Write{Set: values("x", "1")})
+	wantUser := func(want string) {
+		t.Helper()
+		if rec := mustLoad(t, s, key); rec.User != want {
+			t.Errorf("User = %q, want %q", rec.User, want)
+		}
+	}
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: alice})
+	wantUser(alice)
+	mustUpdate(t, s, key, session.Write{User: bob}) // without BindUser: no change
+	wantUser(alice)
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: bob})
+	wantUser(bob)
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: ""})
+	wantUser("")
+	wantValues(t, mustLoad(t, s, key), values("x", "1"))
+}
+
+// testConcurrentUpdates checks that updates of different fields from many
 // goroutines all keep their change.
 func testConcurrentUpdates(t *testing.T, s session.Store) {
 	const writers, rounds = 4, 100
 	key := newKey()
-	create(t, s, key, session.Change{Set: values("keep", `"me"`)}, long)
+	create(t, s, key, session.Write{Set: values("keep", `"me"`)})
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
 		wg.Go(func() {
 			for i := range rounds {
-				ch := session.Change{Set: map[string][]byte{
+				ch := session.Write{Key: key, Limits: long, Set: map[string][]byte{
 					fmt.Sprintf("w%d-%d", w, i): fmt.Appendf(nil, "%d", i),
 					fmt.Sprintf("last%d", w):    fmt.Appendf(nil, "%d", i),
 				}}
@@ -131,9 +187,9 @@ func testConcurrentUpdates(t *testing.T, s session.Store) {
 					ch.Del = []string{fmt.Sprintf("tmp%d-%d", w, i-1)}
 				}
 				ch.Set[fmt.Sprintf("tmp%d-%d", w, i)] = []byte("0")
-				applied, err := s.Update(t.Context(), key, ch, long)
+				applied, err := s.Save(t.Context(), ch)
 				if err != nil || !applied {
-					errs <- fmt.Errorf("writer %d round %d: Update = %v, %v", w, i, applied, err)
+					errs <- fmt.Errorf("writer %d round %d: Save = %v, %v", w, i, applied, err)
 					return
 				}
 			}
@@ -159,12 +215,12 @@ func testConcurrentUpdates(t *testing.T, s session.Store) {
 	wantValues(t, rec, want)
 }
 
-// testUpdateUnknown checks that Update of an unknown key writes nothing.
+// testUpdateUnknown checks that an update of an unknown key writes
+// nothing.
 func testUpdateUnknown(t *testing.T, s session.Store) {
 	user, key := newUser(), newKey()
-	ch := session.Change{Set: values("a", "1"), SetUser: true, User: user}
-	if applied, err := s.Update(t.Context(), key, ch, long); err != nil || applied {
-		t.Fatalf("Update(unknown) = %v, %v; want false, nil", applied, err)
+	if update(t, s, key, session.Write{Set: values("a", "1"), BindUser: true, User: user, Login: true}) {
+		t.Fatal("Save (update unknown) = true, want false")
 	}
 	mustBeGone(t, s, key)
 	wantUserKeys(t, s, user)
@@ -174,18 +230,20 @@ func testUpdateUnknown(t *testing.T, s session.Store) {
 // back, not even in the user index.
 func testUpdateDestroyed(t *testing.T, s session.Store) {
 	user, other, key := newUser(), newUser(), newKey()
-	create(t, s, key, session.Change{Set: values("a", "1"), User: user}, long)
+	create(t, s, key, session.Write{Set: values("a", "1"), User: user})
 	if err := s.Destroy(t.Context(), key); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
-	for _, ch := range []session.Change{
+	for _, w := range []session.Write{
 		{Set: values("b", "2")},
 		{Del: []string{"a"}},
-		{SetUser: true, User: user},
-		{SetUser: true, User: other, Set: values("c", "3")},
+		{Clear: true},
+		{BindUser: true, User: user},
+		{BindUser: true, User: other, Set: values("c", "3")},
+		{Login: true},
 	} {
-		if applied, err := s.Update(t.Context(), key, ch, long); err != nil || applied {
-			t.Fatalf("Update(destroyed, %+v) = %v, %v; want false, nil", ch, applied, err)
+		if update(t, s, key, w) {
+			t.Fatalf("Save (update destroyed, %+v) = true, want false", w)
 		}
 	}
 	mustBeGone(t, s, key)
@@ -193,20 +251,21 @@ func testUpdateDestroyed(t *testing.T, s session.Store) {
 	wantUserKeys(t, s, other)
 }
 
-// testDestroyRacingUpdates checks that Updates racing a Destroy never
+// testDestroyRacingUpdates checks that updates racing a Destroy never
 // bring the session back.
 func testDestroyRacingUpdates(t *testing.T, s session.Store) {
 	const writers = 50
 	user, key := newUser(), newKey()
-	create(t, s, key, session.Change{Set: values("a", "1"), User: user}, long)
+	create(t, s, key, session.Write{Set: values("a", "1"), User: user})
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for w := range writers {
 		wg.Go(func() {
 			<-start
-			ch := session.Change{Set: map[string][]byte{fmt.Sprint("w", w): []byte("1")}, SetUser: w%2 == 0, User: user}
-			if _, err := s.Update(t.Context(), key, ch, long); err != nil {
-				t.Errorf("Update: %v", err)
+			ch := session.Write{Key: key, Set: map[string][]byte{fmt.Sprint("w", w): []byte("1")},
+				BindUser: w%2 == 0, User: user, Limits: long}
+			if _, err := s.Save(t.Context(), ch); err != nil {
+				t.Errorf("Save: %v", err)
 			}
 		})
 	}
@@ -226,8 +285,8 @@ func testDestroyRacingUpdates(t *testing.T, s session.Store) {
 // and destroying again or destroying the unknown is no error.
 func testDestroy(t *testing.T, s session.Store) {
 	user, key, keep := newUser(), newKey(), newKey()
-	create(t, s, key, session.Change{Set: values("a", "1"), User: user}, long)
-	create(t, s, keep, session.Change{Set: values("a", "2"), User: user}, long)
+	create(t, s, key, session.Write{Set: values("a", "1"), User: user})
+	create(t, s, keep, session.Write{Set: values("a", "2"), User: user})
 	for i := range 2 {
 		if err := s.Destroy(t.Context(), key); err != nil {
 			t.Fatalf("Destroy #%d: %v", i+1, err)

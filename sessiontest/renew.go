@@ -9,33 +9,31 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// renewPause separates a Create from a Renew so that their times differ by
-// more than the Slack allowed on each.
+// renewPause separates two writes so that their times differ by more than
+// the Slack allowed on each.
 const renewPause = 4 * Slack
 
-// testRenew checks that Renew moves the data, applies its change, kills the
-// old key and moves the user index.
+// testRenew checks that a renewal moves the data, applies its change,
+// kills the old key and moves the user index; with Login, it restarts the
+// login time.
 func testRenew(t *testing.T, s session.Store) {
 	prev, user, oldKey, newKey_ := newUser(), newUser(), newKey(), newKey()
-	create(t, s, oldKey, session.Change{Set: values("a", "1", "b", "2"), User: prev, UserAgent: "ua-old"}, long)
+	create(t, s, oldKey, session.Write{Set: values("a", "1", "b", "2"), User: prev, UserAgent: "ua-old"})
 	old := mustLoad(t, s, oldKey)
 	time.Sleep(renewPause)
 
-	ch := session.Change{Set: values("c", "3"), Del: []string{"a"}, SetUser: true, User: user, UserAgent: "ua-new"}
+	w := session.Write{Set: values("c", "3"), Del: []string{"a"}, BindUser: true, User: user, UserAgent: "ua-new", Login: true}
 	before := time.Now()
-	applied, err := s.Renew(t.Context(), oldKey, newKey_, ch, long)
+	mustRenew(t, s, oldKey, newKey_, w)
 	after := time.Now()
-	if err != nil || !applied {
-		t.Fatalf("Renew = %v, %v; want true, nil", applied, err)
-	}
 	rec := mustLoad(t, s, newKey_)
 	wantValues(t, rec, values("b", "2", "c", "3"))
 	if rec.User != user || rec.UserAgent != "ua-new" {
 		t.Errorf("renewed session: User %q, UserAgent %q; want %q, %q", rec.User, rec.UserAgent, user, "ua-new")
 	}
-	within(t, "Created after Renew", rec.Created, before, after)
+	within(t, "Created after a renewal with Login", rec.Created, before, after)
 	if !rec.Created.After(old.Created) {
-		t.Errorf("Created after Renew = %v, not after the first creation %v", rec.Created, old.Created)
+		t.Errorf("Created after a renewal with Login = %v, not after the first creation %v", rec.Created, old.Created)
 	}
 	mustBeGone(t, s, oldKey)
 	wantValues(t, mustLoad(t, s, newKey_), values("b", "2", "c", "3"))
@@ -43,93 +41,134 @@ func testRenew(t *testing.T, s session.Store) {
 	wantUserKeys(t, s, prev)
 
 	// Renewing again moves the index entry again; the old key stays dead
-	// for Renew too.
+	// for a renewal too.
 	third := newKey()
-	if applied, err := s.Renew(t.Context(), newKey_, third, session.Change{User: user}, long); err != nil || !applied {
-		t.Fatalf("second Renew = %v, %v; want true, nil", applied, err)
-	}
-	if applied, err := s.Renew(t.Context(), newKey_, newKey(), session.Change{User: user}, long); err != nil || applied {
-		t.Fatalf("Renew of a renewed-away key = %v, %v; want false, nil", applied, err)
+	mustRenew(t, s, newKey_, third, session.Write{User: user, UserAgent: "ua-new"})
+	if renew(t, s, newKey_, newKey(), session.Write{User: user}) {
+		t.Fatal("renewal of a renewed-away key = true, want false")
 	}
 	wantUserKeys(t, s, user, third)
 	wantValues(t, mustLoad(t, s, third), values("b", "2", "c", "3"))
 }
 
-// testRenewKeepsUser checks Renew as the Manager calls it for a session
-// already bound to a user (ch.User set, SetUser false), and that a Renew
-// leaves other sessions of the user alone.
+// testRenewKeepsUser checks a renewal without BindUser: the session keeps
+// its user, whatever the Write's User says, and the user's other sessions
+// are left alone.
 func testRenewKeepsUser(t *testing.T, s session.Store) {
-	user, a, b, a2 := newUser(), newKey(), newKey(), newKey()
-	create(t, s, a, session.Change{Set: values("x", "1"), User: user, UserAgent: "ua"}, long)
-	create(t, s, b, session.Change{User: user, UserAgent: "ua"}, long)
-	if applied, err := s.Renew(t.Context(), a, a2, session.Change{User: user, UserAgent: "ua"}, long); err != nil || !applied {
-		t.Fatalf("Renew = %v, %v; want true, nil", applied, err)
-	}
+	user, a, b, a2, a3 := newUser(), newKey(), newKey(), newKey(), newKey()
+	create(t, s, a, session.Write{Set: values("x", "1"), User: user, UserAgent: "ua"})
+	create(t, s, b, session.Write{User: user, UserAgent: "ua"})
+	mustRenew(t, s, a, a2, session.Write{User: user, UserAgent: "ua"})
 	rec := mustLoad(t, s, a2)
 	if rec.User != user {
-		t.Errorf("User after Renew = %q, want %q", rec.User, user)
+		t.Errorf("User after a renewal = %q, want %q", rec.User, user)
 	}
 	wantValues(t, rec, values("x", "1"))
 	wantUserKeys(t, s, user, a2, b)
+
+	other := newUser()
+	mustRenew(t, s, a2, a3, session.Write{User: other, UserAgent: "ua"})
+	if rec := mustLoad(t, s, a3); rec.User != user {
+		t.Errorf("User after a renewal naming another User without BindUser = %q, want %q", rec.User, user)
+	}
+	wantUserKeys(t, s, user, a3, b)
+	wantUserKeys(t, s, other)
 }
 
-// testRenewResetsAbsolute checks that the absolute deadline counts from
-// the renewal.
-func testRenewResetsAbsolute(t *testing.T, s session.Store) {
-	lt := session.Lifetime{Idle: 2 * time.Hour, Absolute: time.Hour}
-	oldKey, newKey_ := newKey(), newKey()
-	create(t, s, oldKey, session.Change{}, lt)
-	old, found := loadLT(t, s, oldKey, lt)
+// testRenewLogin checks that a renewal without Login keeps the login time
+// and the absolute deadline, and that one with Login restarts both.
+func testRenewLogin(t *testing.T, s session.Store) {
+	lim := session.Limits{Idle: 2 * time.Hour, Absolute: time.Hour} // Expires is the absolute deadline
+	k0, k1, k2 := newKey(), newKey(), newKey()
+	create(t, s, k0, session.Write{Limits: lim})
+	rec0, found := loadLim(t, s, k0, lim)
 	if !found {
 		t.Fatal("created session not found")
 	}
 	time.Sleep(renewPause)
-	before := time.Now()
-	if applied, err := s.Renew(t.Context(), oldKey, newKey_, session.Change{}, lt); err != nil || !applied {
-		t.Fatalf("Renew = %v, %v; want true, nil", applied, err)
-	}
-	after := time.Now()
-	rec, found := loadLT(t, s, newKey_, lt)
+	mustRenew(t, s, k0, k1, session.Write{Set: values("a", "1"), Limits: lim})
+	rec1, found := loadLim(t, s, k1, lim)
 	if !found {
 		t.Fatal("renewed session not found")
 	}
-	within(t, "Expires after Renew", rec.Expires, before.Add(lt.Absolute), after.Add(lt.Absolute))
-	if !rec.Expires.After(old.Expires) {
-		t.Errorf("Expires after Renew = %v, not after the first absolute deadline %v", rec.Expires, old.Expires)
+	within(t, "Created after a renewal without Login", rec1.Created, rec0.Created, rec0.Created)
+	within(t, "Expires after a renewal without Login", rec1.Expires, rec0.Expires, rec0.Expires)
+
+	time.Sleep(renewPause)
+	before := time.Now()
+	mustRenew(t, s, k1, k2, session.Write{Login: true, Limits: lim})
+	after := time.Now()
+	rec2, found := loadLim(t, s, k2, lim)
+	if !found {
+		t.Fatal("session renewed with Login not found")
+	}
+	within(t, "Created after a renewal with Login", rec2.Created, before, after)
+	within(t, "Expires after a renewal with Login", rec2.Expires, before.Add(lim.Absolute), after.Add(lim.Absolute))
+	wantValues(t, rec2, values("a", "1"))
+}
+
+// testRenewKeepsAbsoluteDeadline checks that a session renewed without
+// Login dies at the absolute deadline of its login, while one renewed with
+// Login lives on.
+func testRenewKeepsAbsoluteDeadline(t *testing.T, s session.Store) {
+	lim := session.Limits{Idle: time.Hour, Absolute: time.Second}
+	user, kept, login := newUser(), newKey(), newKey()
+	keptNew, loginNew := newKey(), newKey()
+	create(t, s, kept, session.Write{Set: values("a", "1"), User: user, Limits: lim})
+	create(t, s, login, session.Write{Set: values("a", "1"), User: user, Limits: lim})
+	createEnd := time.Now()
+	time.Sleep(lim.Absolute / 4)
+	mustRenew(t, s, kept, keptNew, session.Write{Limits: lim})
+	loginStart := time.Now()
+	mustRenew(t, s, login, loginNew, session.Write{Login: true, Limits: lim})
+
+	sleepUntil(createEnd.Add(lim.Absolute + Slack))
+	_, found := loadLim(t, s, loginNew, lim)
+	end := time.Now()
+	switch {
+	case found:
+	case end.Before(loginStart.Add(lim.Absolute - Slack)):
+		t.Errorf("session renewed with Login dead %v after the renewal began, within its absolute timeout of %v", end.Sub(loginStart), lim.Absolute)
+	default:
+		t.Logf("machine too slow to check that the session renewed with Login lived on: checked %v after the renewal", end.Sub(loginStart))
+	}
+	mustBeGone(t, s, keptNew)
+	if found {
+		wantUserKeys(t, s, user, loginNew)
 	}
 }
 
-// testRenewUnknown checks that Renew of a key that is not live writes
-// nothing.
+// testRenewUnknown checks that a renewal from a key that is not live
+// writes nothing, not even under its new key.
 func testRenewUnknown(t *testing.T, s session.Store) {
 	user, oldKey, newKey_ := newUser(), newKey(), newKey()
-	ch := session.Change{Set: values("a", "1"), SetUser: true, User: user}
-	if applied, err := s.Renew(t.Context(), oldKey, newKey_, ch, long); err != nil || applied {
-		t.Fatalf("Renew(unknown) = %v, %v; want false, nil", applied, err)
+	w := session.Write{Set: values("a", "1"), BindUser: true, User: user, UserAgent: "ua", Login: true}
+	if renew(t, s, oldKey, newKey_, w) {
+		t.Fatal("renewal of an unknown key = true, want false")
 	}
 	mustBeGone(t, s, newKey_)
 	wantUserKeys(t, s, user)
 
 	// A destroyed session cannot be renewed either.
-	create(t, s, oldKey, session.Change{Set: values("a", "1"), User: user}, long)
+	create(t, s, oldKey, session.Write{Set: values("a", "1"), User: user})
 	if err := s.Destroy(t.Context(), oldKey); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
-	if applied, err := s.Renew(t.Context(), oldKey, newKey_, ch, long); err != nil || applied {
-		t.Fatalf("Renew(destroyed) = %v, %v; want false, nil", applied, err)
+	if renew(t, s, oldKey, newKey_, w) {
+		t.Fatal("renewal of a destroyed key = true, want false")
 	}
 	mustBeGone(t, s, oldKey)
 	mustBeGone(t, s, newKey_)
 	wantUserKeys(t, s, user)
 }
 
-// testRenewRacingUpdates checks that each Update racing a Renew either
+// testRenewRacingUpdates checks that each update racing a renewal either
 // lands before it, and moves with the data, or finds the old key dead and
 // writes nothing.
 func testRenewRacingUpdates(t *testing.T, s session.Store) {
 	const writers = 50
 	user, oldKey, newKey_ := newUser(), newKey(), newKey()
-	create(t, s, oldKey, session.Change{Set: values("a", "1"), User: user}, long)
+	create(t, s, oldKey, session.Write{Set: values("a", "1"), User: user})
 	applied := make([]bool, writers)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -137,16 +176,17 @@ func testRenewRacingUpdates(t *testing.T, s session.Store) {
 		wg.Go(func() {
 			<-start
 			var err error
-			ch := session.Change{Set: map[string][]byte{fmt.Sprint("w", w): []byte("1")}}
-			if applied[w], err = s.Update(t.Context(), oldKey, ch, long); err != nil {
-				t.Errorf("Update: %v", err)
+			ch := session.Write{Key: oldKey, Set: map[string][]byte{fmt.Sprint("w", w): []byte("1")}, Limits: long}
+			if applied[w], err = s.Save(t.Context(), ch); err != nil {
+				t.Errorf("Save: %v", err)
 			}
 		})
 	}
 	wg.Go(func() {
 		<-start
-		if ok, err := s.Renew(t.Context(), oldKey, newKey_, session.Change{User: user}, long); err != nil || !ok {
-			t.Errorf("Renew = %v, %v; want true, nil", ok, err)
+		w := session.Write{Key: newKey_, From: oldKey, User: user, Limits: long}
+		if ok, err := s.Save(t.Context(), w); err != nil || !ok {
+			t.Errorf("Save (renew) = %v, %v; want true, nil", ok, err)
 		}
 	})
 	close(start)
@@ -158,7 +198,7 @@ func testRenewRacingUpdates(t *testing.T, s session.Store) {
 	for w := range writers {
 		_, moved := rec.Values[fmt.Sprint("w", w)]
 		if moved != applied[w] {
-			t.Errorf("writer %d: Update applied = %v, but its field in the renewed session: %v", w, applied[w], moved)
+			t.Errorf("writer %d: update applied = %v, but its field in the renewed session: %v", w, applied[w], moved)
 		}
 	}
 	mustBeGone(t, s, oldKey)

@@ -8,9 +8,15 @@
 //				t.Cleanup(func() { s.Close() })
 //				return s
 //			},
+//			Peer:  func(t *testing.T, s session.Store) session.Store { return s },
 //			Break: func(t *testing.T, s session.Store) { s.(*memstore.Store).Close() },
 //		})
 //	}
+//
+// The suite checks the core contract of every store, and the contract of
+// each optional interface, [session.Counter], [session.UserIndex] and
+// [session.Checker], that the stores of Harness.New implement; the subtests of an interface a store
+// does not implement are skipped with a message.
 //
 // The suite uses random keys (43 base64url characters, like real ones) and
 // random user names, so the stores that Harness.New returns may share one
@@ -27,17 +33,28 @@
 // A store may skip sliding the idle deadline on Load while less than a
 // quarter of the idle window has passed since the last slide (its touch
 // throttle); a longer throttle fails the sliding subtests, whose idle
-// window is one second. Update, Incr and CompareAndSwap must always slide.
+// window is one second. Save, Incr and CompareAndSwap must always slide.
 // Times in records must be accurate to within [Slack].
+//
+// The limits of [session.Limits] are checked at their exact boundary for
+// every write (creation, update, renewal, Incr, CompareAndSwap): a result
+// at the limit is written, one byte or one field more is refused with an
+// error wrapping session.ErrTooLarge and writes nothing. The ParallelLimits
+// subtest sends 1,000 concurrent writes of 16 KiB to one session, through
+// two instances of the store when Harness.Peer gives a second one, and
+// checks that the limits held and no write that fitted was refused.
 //
 // Where the contract leaves room, the suite holds a store to the reading
 // the [session.Manager] relies on: Incr and CompareAndSwap slide the idle
-// deadline like Update; Update with SetUser and an empty User unbinds the
-// session; Renew keeps the session's user when ch.User is empty and
-// SetUser is false; Incr of a field that holds no integer answers with an
-// error wrapping session.ErrNotInteger but not ErrStoreUnavailable, and
-// leaves the field alone; a dead session is dead for every method, none
-// of which brings it back or writes to its user index.
+// deadline like Save; a Save with BindUser and an empty User unbinds the
+// session; a renewal keeps the session's user unless BindUser is set, and
+// records the Write's UserAgent; Clear applies before Del, and Del before
+// Set; Incr of a field that holds no integer answers with an error
+// wrapping session.ErrNotInteger and leaves the field alone; a dead session
+// is dead for every method, none of which brings it back or writes to its
+// user index. Errors other than ErrTooLarge and ErrNotInteger are the
+// store's own (the Manager wraps them in session.ErrStoreUnavailable): the
+// suite checks only that a call that cannot answer returns one.
 package sessiontest
 
 import (
@@ -47,6 +64,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,19 +84,27 @@ type Harness struct {
 	// documentation). It must not be nil.
 	New func(t *testing.T) session.Store
 
-	// Break makes s unable to answer: every later call must fail with an
-	// error wrapping session.ErrStoreUnavailable, at the latest when its
-	// context is done (the suite gives each call a few seconds). Closing
-	// the store, stopping or pausing (SIGSTOP) its server all qualify.
-	// The Break subtest runs alone, after every other subtest has ended,
-	// so it may take down a backend that New shares. Nil skips that
-	// subtest with a message.
+	// Peer returns a second instance of the store s over the same backend,
+	// as a second process would have (for Redis, another client of the
+	// same server), and arranges with t.Cleanup to release it; a store
+	// that lives in one process returns s. The ParallelLimits subtest
+	// writes through both. Nil sends every write through s, with a
+	// message.
+	Peer func(t *testing.T, s session.Store) session.Store
+
+	// Break makes s unable to answer: every later call must fail, at the
+	// latest when its context is done (the suite gives each call a few
+	// seconds). Closing the store, stopping or pausing (SIGSTOP) its
+	// server all qualify. The Break subtest runs alone, after every other
+	// subtest has ended, so it may take down a backend that New shares.
+	// Nil skips that subtest with a message.
 	Break func(t *testing.T, s session.Store)
 }
 
 // Run runs the conformance suite against the stores that h makes, as
 // subtests of t. It fails t when a store breaks the contract of
-// session.Store. Run must be called from a test's own goroutine.
+// session.Store or of an optional interface it implements. Run must be
+// called from a test's own goroutine.
 func Run(t *testing.T, h Harness) {
 	if h.New == nil {
 		t.Fatal("sessiontest: Harness.New is nil")
@@ -87,10 +113,13 @@ func Run(t *testing.T, h Harness) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				c.run(t, h.New(t))
+				s := h.New(t)
+				needs(t, s, c.needs)
+				c.run(t, s)
 			})
 		}
 	})
+	t.Run("ParallelLimits", func(t *testing.T) { testParallelLimits(t, h) })
 	t.Run("Break", func(t *testing.T) {
 		if h.Break == nil {
 			t.Skip("sessiontest: Harness.Break is nil: the unavailable-store subtest is skipped")
@@ -99,42 +128,76 @@ func Run(t *testing.T, h Harness) {
 	})
 }
 
-// cases are the subtests that run in parallel.
-var cases = []struct {
-	name string
-	run  func(t *testing.T, s session.Store)
-}{
-	{"CreateLoad", testCreateLoad},
-	{"CreateCopiesValues", testCreateCopiesValues},
-	{"LoadReturnsCopies", testLoadReturnsCopies},
-	{"LoadUnknown", testLoadUnknown},
-	{"UpdateWritesOnlyItsDelta", testUpdateDelta},
-	{"ConcurrentUpdates", testConcurrentUpdates},
-	{"UpdateUnknown", testUpdateUnknown},
-	{"UpdateDestroyed", testUpdateDestroyed},
-	{"DestroyRacingUpdates", testDestroyRacingUpdates},
-	{"Renew", testRenew},
-	{"RenewKeepsUser", testRenewKeepsUser},
-	{"RenewResetsAbsolute", testRenewResetsAbsolute},
-	{"RenewUnknown", testRenewUnknown},
-	{"RenewRacingUpdates", testRenewRacingUpdates},
-	{"Destroy", testDestroy},
-	{"IdleExpiry", testIdleExpiry},
-	{"IdleSliding", testIdleSliding},
-	{"AbsoluteExpiry", testAbsoluteExpiry},
-	{"Incr", testIncr},
-	{"IncrNotInteger", testIncrNotInteger},
-	{"ConcurrentIncr", testConcurrentIncr},
-	{"CompareAndSwap", testCompareAndSwap},
-	{"ConcurrentCompareAndSwap", testConcurrentCAS},
-	{"UserSessions", testUserSessions},
-	{"UserIndexFollowsSetUser", testUserIndexFollowsSetUser},
-	{"DestroyUser", testDestroyUser},
-	{"ContextDone", testContextDone},
+// need names the optional interfaces a subtest needs.
+type need uint8
+
+const (
+	needCounter need = 1 << iota
+	needUserIndex
+	needChecker
+)
+
+// needs skips t unless s implements what n names.
+func needs(t *testing.T, s session.Store, n need) {
+	t.Helper()
+	if _, ok := s.(session.Counter); n&needCounter != 0 && !ok {
+		t.Skip("the store does not implement session.Counter")
+	}
+	if _, ok := s.(session.UserIndex); n&needUserIndex != 0 && !ok {
+		t.Skip("the store does not implement session.UserIndex")
+	}
+	if _, ok := s.(session.Checker); n&needChecker != 0 && !ok {
+		t.Skip("the store does not implement session.Checker")
+	}
 }
 
-// long is a lifetime that no subtest outlives.
-var long = session.Lifetime{Idle: time.Hour, Absolute: 2 * time.Hour}
+// cases are the subtests that run in parallel.
+var cases = []struct {
+	name  string
+	needs need
+	run   func(t *testing.T, s session.Store)
+}{
+	{"CreateLoad", 0, testCreateLoad},
+	{"CreateCopiesValues", 0, testCreateCopiesValues},
+	{"LoadReturnsCopies", 0, testLoadReturnsCopies},
+	{"LoadUnknown", 0, testLoadUnknown},
+	{"UpdateWritesOnlyItsDelta", 0, testUpdateDelta},
+	{"Clear", 0, testClear},
+	{"BindUser", 0, testBindUser},
+	{"ConcurrentUpdates", 0, testConcurrentUpdates},
+	{"UpdateUnknown", 0, testUpdateUnknown},
+	{"UpdateDestroyed", 0, testUpdateDestroyed},
+	{"DestroyRacingUpdates", 0, testDestroyRacingUpdates},
+	{"Renew", 0, testRenew},
+	{"RenewKeepsUser", 0, testRenewKeepsUser},
+	{"RenewLogin", 0, testRenewLogin},
+	{"RenewKeepsAbsoluteDeadline", 0, testRenewKeepsAbsoluteDeadline},
+	{"RenewUnknown", 0, testRenewUnknown},
+	{"RenewRacingUpdates", 0, testRenewRacingUpdates},
+	{"Destroy", 0, testDestroy},
+	{"IdleExpiry", 0, testIdleExpiry},
+	{"IdleSliding", 0, testIdleSliding},
+	{"AbsoluteExpiry", 0, testAbsoluteExpiry},
+	{"LimitsCreate", 0, testLimitsCreate},
+	{"LimitsUpdate", 0, testLimitsUpdate},
+	{"LimitsRenew", 0, testLimitsRenew},
+	{"ContextDone", 0, testContextDone},
+	{"Counter/Incr", needCounter, testIncr},
+	{"Counter/IncrNotInteger", needCounter, testIncrNotInteger},
+	{"Counter/ConcurrentIncr", needCounter, testConcurrentIncr},
+	{"Counter/CompareAndSwap", needCounter, testCompareAndSwap},
+	{"Counter/ConcurrentCompareAndSwap", needCounter, testConcurrentCAS},
+	{"Counter/Limits", needCounter, testLimitsCounter},
+	{"UserIndex/UserSessions", needUserIndex, testUserSessions},
+	{"UserIndex/FollowsBindUser", needUserIndex, testUserIndexFollowsBindUser},
+	{"UserIndex/LoginOfAnotherUser", needUserIndex, testLoginOfAnotherUser},
+	{"UserIndex/DestroyUser", needUserIndex, testDestroyUser},
+	{"Checker/Live", needChecker, testLive},
+	{"Checker/LiveDoesNotSlide", needChecker, testLiveDoesNotSlide},
+}
+
+// long are limits that no subtest outlives, with no size limits.
+var long = session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 
 // newKey returns a random store key shaped like the session package's.
 func newKey() string {
@@ -159,22 +222,83 @@ func values(kv ...string) map[string][]byte {
 	return m
 }
 
-func create(t *testing.T, s session.Store, key string, ch session.Change, lt session.Lifetime) {
+// str returns a JSON string of n bytes, quotes included (n >= 2).
+func str(n int) string { return `"` + strings.Repeat("x", n-2) + `"` }
+
+// withLimits returns w with the limits long when it has none.
+func withLimits(w session.Write) session.Write {
+	if w.Limits.Idle == 0 {
+		w.Limits = long
+	}
+	return w
+}
+
+// create stores a new session under key with w's values, user and user
+// agent (and w.Limits, or long), and fails t on an error.
+func create(t *testing.T, s session.Store, key string, w session.Write) {
 	t.Helper()
-	if err := s.Create(t.Context(), key, ch, lt); err != nil {
-		t.Fatalf("Create: %v", err)
+	w = withLimits(w)
+	w.Create, w.Key, w.From = true, key, ""
+	applied, err := s.Save(t.Context(), w)
+	if err != nil {
+		t.Fatalf("Save (create): %v", err)
+	}
+	if !applied {
+		t.Fatal("Save (create) = false, want true")
+	}
+}
+
+// update saves w as an update of key and returns whether it applied,
+// failing t on an error.
+func update(t *testing.T, s session.Store, key string, w session.Write) bool {
+	t.Helper()
+	w = withLimits(w)
+	w.Create, w.Key, w.From = false, key, ""
+	applied, err := s.Save(t.Context(), w)
+	if err != nil {
+		t.Fatalf("Save (update %+v): %v", w, err)
+	}
+	return applied
+}
+
+// mustUpdate is update that fails t unless w applied.
+func mustUpdate(t *testing.T, s session.Store, key string, w session.Write) {
+	t.Helper()
+	if !update(t, s, key, w) {
+		t.Fatalf("Save (update %+v) of a live session = false, want true", w)
+	}
+}
+
+// renew saves w as a renewal of from to to and returns whether it
+// applied, failing t on an error.
+func renew(t *testing.T, s session.Store, from, to string, w session.Write) bool {
+	t.Helper()
+	w = withLimits(w)
+	w.Create, w.Key, w.From = false, to, from
+	applied, err := s.Save(t.Context(), w)
+	if err != nil {
+		t.Fatalf("Save (renew): %v", err)
+	}
+	return applied
+}
+
+// mustRenew is renew that fails t unless w applied.
+func mustRenew(t *testing.T, s session.Store, from, to string, w session.Write) {
+	t.Helper()
+	if !renew(t, s, from, to, w) {
+		t.Fatalf("Save (renew %s to %s) of a live session = false, want true", short(from), short(to))
 	}
 }
 
 // load loads key with long and fails t on an error.
 func load(t *testing.T, s session.Store, key string) (session.Record, bool) {
 	t.Helper()
-	return loadLT(t, s, key, long)
+	return loadLim(t, s, key, long)
 }
 
-func loadLT(t *testing.T, s session.Store, key string, lt session.Lifetime) (session.Record, bool) {
+func loadLim(t *testing.T, s session.Store, key string, lim session.Limits) (session.Record, bool) {
 	t.Helper()
-	rec, found, err := s.Load(t.Context(), key, lt)
+	rec, found, err := s.Load(t.Context(), key, lim)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -203,29 +327,39 @@ var goneCalls = []string{"Update", "Incr", "CompareAndSwap", "Renew", "Load"}
 
 // mustBeGoneFrom is mustBeGone with goneCalls[first] called first, so that
 // each method in turn meets a session that died but may not have been
-// deleted yet.
+// deleted yet. The methods of an optional interface the store does not
+// implement are left out.
 func mustBeGoneFrom(t *testing.T, s session.Store, key string, first int) {
 	t.Helper()
 	ctx := t.Context()
-	renewed := newKey()
+	renewed, user := newKey(), newUser()
+	c, _ := s.(session.Counter)
 	for i := range goneCalls {
 		switch name := goneCalls[(first+i)%len(goneCalls)]; name {
 		case "Update":
-			ch := session.Change{Set: values("resurrect", "1"), SetUser: true, User: newUser()}
-			if applied, err := s.Update(ctx, key, ch, long); err != nil || applied {
-				t.Errorf("Update(%s) = %v, %v; want false, nil", short(key), applied, err)
+			w := session.Write{Key: key, Set: values("resurrect", "1"), BindUser: true, User: user, Login: true, Limits: long}
+			if applied, err := s.Save(ctx, w); err != nil || applied {
+				t.Errorf("Save (update %s) = %v, %v; want false, nil", short(key), applied, err)
 			}
 		case "Incr":
-			if _, found, err := s.Incr(ctx, key, "resurrect-n", 1, long); err != nil || found {
+			if c == nil {
+				continue
+			}
+			if _, found, err := c.Incr(ctx, key, "resurrect-n", 1, long); err != nil || found {
 				t.Errorf("Incr(%s): found = %v, err = %v; want false, nil", short(key), found, err)
 			}
 		case "CompareAndSwap":
-			if swapped, found, err := s.CompareAndSwap(ctx, key, "resurrect-c", nil, []byte("1"), long); err != nil || found || swapped {
+			if c == nil {
+				continue
+			}
+			if swapped, found, err := c.CompareAndSwap(ctx, key, "resurrect-c", nil, []byte("1"), long); err != nil || found || swapped {
 				t.Errorf("CompareAndSwap(%s) = %v, %v, %v; want false, false, nil", short(key), swapped, found, err)
 			}
 		case "Renew":
-			if applied, err := s.Renew(ctx, key, renewed, session.Change{Set: values("resurrect-r", "1")}, long); err != nil || applied {
-				t.Errorf("Renew(%s) = %v, %v; want false, nil", short(key), applied, err)
+			w := session.Write{Key: renewed, From: key, Set: values("resurrect-r", "1"), BindUser: true, User: user,
+				UserAgent: "ua", Login: true, Limits: long}
+			if applied, err := s.Save(ctx, w); err != nil || applied {
+				t.Errorf("Save (renew %s) = %v, %v; want false, nil", short(key), applied, err)
 			}
 		case "Load":
 			if _, found := load(t, s, key); found {
@@ -241,13 +375,14 @@ func mustBeGoneFrom(t *testing.T, s session.Store, key string, first int) {
 			t.Fatalf("Load(%s) after calls on a dead session: found, want not found", short(k))
 		}
 	}
+	wantUserKeys(t, s, user)
 }
 
 // userKeys returns the keys that UserSessions lists for user, checking
-// that every record names user.
+// that every record names user. The store must implement UserIndex.
 func userKeys(t *testing.T, s session.Store, user string) []string {
 	t.Helper()
-	list, err := s.UserSessions(t.Context(), user)
+	list, err := s.(session.UserIndex).UserSessions(t.Context(), user)
 	if err != nil {
 		t.Fatalf("UserSessions: %v", err)
 	}
@@ -265,9 +400,13 @@ func userKeys(t *testing.T, s session.Store, user string) []string {
 	return keys
 }
 
-// wantUserKeys checks that UserSessions lists exactly keys for user.
+// wantUserKeys checks that UserSessions lists exactly keys for user, if
+// the store keeps a user index.
 func wantUserKeys(t *testing.T, s session.Store, user string, keys ...string) {
 	t.Helper()
+	if _, ok := s.(session.UserIndex); !ok {
+		return
+	}
 	got := userKeys(t, s, user)
 	want := slices.Sorted(slices.Values(keys))
 	if !slices.Equal(got, want) {
@@ -291,11 +430,11 @@ func within(t *testing.T, what string, got, from, to time.Time) {
 	}
 }
 
-// unavailable checks that err wraps session.ErrStoreUnavailable.
-func unavailable(t *testing.T, method string, err error) {
+// tooLarge checks that a write was refused for its limits.
+func tooLarge(t *testing.T, what string, applied bool, err error) {
 	t.Helper()
-	if !errors.Is(err, session.ErrStoreUnavailable) {
-		t.Errorf("%s: err = %v, want one wrapping session.ErrStoreUnavailable", method, err)
+	if applied || !errors.Is(err, session.ErrTooLarge) {
+		t.Errorf("%s = %v, %v; want false and an error wrapping session.ErrTooLarge", what, applied, err)
 	}
 }
 

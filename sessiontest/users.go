@@ -16,11 +16,11 @@ func testUserSessions(t *testing.T, s session.Store) {
 	for _, c := range []struct{ key, user, ua string }{
 		{a1, alice, "ua-1"}, {a2, alice, "ua-2"}, {a3, alice, "ua-3"}, {b1, bob, "ua-b"}, {anon, "", "ua-anon"},
 	} {
-		create(t, s, c.key, session.Change{Set: values("x", "1"), User: c.user, UserAgent: c.ua}, long)
+		create(t, s, c.key, session.Write{Set: values("x", "1"), User: c.user, UserAgent: c.ua})
 	}
 	after := time.Now()
 
-	list, err := s.UserSessions(t.Context(), alice)
+	list, err := s.(session.UserIndex).UserSessions(t.Context(), alice)
 	if err != nil {
 		t.Fatalf("UserSessions: %v", err)
 	}
@@ -55,36 +55,53 @@ func testUserSessions(t *testing.T, s session.Store) {
 	wantUserKeys(t, s, alice, a1, a3)
 }
 
-// testUserIndexFollowsSetUser checks that Update with SetUser moves a
+// testUserIndexFollowsBindUser checks that a Save with BindUser moves a
 // session between users' indexes, and that binding to "" unbinds it.
-func testUserIndexFollowsSetUser(t *testing.T, s session.Store) {
+func testUserIndexFollowsBindUser(t *testing.T, s session.Store) {
 	alice, bob := newUser(), newUser()
 	key, other := newKey(), newKey()
-	create(t, s, key, session.Change{Set: values("x", "1")}, long)
-	create(t, s, other, session.Change{User: alice}, long)
-	update := func(ch session.Change) {
-		t.Helper()
-		if applied, err := s.Update(t.Context(), key, ch, long); err != nil || !applied {
-			t.Fatalf("Update(%+v) = %v, %v; want true, nil", ch, applied, err)
-		}
-	}
-	update(session.Change{SetUser: true, User: alice})
+	create(t, s, key, session.Write{Set: values("x", "1")})
+	create(t, s, other, session.Write{User: alice})
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: alice})
 	wantUserKeys(t, s, alice, key, other)
-	if rec := mustLoad(t, s, key); rec.User != alice {
-		t.Errorf("User = %q, want %q", rec.User, alice)
-	}
-	update(session.Change{User: bob}) // without SetUser: no change of user
+	mustUpdate(t, s, key, session.Write{User: bob}) // without BindUser: no change of user
 	wantUserKeys(t, s, alice, key, other)
-	update(session.Change{SetUser: true, User: bob})
+	wantUserKeys(t, s, bob)
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: bob})
 	wantUserKeys(t, s, alice, other)
 	wantUserKeys(t, s, bob, key)
-	update(session.Change{SetUser: true, User: ""})
+	mustUpdate(t, s, key, session.Write{BindUser: true, User: ""})
 	wantUserKeys(t, s, bob)
-	rec := mustLoad(t, s, key)
-	if rec.User != "" {
-		t.Errorf("User = %q after binding to \"\", want \"\"", rec.User)
+	wantUserKeys(t, s, alice, other)
+	wantUserKeys(t, s, "")
+}
+
+// testLoginOfAnotherUser checks the write of a login of bob on a browser
+// that holds alice's session: a renewal that clears the values and binds
+// bob. The session leaves alice's index for bob's, and keeps nothing of
+// alice's but what the write sets.
+func testLoginOfAnotherUser(t *testing.T, s session.Store) {
+	alice, bob := newUser(), newUser()
+	key, renewed, keep := newKey(), newKey(), newKey()
+	create(t, s, key, session.Write{Set: values("secret", `"alice's"`), User: alice, UserAgent: "ua"})
+	create(t, s, keep, session.Write{User: alice})
+	mustRenew(t, s, key, renewed, session.Write{Clear: true, Set: values("theme", `"dark"`),
+		BindUser: true, User: bob, UserAgent: "ua-bob", Login: true})
+	rec := mustLoad(t, s, renewed)
+	if rec.User != bob || rec.UserAgent != "ua-bob" {
+		t.Errorf("after the login: User %q, UserAgent %q; want %q, %q", rec.User, rec.UserAgent, bob, "ua-bob")
 	}
-	wantValues(t, rec, values("x", "1"))
+	wantValues(t, rec, values("theme", `"dark"`))
+	mustBeGone(t, s, key)
+	wantUserKeys(t, s, alice, keep)
+	wantUserKeys(t, s, bob, renewed)
+	list, err := s.(session.UserIndex).UserSessions(t.Context(), bob)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("UserSessions(bob) = %d sessions, %v", len(list), err)
+	}
+	if list[0].UserAgent != "ua-bob" {
+		t.Errorf("UserSessions(bob) lists UserAgent %q, want %q", list[0].UserAgent, "ua-bob")
+	}
 }
 
 // testDestroyUser checks that DestroyUser kills every session of one user,
@@ -94,12 +111,12 @@ func testDestroyUser(t *testing.T, s session.Store) {
 	a := []string{newKey(), newKey(), newKey()}
 	b1, anon := newKey(), newKey()
 	for _, k := range a {
-		create(t, s, k, session.Change{Set: values("x", "1"), User: alice}, long)
+		create(t, s, k, session.Write{Set: values("x", "1"), User: alice})
 	}
-	create(t, s, b1, session.Change{User: bob}, long)
-	create(t, s, anon, session.Change{}, long)
+	create(t, s, b1, session.Write{User: bob})
+	create(t, s, anon, session.Write{})
 
-	n, err := s.DestroyUser(t.Context(), alice)
+	n, err := s.(session.UserIndex).DestroyUser(t.Context(), alice)
 	if err != nil || n != len(a) {
 		t.Fatalf("DestroyUser = %d, %v; want %d, nil", n, err, len(a))
 	}
@@ -112,7 +129,7 @@ func testDestroyUser(t *testing.T, s session.Store) {
 	mustLoad(t, s, anon)
 
 	for _, user := range []string{alice, newUser()} {
-		if n, err := s.DestroyUser(t.Context(), user); err != nil || n != 0 {
+		if n, err := s.(session.UserIndex).DestroyUser(t.Context(), user); err != nil || n != 0 {
 			t.Errorf("DestroyUser with no sessions = %d, %v; want 0, nil", n, err)
 		}
 	}

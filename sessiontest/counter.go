@@ -13,8 +13,9 @@ import (
 // testIncr checks Incr on missing and integer fields and on an unknown
 // session.
 func testIncr(t *testing.T, s session.Store) {
+	c := s.(session.Counter)
 	key := newKey()
-	create(t, s, key, session.Change{Set: values("n", "10", "neg", "-3", "other", `"x"`)}, long)
+	create(t, s, key, session.Write{Set: values("n", "10", "neg", "-3", "other", `"x"`)})
 	for _, step := range []struct {
 		field string
 		n     int64
@@ -27,7 +28,7 @@ func testIncr(t *testing.T, s session.Store) {
 		{"neg", -7, -10},
 		{"zero", 0, 0},
 	} {
-		v, found, err := s.Incr(t.Context(), key, step.field, step.n, long)
+		v, found, err := c.Incr(t.Context(), key, step.field, step.n, long)
 		if err != nil || !found || v != step.want {
 			t.Fatalf("Incr(%q, %d) = %d, %v, %v; want %d, true, nil", step.field, step.n, v, found, err, step.want)
 		}
@@ -36,7 +37,7 @@ func testIncr(t *testing.T, s session.Store) {
 	wantValues(t, mustLoad(t, s, key), values("n", "11", "neg", "-10", "missing", "3", "zero", "0", "other", `"x"`))
 
 	unknown := newKey()
-	v, found, err := s.Incr(t.Context(), unknown, "n", 1, long)
+	v, found, err := c.Incr(t.Context(), unknown, "n", 1, long)
 	if err != nil || found || v != 0 {
 		t.Fatalf("Incr(unknown) = %d, %v, %v; want 0, false, nil", v, found, err)
 	}
@@ -46,11 +47,12 @@ func testIncr(t *testing.T, s session.Store) {
 // testIncrNotInteger checks that Incr of a field holding something else
 // than an integer fails with ErrNotInteger and leaves it alone.
 func testIncrNotInteger(t *testing.T, s session.Store) {
+	c := s.(session.Counter)
 	set := values("str", `"7"`, "float", "1.5", "bool", "true", "obj", `{"n":1}`, "null", "null", "arr", "[1]")
 	key := newKey()
-	create(t, s, key, session.Change{Set: set}, long)
+	create(t, s, key, session.Write{Set: set})
 	for field := range set {
-		_, found, err := s.Incr(t.Context(), key, field, 1, long)
+		_, found, err := c.Incr(t.Context(), key, field, 1, long)
 		if !errors.Is(err, session.ErrNotInteger) {
 			t.Errorf("Incr of %s: found %v, err = %v; want an error wrapping session.ErrNotInteger", set[field], found, err)
 		}
@@ -64,15 +66,16 @@ func testIncrNotInteger(t *testing.T, s session.Store) {
 // testConcurrentIncr checks that concurrent Incrs all count, each seeing a
 // value of its own.
 func testConcurrentIncr(t *testing.T, s session.Store) {
+	c := s.(session.Counter)
 	const workers, each = 8, 50
 	key := newKey()
-	create(t, s, key, session.Change{}, long)
+	create(t, s, key, session.Write{})
 	seen := make([]atomic.Bool, workers*each+1)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				v, found, err := s.Incr(t.Context(), key, "n", 1, long)
+				v, found, err := c.Incr(t.Context(), key, "n", 1, long)
 				if err != nil || !found {
 					t.Errorf("Incr = %d, %v, %v", v, found, err)
 					return
@@ -90,8 +93,9 @@ func testConcurrentIncr(t *testing.T, s session.Store) {
 // testCompareAndSwap checks CompareAndSwap on absent, matching and other
 // values and on an unknown session.
 func testCompareAndSwap(t *testing.T, s session.Store) {
+	c := s.(session.Counter)
 	key := newKey()
-	create(t, s, key, session.Change{Set: values("f", `"a"`)}, long)
+	create(t, s, key, session.Write{Set: values("f", `"a"`)})
 	for _, step := range []struct {
 		name     string
 		field    string
@@ -111,7 +115,7 @@ func testCompareAndSwap(t *testing.T, s session.Store) {
 		if step.nilOld {
 			old = nil
 		}
-		swapped, found, err := s.CompareAndSwap(t.Context(), key, step.field, old, []byte(step.new), long)
+		swapped, found, err := c.CompareAndSwap(t.Context(), key, step.field, old, []byte(step.new), long)
 		if err != nil || !found || swapped != step.swapped {
 			t.Fatalf("%s: CompareAndSwap = %v, %v, %v; want %v, true, nil", step.name, swapped, found, err, step.swapped)
 		}
@@ -119,7 +123,7 @@ func testCompareAndSwap(t *testing.T, s session.Store) {
 	wantValues(t, mustLoad(t, s, key), values("f", `"c"`, "g", `"1"`))
 
 	unknown := newKey()
-	swapped, found, err := s.CompareAndSwap(t.Context(), unknown, "f", nil, []byte("1"), long)
+	swapped, found, err := c.CompareAndSwap(t.Context(), unknown, "f", nil, []byte("1"), long)
 	if err != nil || found || swapped {
 		t.Fatalf("CompareAndSwap(unknown) = %v, %v, %v; want false, false, nil", swapped, found, err)
 	}
@@ -129,9 +133,10 @@ func testCompareAndSwap(t *testing.T, s session.Store) {
 // testConcurrentCAS checks that of goroutines racing to swap the same old
 // value, exactly one wins each round.
 func testConcurrentCAS(t *testing.T, s session.Store) {
+	c := s.(session.Counter)
 	const workers, rounds = 8, 20
 	key := newKey()
-	create(t, s, key, session.Change{}, long)
+	create(t, s, key, session.Write{})
 	for r := range rounds {
 		var old []byte
 		if r > 0 {
@@ -144,7 +149,7 @@ func testConcurrentCAS(t *testing.T, s session.Store) {
 		for range workers {
 			wg.Go(func() {
 				<-start
-				swapped, found, err := s.CompareAndSwap(t.Context(), key, "v", old, next, long)
+				swapped, found, err := c.CompareAndSwap(t.Context(), key, "v", old, next, long)
 				if err != nil || !found {
 					t.Errorf("CompareAndSwap = %v, %v, %v", swapped, found, err)
 				}
