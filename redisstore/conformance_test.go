@@ -1,9 +1,3 @@
-//go:build conformance
-
-// The conformance suite sessiontest.Run is being rewritten for the new
-// Store contract (branch mem): these tests build with -tags conformance
-// once it is merged.
-
 package redisstore
 
 import (
@@ -25,6 +19,7 @@ func harness(url string, brk func(t *testing.T)) sessiontest.Harness {
 func harnessWith(url string, opts Options, brk func(t *testing.T)) sessiontest.Harness {
 	return sessiontest.Harness{
 		New:   func(t *testing.T) session.Store { return newStore(t, url, opts) },
+		Peer:  func(t *testing.T, _ session.Store) session.Store { return newStore(t, url, opts) },
 		Break: func(t *testing.T, _ session.Store) { brk(t) },
 	}
 }

@@ -68,7 +68,7 @@ func appRoutes() http.Handler {
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		_ = s.Renew() == nil && s.SetUser(r.FormValue("u")) == nil && s.Put("user_name", r.FormValue("u")) == nil
+		_ = s.Login(r.FormValue("u")) == nil && s.Put("user_name", r.FormValue("u")) == nil
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		session.FromContext(r.Context()).Destroy()

@@ -13,7 +13,7 @@ import (
 )
 
 // Store is the Redis [session.Store]; it also implements
-// [session.Counter] and [session.UserIndex]. Create one with [New] or
+// [session.Counter], [session.UserIndex] and [session.Checker]. Create one with [New] or
 // [NewFromURL] and release its connections with [Store.Close]. All
 // methods are safe for concurrent use. They return Redis's and the
 // connection's errors as they are (the Manager wraps them in
@@ -37,6 +37,7 @@ var (
 	_ session.Store     = (*Store)(nil)
 	_ session.Counter   = (*Store)(nil)
 	_ session.UserIndex = (*Store)(nil)
+	_ session.Checker   = (*Store)(nil)
 )
 
 // New connects to the Redis that opts.Client names (standalone, Sentinel

@@ -181,3 +181,26 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	}
 	return n, nil
 }
+
+// Live implements [session.Checker]: one EXISTS per key, in one pipeline
+// (in Cluster, one per node), which slides nothing. Redis's own expiry
+// of the keys makes a key that exists a live session.
+func (s *Store) Live(ctx context.Context, keys []string) ([]bool, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	calls := make([]call, len(keys))
+	for i, k := range keys {
+		sk := s.sessionKey(k)
+		calls[i] = call{build: func(b rueidis.Builder) rueidis.Completed { return b.Exists().Key(sk).Build() }}
+	}
+	out := make([]bool, len(keys))
+	for i, r := range pipeline(ctx, s.r, calls...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return nil, opError("Live", err)
+		}
+		out[i] = n == 1
+	}
+	return out, nil
+}
