@@ -69,22 +69,23 @@ local function clear_values(key)
   if #names > 0 then hdel(key, names, 1, #names) end
 end
 
--- fits checks the limits on the values the session at key would hold
--- after a delta: drop every value when clear, then delete the names
--- args[first+2n..#args], then set the n name/value pairs at args[first..].
--- The size is the session package's measure: bytes of each name (without
--- "v:") plus its value. Returns 1, or -1 (too many fields) or -2 (too
--- large). Only a delta that sets something can grow a session, so the
--- others skip the count.
-local function fits(key, clear, args, first, n, max_size, max_fields)
-  if n == 0 or (max_size == 0 and max_fields == 0) then return 1 end
+-- sizes returns the size (bytes of the name without "v:", plus the
+-- value) of each value in the flat hash h, by field name.
+local function sizes(h)
   local cur = {}
-  if not clear then
-    local h = redis.call('HGETALL', key)
-    for j = 1, #h, 2 do
-      if is_value(h[j]) then cur[h[j]] = #h[j] - 2 + #h[j + 1] end
-    end
+  for j = 1, #h, 2 do
+    if is_value(h[j]) then cur[h[j]] = #h[j] - 2 + #h[j + 1] end
   end
+  return cur
+end
+
+-- within checks the limits on the values a session would hold after a
+-- delta, given cur, the sizes of its values now (see sizes; the table is
+-- changed): delete the names args[first+2n..#args], then set the n
+-- name/value pairs at args[first..]. The size is the session package's
+-- measure: bytes of each name (without "v:") plus its value. Returns 1,
+-- or -1 (too many fields) or -2 (too large).
+local function within(cur, args, first, n, max_size, max_fields)
   local d = first + 2 * n
   for j = d, #args do cur[args[j]] = nil end
   for j = first, d - 1, 2 do cur[args[j]] = #args[j] - 2 + #args[j + 1] end
@@ -96,6 +97,16 @@ local function fits(key, clear, args, first, n, max_size, max_fields)
   if max_fields > 0 and count > max_fields then return -1 end
   if max_size > 0 and size > max_size then return -2 end
   return 1
+end
+
+-- fits is within for the session at key (all of its values dropped first
+-- when clear). Only a delta that sets something can grow a session, so
+-- the others skip the count.
+local function fits(key, clear, args, first, n, max_size, max_fields)
+  if n == 0 or (max_size == 0 and max_fields == 0) then return 1 end
+  local cur = {}
+  if not clear then cur = sizes(redis.call('HGETALL', key)) end
+  return within(cur, args, first, n, max_size, max_fields)
 end
 
 -- usage returns the size and number of the values of the session at key.

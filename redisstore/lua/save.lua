@@ -35,24 +35,56 @@ local d = first + 2 * n
 local now = now_ms()
 
 if mode == 'u' then
-  local m = redis.call('HMGET', key, '_a', '_i', '_u')
-  local a, i = tonumber(m[1]), tonumber(m[2])
+  -- One read: the whole hash when the limits need the values' sizes,
+  -- otherwise the three fields this needs.
+  local a, i, u, cur
+  if n > 0 and (max_size > 0 or max_fields > 0) and not clear then
+    local h = redis.call('HGETALL', key)
+    for j = 1, #h, 2 do
+      local f = h[j]
+      if f == '_a' then a = tonumber(h[j + 1])
+      elseif f == '_i' then i = tonumber(h[j + 1])
+      elseif f == '_u' then u = h[j + 1] end
+    end
+    cur = sizes(h)
+  else
+    local m = redis.call('HMGET', key, '_a', '_i', '_u')
+    a, i, u = tonumber(m[1]), tonumber(m[2]), m[3]
+  end
   if not a or not i then return {0, '', 0, now} end
   if now >= a or now >= i then
     redis.call('DEL', key)
     return {0, '', 0, now}
   end
-  local ok = fits(key, clear, ARGV, first, n, max_size, max_fields)
-  if ok ~= 1 then return {ok, m[3] or '', i, now} end
+  u = u or ''
+  if n > 0 and (max_size > 0 or max_fields > 0) then
+    local ok = within(cur or {}, ARGV, first, n, max_size, max_fields)
+    if ok ~= 1 then return {ok, u, i, now} end
+  end
   if clear then clear_values(key) end
   if d <= #ARGV then hdel(key, ARGV, d, #ARGV) end
-  if n > 0 then hset(key, ARGV, first, d - 1) end
-  if bind then redis.call('HSET', key, '_u', ARGV[8]) end
+  -- One HSET: the values, the metadata, and the slide.
+  local set = {}
+  for j = first, d - 1 do set[#set + 1] = ARGV[j] end
+  if bind then
+    set[#set + 1] = '_u'
+    set[#set + 1] = ARGV[8]
+  end
   if login then
     a = now + absolute
-    redis.call('HSET', key, '_c', fmt(now), '_a', fmt(a))
+    set[#set + 1] = '_c'
+    set[#set + 1] = fmt(now)
+    set[#set + 1] = '_a'
+    set[#set + 1] = fmt(a)
   end
-  return {1, m[3] or '', slide(key, now, a, idle), now}
+  i = math.min(now + idle, a)
+  set[#set + 1] = '_i'
+  set[#set + 1] = fmt(i)
+  set[#set + 1] = '_s'
+  set[#set + 1] = fmt(now)
+  hset(key, set, 1, #set)
+  redis.call('PEXPIREAT', key, fmt(i))
+  return {1, u, i, now}
 end
 
 -- create or put: the key is new (a hash of a fresh random token), so what
@@ -66,7 +98,8 @@ local ok = fits(key, true, ARGV, first, n, max_size, max_fields)
 if ok ~= 1 then return {ok, '', 0, now} end
 redis.call('DEL', key)
 local i = math.min(now + idle, a)
-redis.call('HSET', key, '_c', fmt(c), '_a', fmt(a), '_i', fmt(i), '_s', fmt(now), '_u', ARGV[8], '_ua', ARGV[9])
-if n > 0 then hset(key, ARGV, first, d - 1) end
+local set = {'_c', fmt(c), '_a', fmt(a), '_i', fmt(i), '_s', fmt(now), '_u', ARGV[8], '_ua', ARGV[9]}
+for j = first, d - 1 do set[#set + 1] = ARGV[j] end
+hset(key, set, 1, #set)
 redis.call('PEXPIREAT', key, fmt(i))
 return {1, '', i, now}
