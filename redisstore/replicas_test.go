@@ -84,30 +84,42 @@ func TestWaitSameConnection(t *testing.T) {
 	})
 }
 
-// TestRevokeSurvivesFailover: a revoke (DestroyUser) acknowledged with
-// Options.WaitReplicas, then the master SIGKILLed at once and Sentinel's
-// failover: the session stays dead on the new master. Without the setting
-// the test only reports what happened: the deletion reaches the replica
-// within the event-loop pass that answers it on loopback, so it usually
-// survives too, but nothing makes sure of it.
+// TestRevokeSurvivesFailover: a revoke (DestroyUser), then the master
+// SIGKILLed at once and Sentinel's failover. With Options.WaitReplicas the
+// revoke returns once the replica has the deletion, so the session stays
+// dead on the new master. Without it the test reports what happened. In
+// "natural" runs the replica's link is up: on loopback the deletion
+// reaches it within the event-loop pass that answers the revoke, so the
+// session usually stays dead without the setting too, but nothing makes
+// sure of it. In "link cut" runs the master drops the replica's link
+// (CLIENT KILL TYPE replica) just before the revoke, as a network blip
+// would: the replica reconnects within a second (its replication cron),
+// so WAIT returns once it has caught up, while without it the master dies
+// before the replica got the deletion.
 func TestRevokeSurvivesFailover(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		wait int
+		cut  bool
 	}{
-		{"wait", 1},
-		{"no wait", 0},
+		{"natural/wait", 1, false},
+		{"natural/no wait", 0, false},
+		{"link cut/wait", 1, true},
+		{"link cut/no wait", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ss := redistest.Sentinel(t)
 			url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
-			s := newStore(t, url, Options{WaitReplicas: tc.wait, WaitTimeout: 2 * time.Second})
+			s := newStore(t, url, Options{WaitReplicas: tc.wait, WaitTimeout: 3 * time.Second})
 			ctx := t.Context()
 			k := newKey()
 			if err := s.tcreate(ctx, k, session.Write{User: "eve", Set: vals("a", "1")}, long); err != nil {
 				t.Fatal(err)
 			}
 			ss.Master.DoOK(t, "WAIT", "1", "5000") // the replica has the session
+			if tc.cut {
+				ss.Master.DoOK(t, "CLIENT", "KILL", "TYPE", "replica")
+			}
 			n, err := s.DestroyUser(ctx, "eve")
 			ss.Master.Kill(t)
 			if err != nil || n != 1 {
