@@ -122,6 +122,13 @@ func TestLimits(t *testing.T) {
 	if ok, err := s.tupdate(ctx, k, session.Write{Clear: true, Set: vals("c", big, "d", "1", "e", "2")}, lim); err != nil || !ok {
 		t.Fatalf("clear and set: %v %v", ok, err)
 	}
+	// A name both deleted and set counts once: 3 fields and 1 new is 4.
+	if _, err := s.tupdate(ctx, k, session.Write{Del: []string{"d"}, Set: vals("d", "3", "f", "4")}, lim); !errors.Is(err, session.ErrTooLarge) {
+		t.Errorf("a delete and set of one name plus a new one, at MaxFields: %v, want ErrTooLarge", err)
+	}
+	if ok, err := s.tupdate(ctx, k, session.Write{Del: []string{"d"}, Set: vals("d", "3")}, lim); err != nil || !ok {
+		t.Fatalf("delete and set of one name at MaxFields: %v %v", ok, err)
+	}
 	if ok, err := s.trenew(ctx, k, newKey(), session.Write{Del: []string{"c"}, Set: vals("f", big)}, lim); err != nil || !ok {
 		t.Fatalf("renew within the limits: %v %v", ok, err)
 	}

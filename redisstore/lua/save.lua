@@ -37,16 +37,21 @@ local now = now_ms()
 if mode == 'u' then
   -- One read: the whole hash when the limits need the values' sizes,
   -- otherwise the three fields this needs.
-  local a, i, u, cur
-  if n > 0 and (max_size > 0 or max_fields > 0) and not clear then
+  local a, i, u, size, count
+  local limited = n > 0 and (max_size > 0 or max_fields > 0)
+  size, count = 0, 0
+  if limited and not clear then
     local h = redis.call('HGETALL', key)
     for j = 1, #h, 2 do
       local f = h[j]
-      if f == '_a' then a = tonumber(h[j + 1])
+      if is_value(f) then
+        size = size + #f + #h[j + 1]
+        count = count + 1
+      elseif f == '_a' then a = tonumber(h[j + 1])
       elseif f == '_i' then i = tonumber(h[j + 1])
       elseif f == '_u' then u = h[j + 1] end
     end
-    cur = sizes(h)
+    size = size - 2 * count -- the "v:" of each name
   else
     local m = redis.call('HMGET', key, '_a', '_i', '_u')
     a, i, u = tonumber(m[1]), tonumber(m[2]), m[3]
@@ -57,9 +62,36 @@ if mode == 'u' then
     return {0, '', 0, now}
   end
   u = u or ''
-  if n > 0 and (max_size > 0 or max_fields > 0) then
-    local ok = within(cur or {}, ARGV, first, n, max_size, max_fields)
-    if ok ~= 1 then return {ok, u, i, now} end
+  if limited then
+    -- Adjust the totals by the delta, without a table of every value:
+    -- the old size of each name deleted or replaced (HSTRLEN: values are
+    -- JSON, never empty, so 0 means absent; each name counted once), then
+    -- the new pairs.
+    local gone = {}
+    if not clear then
+      for j = d, #ARGV do
+        local l = 0
+        if not gone[ARGV[j]] then l = redis.call('HSTRLEN', key, ARGV[j]) end
+        if l > 0 then
+          size = size - (#ARGV[j] - 2 + l)
+          count = count - 1
+        end
+        gone[ARGV[j]] = true
+      end
+    end
+    for j = first, d - 1, 2 do
+      if not clear and not gone[ARGV[j]] then
+        local l = redis.call('HSTRLEN', key, ARGV[j])
+        if l > 0 then
+          size = size - (#ARGV[j] - 2 + l)
+          count = count - 1
+        end
+      end
+      size = size + #ARGV[j] - 2 + #ARGV[j + 1]
+      count = count + 1
+    end
+    if max_fields > 0 and count > max_fields then return {-1, u, i, now} end
+    if max_size > 0 and size > max_size then return {-2, u, i, now} end
   end
   if clear then clear_values(key) end
   if d <= #ARGV then hdel(key, ARGV, d, #ARGV) end
