@@ -13,8 +13,9 @@ var (
 	ErrClosed = errors.New("memstore: closed")
 
 	// ErrFull is returned by a [Store.Save] that would create a session
-	// while the store holds Options.MaxSessions live ones. The session
-	// Manager answers it, like any store failure, with a 503.
+	// while the store holds Options.MaxSessions sessions, once the expired
+	// ones are deleted. The session Manager answers it, like any store
+	// failure, with a 503.
 	ErrFull = errors.New("memstore: full: too many live sessions (Options.MaxSessions)")
 
 	errCreateAndFrom = errors.New("memstore: Save: a Write cannot both Create and renew From")

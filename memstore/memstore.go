@@ -13,11 +13,12 @@
 //
 // # The bound on sessions
 //
-// A Store holds at most Options.MaxSessions live sessions (default
-// 100,000). At the bound it first deletes the sessions that have expired,
-// then refuses to create more with [ErrFull], which the session Manager
-// answers with a 503; the sessions it holds keep working, and they can
-// still be changed, renewed and destroyed. Memory is therefore bounded by
+// A Store holds at most Options.MaxSessions sessions (default 100,000),
+// expired ones that the janitor has not deleted yet included. At the bound
+// a creation first deletes the expired sessions (at most once a second),
+// and is then refused with [ErrFull], which the session Manager answers
+// with a 503; the sessions held keep working, and they can still be
+// changed, renewed and destroyed. Memory is therefore bounded by
 // about MaxSessions × session.Config.MaxSize (100,000 × 64 KiB = 6.4 GB
 // at worst, a few hundred bytes a session for typical ones): set
 // MaxSessions to what the process may hold.
@@ -97,6 +98,7 @@ type entry struct {
 	size      int // sum of len(field)+len(value) over values
 	user      string
 	userAgent string
+	remember  bool      // a persistent cookie (session.Write.Remember)
 	created   time.Time // the login time
 	lastSeen  time.Time
 	idle      time.Time // idle deadline
@@ -428,7 +430,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if w.From != "" {
 		// A renewal: the entry moves, and the index with it.
 		s.removeLocked(w.From)
-		e.userAgent = w.UserAgent
+		e.userAgent, e.remember = w.UserAgent, w.Remember
 		if w.BindUser {
 			e.user = w.User
 		}
@@ -455,6 +457,7 @@ func (s *Store) createLocked(w *session.Write, now time.Time) error {
 		values:    make(map[string][]byte, len(w.Set)),
 		user:      w.User,
 		userAgent: w.UserAgent,
+		remember:  w.Remember,
 	}
 	e.apply(w)
 	e.login(now, w.Limits.Absolute)
@@ -601,6 +604,7 @@ func (e *entry) record() session.Record {
 	return session.Record{
 		User:      e.user,
 		UserAgent: e.userAgent,
+		Remember:  e.remember,
 		Created:   e.created,
 		LastSeen:  e.lastSeen,
 		Expires:   e.expires(),

@@ -8,22 +8,24 @@ import (
 	"time"
 )
 
-// Defaults of [Config]; a zero field means its default.
+// Defaults of [Config]; a zero field means its default, which each field's
+// comment states. The three timeouts are exported for programs that show
+// them, as flag defaults.
 const (
 	DefaultIdleTimeout        = 30 * time.Minute
 	DefaultAbsoluteTimeout    = 12 * time.Hour
 	DefaultStoreTimeout       = time.Second
-	DefaultMaxSize            = 64 << 10
-	DefaultMaxFields          = 256
-	DefaultMaxSessionsPerUser = 100
-	DefaultRetryAfter         = 2 * time.Second
-	DefaultLoginURL           = "/login"
-	// DefaultCookieName is the cookie name over HTTPS. The __Host- prefix
+	defaultMaxSize            = 64 << 10
+	defaultMaxFields          = 256
+	defaultMaxSessionsPerUser = 100
+	defaultRetryAfter         = 2 * time.Second
+	defaultLoginURL           = "/login"
+	// defaultCookieName is the cookie name over HTTPS. The __Host- prefix
 	// makes the browser refuse the cookie unless it is Secure, has Path=/ and
 	// no Domain, so no subdomain can plant or overwrite it.
-	DefaultCookieName = "__Host-session"
-	// DefaultInsecureCookieName is the cookie name when InsecureCookie is set.
-	DefaultInsecureCookieName = "session"
+	defaultCookieName = "__Host-session"
+	// defaultInsecureCookieName is the cookie name when InsecureCookie is set.
+	defaultInsecureCookieName = "session"
 	// MinKeySize is the least length of a signing key, in bytes.
 	MinKeySize = 32
 )
@@ -141,12 +143,12 @@ func (c Config) withDefaults() Config {
 	}
 	c.Keys = keys
 	if c.CookieName == "" {
-		c.CookieName = DefaultCookieName
+		c.CookieName = defaultCookieName
 		if c.Domain != "" {
 			c.CookieName = "__Secure-session"
 		}
 		if c.InsecureCookie {
-			c.CookieName = DefaultInsecureCookieName
+			c.CookieName = defaultInsecureCookieName
 		}
 	}
 	if !validCookieName(c.CookieName) {
@@ -170,24 +172,24 @@ func (c Config) withDefaults() Config {
 	c.IdleTimeout = positive("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout)
 	c.AbsoluteTimeout = positive("AbsoluteTimeout", c.AbsoluteTimeout, DefaultAbsoluteTimeout)
 	c.StoreTimeout = positive("StoreTimeout", c.StoreTimeout, DefaultStoreTimeout)
-	c.RetryAfter = positive("RetryAfter", c.RetryAfter, DefaultRetryAfter)
+	c.RetryAfter = positive("RetryAfter", c.RetryAfter, defaultRetryAfter)
 	if c.MaxSize < 0 {
 		panic("session: Config.MaxSize is negative")
 	}
 	if c.MaxSize == 0 {
-		c.MaxSize = DefaultMaxSize
+		c.MaxSize = defaultMaxSize
 	}
 	if c.MaxFields < 0 {
 		panic("session: Config.MaxFields is negative")
 	}
 	if c.MaxFields == 0 {
-		c.MaxFields = DefaultMaxFields
+		c.MaxFields = defaultMaxFields
 	}
 	if c.MaxSessionsPerUser == 0 {
-		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+		c.MaxSessionsPerUser = defaultMaxSessionsPerUser
 	}
 	if c.LoginURL == "" {
-		c.LoginURL = DefaultLoginURL
+		c.LoginURL = defaultLoginURL
 	}
 	if LocalPath(c.LoginURL, "") == "" {
 		panic("session: Config.LoginURL must be a local path such as /login")

@@ -15,7 +15,7 @@ import (
 // 43 + 1 + 43 characters. The cookie name is part of the MAC, so a value cut
 // from one cookie does not verify under another name.
 var (
-	tokenLen  = base64.RawURLEncoding.EncodedLen(TokenSize)
+	tokenLen  = base64.RawURLEncoding.EncodedLen(tokenSize)
 	sigLen    = base64.RawURLEncoding.EncodedLen(sha256.Size)
 	cookieLen = tokenLen + 1 + sigLen
 )
@@ -32,7 +32,7 @@ type codec struct {
 	macs []sync.Pool
 }
 
-// Signature is an HMAC of a token; like [Token] it prints redacted.
+// Signature is an HMAC of a token; like [secretToken] it prints redacted.
 type signature [sha256.Size]byte
 
 func (signature) String() string             { return redacted }
@@ -41,7 +41,7 @@ func (signature) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 func (signature) LogValue() slog.Value       { return slog.StringValue(redacted) }
 
 // sign returns the HMAC of t under keys[i].
-func (c *codec) sign(i int, t *Token) signature {
+func (c *codec) sign(i int, t *secretToken) signature {
 	c.once.Do(func() { c.macs = make([]sync.Pool, len(c.keys)) })
 	m, _ := c.macs[i].Get().(hash.Hash)
 	if m == nil {
@@ -59,7 +59,7 @@ func (c *codec) sign(i int, t *Token) signature {
 }
 
 // encode returns the cookie value for t, signed with the first key.
-func (c *codec) encode(t Token) string {
+func (c *codec) encode(t secretToken) string {
 	sig := c.sign(0, &t)
 	b := make([]byte, cookieLen)
 	base64.RawURLEncoding.Encode(b, t[:])
@@ -71,16 +71,16 @@ func (c *codec) encode(t Token) string {
 // decode verifies v and returns its token and the index of the key that
 // verified it. ok is false for anything that is not a value this codec made
 // with one of its keys; decode never panics and does no I/O.
-func (c *codec) decode(v string) (t Token, keyIndex int, ok bool) {
+func (c *codec) decode(v string) (t secretToken, keyIndex int, ok bool) {
 	if len(v) != cookieLen || v[tokenLen] != '.' {
-		return Token{}, 0, false
+		return secretToken{}, 0, false
 	}
 	var sig signature
-	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != TokenSize {
-		return Token{}, 0, false
+	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
+		return secretToken{}, 0, false
 	}
 	if n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(v[tokenLen+1:])); err != nil || n != sha256.Size {
-		return Token{}, 0, false
+		return secretToken{}, 0, false
 	}
 	for i := range c.keys {
 		want := c.sign(i, &t)
@@ -88,5 +88,5 @@ func (c *codec) decode(v string) (t Token, keyIndex int, ok bool) {
 			return t, i, true
 		}
 	}
-	return Token{}, 0, false
+	return secretToken{}, 0, false
 }

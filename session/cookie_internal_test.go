@@ -13,12 +13,12 @@ var (
 )
 
 func testCodec(keys ...[]byte) *codec {
-	return &codec{name: DefaultCookieName, keys: keys}
+	return &codec{name: defaultCookieName, keys: keys}
 }
 
-// tokenFrom makes a token of b, padded with zeros or cut to TokenSize.
-func tokenFrom(b []byte) Token {
-	var t Token
+// tokenFrom makes a token of b, padded with zeros or cut to tokenSize.
+func tokenFrom(b []byte) secretToken {
+	var t secretToken
 	copy(t[:], b)
 	return t
 }
@@ -42,10 +42,10 @@ func TestCodecFormat(t *testing.T) {
 func TestCodecRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
-		tok  Token
+		tok  secretToken
 	}{
-		{"zero", Token{}},
-		{"all ones", tokenFrom(bytes.Repeat([]byte{0xff}, TokenSize))},
+		{"zero", secretToken{}},
+		{"all ones", tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize))},
 		{"random", newToken()},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ func TestCodecRoundTrip(t *testing.T) {
 
 func TestCodecRejectsFlippedBit(t *testing.T) {
 	c := testCodec(testKey1)
-	for _, tok := range []Token{{}, tokenFrom(bytes.Repeat([]byte{0xff}, TokenSize)), newToken(), newToken()} {
+	for _, tok := range []secretToken{{}, tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize)), newToken(), newToken()} {
 		v := c.encode(tok)
 		for i := 0; i < len(v); i++ {
 			for bit := 0; bit < 8; bit++ {
@@ -77,7 +77,7 @@ func TestCodecRejectsFlippedBit(t *testing.T) {
 
 func TestCodecRejects(t *testing.T) {
 	c := testCodec(testKey1)
-	tok := tokenFrom(bytes.Repeat([]byte{0xff}, TokenSize)) // encodes as "_"s, which the standard alphabet spells "/"
+	tok := tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize)) // encodes as "_"s, which the standard alphabet spells "/"
 	valid := c.encode(tok)
 	otherName := (&codec{name: "other", keys: [][]byte{testKey1}}).encode(tok)
 	tests := []struct {
@@ -155,7 +155,7 @@ func FuzzCodecDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		tok, i, ok := c.decode(v) // must not panic
 		if !ok {
-			if tok != (Token{}) || i != 0 {
+			if tok != (secretToken{}) || i != 0 {
 				t.Errorf("a rejected value returned a token or key index %d", i)
 			}
 			return
@@ -170,7 +170,7 @@ func FuzzCodecDecode(f *testing.F) {
 
 func FuzzCodecRoundTrip(f *testing.F) {
 	f.Add([]byte{})
-	f.Add(bytes.Repeat([]byte{0xff}, TokenSize))
+	f.Add(bytes.Repeat([]byte{0xff}, tokenSize))
 	f.Add([]byte("0123456789abcdef0123456789abcdef"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok := tokenFrom(b)
@@ -185,7 +185,7 @@ func FuzzCodecRoundTrip(f *testing.F) {
 func FuzzCodecFlippedBit(f *testing.F) {
 	f.Add([]byte{}, uint16(0))
 	f.Add([]byte("0123456789abcdef0123456789abcdef"), uint16(43*8))
-	f.Add(bytes.Repeat([]byte{0xff}, TokenSize), uint16(86*8+7))
+	f.Add(bytes.Repeat([]byte{0xff}, tokenSize), uint16(86*8+7))
 	f.Fuzz(func(t *testing.T, b []byte, bit uint16) {
 		c := testCodec(testKey1)
 		v := []byte(c.encode(tokenFrom(b)))

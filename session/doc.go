@@ -12,9 +12,29 @@
 // Security follows OWASP ASVS V3: tokens of 256 random bits; a cookie that
 // carries the token and an HMAC-SHA-256 signature, with key rotation; only a
 // hash of the token in the store; idle and absolute timeouts enforced on the
-// server; a new token at login ([Session.Renew]); logout on the server
-// ([Session.Destroy]); a user's list of their sessions ([Session.Sessions],
-// [Manager.Revoke]) and "log out everywhere" ([Manager.RevokeAll]).
+// server; a new token at login ([Session.Login]) and at every change of
+// privilege ([Session.Renew]); logout on the server ([Session.Destroy]); a
+// user's list of their sessions ([Session.Sessions], [Manager.Revoke]), "log
+// out everywhere" ([Manager.RevokeAll]) and a cap on the sessions of one
+// user (Config.MaxSessionsPerUser); re-authentication for sensitive actions
+// ([Manager.RequireRecentLogin]).
+//
+// Limits hold against a hostile client on any number of instances: the
+// size and the number of fields of a session (Config.MaxSize, MaxFields)
+// are checked by the store inside its atomic write, not only against what
+// one request loaded. Nothing is stored for a visitor whose session holds
+// no value and no user, so anonymous requests cost no store space: an
+// application that must not store anything for anonymous clients writes
+// only after [Session.Login], or behind [Manager.RequireLogin] /
+// [Manager.RequireLoginAPI].
+//
+// Stores implement a small contract, [Store] (Load, Save, Destroy), plus
+// optional interfaces found by type assertion: [Counter] for
+// [Session.Incr] and [Session.CompareAndSwap], [UserIndex] for the user's
+// session list, and [Checker] for [Session.Done]. The rules above (when to
+// renew, whom to bind, how many sessions a user keeps, which errors mean
+// 503) live here, once, above every store; the package sessiontest checks
+// a store against the contract.
 //
 // A store that cannot answer is an error, [ErrStoreUnavailable], which the
 // middleware turns into a 503 with Retry-After; it never passes for an

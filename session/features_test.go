@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,4 +240,45 @@ func TestDomain(t *testing.T) {
 		}()
 		session.New(store, session.Config{Keys: [][]byte{key1}, Domain: "example.com", CookieName: "__Host-s"})
 	}()
+}
+
+// TestRememberMe: a login with RememberMe sends a persistent cookie that
+// ends at the absolute deadline; without, a browser-session cookie.
+func TestRememberMe(t *testing.T) {
+	store := memstore.New(memstore.Options{})
+	t.Cleanup(func() { store.Close() })
+	m := session.New(store, session.Config{Keys: [][]byte{key1}, AbsoluteTimeout: 2 * time.Hour})
+	login := func(remember bool) *http.Cookie {
+		rec := httptest.NewRecorder()
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			if err := errors.Join(s.Login("ann"), s.RememberMe(remember)); err != nil {
+				t.Error(err)
+			}
+		})).ServeHTTP(rec, httptest.NewRequest("POST", "https://example.com/login", nil))
+		cs := rec.Result().Cookies()
+		if len(cs) != 1 {
+			t.Fatalf("cookies: %v", cs)
+		}
+		return cs[0]
+	}
+	if c := login(false); c.MaxAge != 0 || !c.Expires.IsZero() {
+		t.Errorf("without RememberMe: Max-Age %d, Expires %v; want a browser-session cookie", c.MaxAge, c.Expires)
+	}
+	c := login(true)
+	if c.MaxAge < 7190 || c.MaxAge > 7200 {
+		t.Errorf("with RememberMe: Max-Age %d, want about 7200 (the absolute timeout)", c.MaxAge)
+	}
+	// The choice is stored: a later renewal (a change of privilege) in
+	// another request sends a persistent cookie again.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "https://example.com/sudo", nil)
+	req.AddCookie(c)
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Renew()
+	})).ServeHTTP(rec, req)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 || cs[0].Value == c.Value || cs[0].MaxAge < 7100 {
+		t.Errorf("after a renewal: %v, want a new persistent cookie", cs)
+	}
 }

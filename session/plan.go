@@ -139,7 +139,7 @@ type call struct {
 
 // plan returns the store calls that commit p for a session whose current
 // key is key. It is a pure function of its arguments.
-func plan(p pending, key, userAgent string, lim Limits) []call {
+func plan(p pending, key, userAgent string, remember bool, lim Limits) []call {
 	calls := make([]call, 0, len(p.dead)+1)
 	for _, k := range p.dead {
 		calls = append(calls, call{destroy: k})
@@ -150,10 +150,10 @@ func plan(p pending, key, userAgent string, lim Limits) []call {
 		if !p.holds() {
 			return calls
 		}
-		w.Create, w.Clear, w.Del, w.BindUser, w.UserAgent = true, false, nil, true, userAgent
+		w.Create, w.Clear, w.Del, w.BindUser, w.UserAgent, w.Remember = true, false, nil, true, userAgent, remember
 	case opUpdate:
 	case opRenew:
-		w.From, w.UserAgent = p.from, userAgent
+		w.From, w.UserAgent, w.Remember = p.from, userAgent, remember
 	default:
 		return calls
 	}

@@ -132,7 +132,7 @@ func TestPendingTransitions(t *testing.T) {
 			if p.op != tt.op {
 				t.Errorf("op = %v, want %v", p.op, tt.op)
 			}
-			got := plan(p, tt.key, "ua", lim)
+			got := plan(p, tt.key, "ua", false, lim)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("plan =\n%s\nwant\n%s", fmtCalls(got), fmtCalls(tt.want))
 			}

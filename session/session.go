@@ -45,7 +45,7 @@ type Session struct {
 
 	// The session as this request sees it: stored tells whether the store
 	// holds it under key (as of the load or this request's own writes).
-	token    Token // zero until the session has one
+	token    secretToken // zero until the session has one
 	hasToken bool
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
@@ -54,6 +54,7 @@ type Session struct {
 	size     int
 	user     string
 	loginAt  time.Time
+	remember bool   // a persistent cookie (RememberMe)
 	ended    string // the user of the session that Destroy ends, for the audit log
 
 	watched   string // the key that Done watches, released when the request ends
@@ -95,7 +96,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	// cookie planted ahead of the real one (possible without the __Host-
 	// prefix) cannot log the user out. No cookie, or none that verifies
 	// (forged, tampered, garbage): a new session, and no store call.
-	var t Token
+	var t secretToken
 	var keyIndex int
 	ok := false
 	tries := 0
@@ -141,7 +142,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	for k, v := range s.values {
 		s.size += len(k) + len(v)
 	}
-	s.user, s.loginAt = rec.User, rec.Created
+	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
 }
 
@@ -365,6 +366,23 @@ func (s *Session) Login(user string) error {
 	return nil
 }
 
+// RememberMe chooses whether the session's cookie outlives the browser
+// session ("remember me"): with on, the cookie gets a Max-Age that ends at
+// the session's absolute deadline, so that a browser restart keeps the
+// user logged in until then; without (the default) it is a browser-session
+// cookie, while the server enforces the same timeouts either way. The
+// choice is stored with the session when it gets a new token: call it with
+// [Session.Login]. The change is deferred.
+func (s *Session) RememberMe(on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.mutableLocked(); err != nil {
+		return err
+	}
+	s.remember = on
+	return nil
+}
+
 // Renew gives the session a new token and keeps its data, its user and its
 // login time; the old token dies. Call it at every change of privilege
 // (OWASP ASVS 3.2.1); [Session.Login] renews by itself. The change is
@@ -409,8 +427,8 @@ func (s *Session) Destroy() error {
 
 // forgetLocked drops the request's copy of a session that ended.
 func (s *Session) forgetLocked() {
-	s.stored, s.hasToken, s.token, s.key = false, false, Token{}, ""
-	s.values, s.size, s.user, s.loginAt = map[string][]byte{}, 0, "", time.Time{}
+	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
+	s.values, s.size, s.user, s.loginAt, s.remember = map[string][]byte{}, 0, "", time.Time{}, false
 }
 
 func (s *Session) newTokenLocked() {
@@ -600,7 +618,7 @@ replan:
 		if s.p.op == opCreate && !s.hasToken {
 			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		calls := plan(s.p, s.key, ua, s.m.lim)
+		calls := plan(s.p, s.key, ua, s.remember, s.m.lim)
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
@@ -707,6 +725,10 @@ func (s *Session) writeCookie(h http.Header) {
 	switch {
 	case s.stored && (s.cookie == cookieSet || s.resign):
 		c.Value = s.m.codec.encode(s.token)
+		if s.remember && !s.loginAt.IsZero() {
+			// A persistent cookie lives no longer than the session can.
+			c.MaxAge = max(1, int(time.Until(s.loginAt.Add(s.m.lim.Absolute))/time.Second))
+		}
 	case !s.stored && s.cookie == cookieClear:
 		c.MaxAge = -1
 	default:

@@ -111,6 +111,7 @@ type Write struct {
 	BindUser  bool   // bind the session to User ("" unbinds); a creation always binds User
 	User      string // the user the session belongs to; "" = anonymous
 	UserAgent string // recorded by a creation or renewal, for the user's session list
+	Remember  bool   // recorded by a creation or renewal: the cookie outlives the browser session
 	Login     bool   // the login time becomes now, and the absolute deadline now+Absolute
 
 	Limits Limits
@@ -132,6 +133,7 @@ type Record struct {
 	Values    map[string][]byte // the fields; nil when the store left them out
 	User      string            // "" = not bound to a user
 	UserAgent string
+	Remember  bool      // the cookie outlives the browser session ([Session.RememberMe])
 	Created   time.Time // the login time: creation, or the last Save with Login
 	LastSeen  time.Time // last time its idle deadline was slid (within the store's throttle)
 	Expires   time.Time // when it dies unless used again: min(idle deadline, absolute deadline)

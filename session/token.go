@@ -9,20 +9,20 @@ import (
 	"log/slog"
 )
 
-// TokenSize is the size of a session token in bytes: 256 bits, as OWASP
+// tokenSize is the size of a session token in bytes: 256 bits, as OWASP
 // ASVS V3 asks for at least 128.
-const TokenSize = 32
+const tokenSize = 32
 
-// Token is the secret that a session cookie carries. Whoever holds it holds
+// secretToken is the secret that a session cookie carries. Whoever holds it holds
 // the session, so it never reaches a log: its String, GoString, Format (every
 // fmt verb, %x and %d included) and LogValue print "[redacted]". Stores see
-// only [Token.Key], a hash of it.
-type Token [TokenSize]byte
+// only [secretToken.Key], a hash of it.
+type secretToken [tokenSize]byte
 
 const redacted = "[redacted]"
 
-func newToken() Token {
-	var t Token
+func newToken() secretToken {
+	var t secretToken
 	// crypto/rand.Read never returns an error and never reads short (Go 1.24+).
 	rand.Read(t[:])
 	return t
@@ -30,27 +30,27 @@ func newToken() Token {
 
 // Key returns the store key of the session: the SHA-256 of the token,
 // base64url-encoded (43 characters). The token cannot be found from it.
-func (t Token) Key() string {
+func (t secretToken) Key() string {
 	sum := sha256.Sum256(t[:])
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // String returns "[redacted]".
-func (Token) String() string { return redacted }
+func (secretToken) String() string { return redacted }
 
 // GoString returns "[redacted]".
-func (Token) GoString() string { return redacted }
+func (secretToken) GoString() string { return redacted }
 
 // Format prints "[redacted]" whatever the verb, so that no fmt verb (%x,
 // %d, %#v, ...) prints the token's bytes.
-func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
+func (secretToken) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // LogValue returns "[redacted]" so that slog never prints a token.
-func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (secretToken) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// MarshalText returns "[redacted]", so that a Token inside a struct that
+// MarshalText returns "[redacted]", so that a secretToken inside a struct that
 // is logged or encoded as JSON does not show its bytes.
-func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (secretToken) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Handle returns the public handle of the session stored under key: a
 // short hash that names the session in a user's session list and in

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,10 +13,10 @@ import (
 )
 
 func TestNewTokenIsRandom(t *testing.T) {
-	seen := map[Token]bool{}
+	seen := map[secretToken]bool{}
 	for range 64 {
 		tok := newToken()
-		if tok == (Token{}) || seen[tok] {
+		if tok == (secretToken{}) || seen[tok] {
 			t.Fatal("newToken returned a zero or repeated token")
 		}
 		seen[tok] = true
@@ -72,8 +73,8 @@ func TestRedactedFmt(t *testing.T) {
 		v      any
 		secret []byte
 	}{
-		{"Token", tok, tok[:]},
-		{"*Token", &tok, tok[:]},
+		{"secretToken", tok, tok[:]},
+		{"*secretToken", &tok, tok[:]},
 		{"signature", sig, sig[:]},
 		{"*signature", &sig, sig[:]},
 	}
@@ -133,5 +134,12 @@ func TestRedactedSlog(t *testing.T) {
 			checkNoSecret(t, "slog "+h.name, out, tok[:])
 			checkNoSecret(t, "slog "+h.name, out, sig[:])
 		})
+	}
+}
+
+func TestTokenRedactedInJSON(t *testing.T) {
+	b, err := json.Marshal(struct{ T secretToken }{secretToken{1, 2, 3}})
+	if err != nil || string(b) != `{"T":"[redacted]"}` {
+		t.Fatalf("json of a token = %s, %v", b, err)
 	}
 }
