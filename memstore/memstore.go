@@ -98,6 +98,7 @@ type entry struct {
 	size      int // sum of len(field)+len(value) over values
 	user      string
 	userAgent string
+	remember  bool
 	created   time.Time // the login time
 	lastSeen  time.Time
 	idle      time.Time // idle deadline
@@ -395,7 +396,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 
 // Save implements [session.Store]. A creation fails with ErrFull when the
 // store holds Options.MaxSessions live sessions. A creation or renewal
-// records w.UserAgent; an update ignores it. A Write with both Create and
+// records w.UserAgent and w.Remember; an update ignores them. A Write with both Create and
 // From set is an error.
 func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if w.Create && w.From != "" {
@@ -429,7 +430,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if w.From != "" {
 		// A renewal: the entry moves, and the index with it.
 		s.removeLocked(w.From)
-		e.userAgent = w.UserAgent
+		e.userAgent, e.remember = w.UserAgent, w.Remember
 		if w.BindUser {
 			e.user = w.User
 		}
@@ -456,6 +457,7 @@ func (s *Store) createLocked(w *session.Write, now time.Time) error {
 		values:    make(map[string][]byte, len(w.Set)),
 		user:      w.User,
 		userAgent: w.UserAgent,
+		remember:  w.Remember,
 	}
 	e.apply(w)
 	e.login(now, w.Limits.Absolute)
@@ -602,6 +604,7 @@ func (e *entry) record() session.Record {
 	return session.Record{
 		User:      e.user,
 		UserAgent: e.userAgent,
+		Remember:  e.remember,
 		Created:   e.created,
 		LastSeen:  e.lastSeen,
 		Expires:   e.expires(),
