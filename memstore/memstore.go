@@ -102,7 +102,7 @@ type entry struct {
 	size      int // sum of len(field)+len(value) over values
 	user      string
 	userAgent string
-	remember  bool
+	remember  bool      // a persistent cookie (session.Write.Remember)
 	created   time.Time // the login time
 	lastSeen  time.Time
 	idle      time.Time // idle deadline

@@ -265,7 +265,20 @@ func TestRememberMe(t *testing.T) {
 	if c := login(false); c.MaxAge != 0 || !c.Expires.IsZero() {
 		t.Errorf("without RememberMe: Max-Age %d, Expires %v; want a browser-session cookie", c.MaxAge, c.Expires)
 	}
-	if c := login(true); c.MaxAge < 7190 || c.MaxAge > 7200 {
+	c := login(true)
+	if c.MaxAge < 7190 || c.MaxAge > 7200 {
 		t.Errorf("with RememberMe: Max-Age %d, want about 7200 (the absolute timeout)", c.MaxAge)
+	}
+	// The choice is stored: a later renewal (a change of privilege) in
+	// another request sends a persistent cookie again.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "https://example.com/sudo", nil)
+	req.AddCookie(c)
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Renew()
+	})).ServeHTTP(rec, req)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 || cs[0].Value == c.Value || cs[0].MaxAge < 7100 {
+		t.Errorf("after a renewal: %v, want a new persistent cookie", cs)
 	}
 }
