@@ -182,6 +182,7 @@ var cases = []struct {
 	{"LimitsUpdate", 0, testLimitsUpdate},
 	{"LimitsRenew", 0, testLimitsRenew},
 	{"ContextDone", 0, testContextDone},
+	{"Model", 0, testModel},
 	{"Remember", 0, testRemember},
 	{"Counter/Incr", needCounter, testIncr},
 	{"Counter/IncrNotInteger", needCounter, testIncrNotInteger},
