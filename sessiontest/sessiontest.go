@@ -44,6 +44,10 @@
 // two instances of the store when Harness.Peer gives a second one, and
 // checks that the limits held and no write that fitted was refused.
 //
+// The Model subtest makes a random sequence of calls on a few sessions
+// and checks each answer, and every session after it, against a model of
+// the contract; a failure reports the seed and the last calls.
+//
 // Where the contract leaves room, the suite holds a store to the reading
 // the [session.Manager] relies on: Incr and CompareAndSwap slide the idle
 // deadline like Save; a Save with BindUser and an empty User unbinds the
