@@ -54,8 +54,10 @@
 // session; a renewal keeps the session's user unless BindUser is set, and
 // records the Write's UserAgent; Clear applies before Del, and Del before
 // Set; Incr of a field that holds no integer answers with an error
-// wrapping session.ErrNotInteger and leaves the field alone; a dead session
-// is dead for every method, none of which brings it back or writes to its
+// wrapping session.ErrNotInteger and leaves the field alone; a
+// CompareAndSwap whose comparison fails changes nothing, and may answer
+// ErrTooLarge or no error when its new value would not fit (the suite
+// accepts both); a dead session is dead for every method, none of which brings it back or writes to its
 // user index. Errors other than ErrTooLarge and ErrNotInteger are the
 // store's own (the Manager wraps them in session.ErrStoreUnavailable): the
 // suite checks only that a call that cannot answer returns one.
