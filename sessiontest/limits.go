@@ -259,14 +259,14 @@ var (
 	casField parallelWrite = func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error) {
 		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, field, nil, value, lim)
 		if err == nil && !found {
-			return false, errors.New("CompareAndSwap: the session is not found")
+			return false, errors.New("sessiontest: CompareAndSwap did not find the session")
 		}
 		return swapped, err
 	}
 	incrField parallelWrite = func(ctx context.Context, s session.Store, key, field string, _ []byte, lim session.Limits) (bool, error) {
 		v, found, err := s.(session.Counter).Incr(ctx, key, field, 1, lim)
 		if err == nil && (!found || v != 1) {
-			return false, fmt.Errorf("Incr of a new field = %d, found %v; want 1, true", v, found)
+			return false, fmt.Errorf("sessiontest: Incr of a new field = %d, found %v; want 1, true", v, found)
 		}
 		return err == nil, err
 	}
