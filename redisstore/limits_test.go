@@ -162,7 +162,7 @@ func parallelWrites(t *testing.T, url string, keys func(testing.TB) []string, no
 	}
 	sk := sks[0]
 	srv := node(sk)
-	maxSize := session.DefaultMaxSize
+	const maxSize, maxFields = 64 << 10, 256 // the Manager's defaults
 	value := strings.Repeat("v", 16<<10)
 
 	var biggest, most atomic.Int64
@@ -215,8 +215,8 @@ func parallelWrites(t *testing.T, url string, keys func(testing.TB) []string, no
 	if biggest.Load() > int64(maxSize) {
 		t.Errorf("the stored session reached %d bytes, past MaxSize %d", biggest.Load(), maxSize)
 	}
-	if most.Load() > session.DefaultMaxFields {
-		t.Errorf("the stored session reached %d fields, past MaxFields %d", most.Load(), session.DefaultMaxFields)
+	if most.Load() > maxFields {
+		t.Errorf("the stored session reached %d fields, past MaxFields %d", most.Load(), maxFields)
 	}
 	if size < 3*(16<<10) {
 		t.Errorf("the stored session holds %d bytes: fewer than the 3 values of 16 KiB that fit", size)

@@ -169,6 +169,8 @@ func parseHash(h map[string]rueidis.RedisMessage, values, copyValues bool) (rec 
 			rec.User = v
 		case fieldUserAgent:
 			rec.UserAgent = v
+		case fieldRemember:
+			rec.Remember = v == "1"
 		}
 	}
 	rec.Created = time.UnixMilli(md.created)

@@ -20,9 +20,9 @@ func flag(b bool) string {
 // save returns the arguments of the save script (see lua/save.lua) for a
 // write in mode ("c", "u" or "p") that sets set and deletes del.
 func (a *limitArgs) save(mode string, w session.Write, bind bool, user, ua, created, deadline string, set map[string][]byte, del []string) []string {
-	args := make([]string, 0, 13+2*len(set)+len(del))
+	args := make([]string, 0, 14+2*len(set)+len(del))
 	args = append(args, mode, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(bind),
-		user, ua, flag(w.Login), created, deadline, strconv.Itoa(len(set)))
+		user, ua, flag(w.Login), created, deadline, flag(w.Remember), strconv.Itoa(len(set)))
 	for k, v := range set {
 		// Copies: a call abandoned at its deadline may still be written
 		// after we return, when the caller may reuse its buffers.
@@ -189,7 +189,7 @@ func (s *Store) renew(ctx context.Context, w session.Write) (bool, error) {
 	}
 	// Merge the change into the taken values.
 	values := make(map[string][]byte, len(arr)/2+len(w.Set))
-	var oldUser, ua, created, deadline string
+	var oldUser, created, deadline string
 	for j := 1; j+1 < len(arr); j += 2 {
 		f, _ := arr[j].ToString()
 		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
@@ -202,8 +202,6 @@ func (s *Store) renew(ctx context.Context, w session.Write) (bool, error) {
 		switch f {
 		case fieldUser:
 			oldUser = v
-		case fieldUserAgent:
-			ua = v
 		case fieldCreated:
 			created = v
 		case fieldAbsolute:
@@ -220,9 +218,8 @@ func (s *Store) renew(ctx context.Context, w session.Write) (bool, error) {
 	if w.BindUser {
 		user = w.User
 	}
-	if w.UserAgent != "" {
-		ua = w.UserAgent
-	}
+	// The renewal records its own user agent and Remember, as a creation.
+	ua := w.UserAgent
 	put := w
 	put.Clear = false
 	var out []call

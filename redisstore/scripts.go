@@ -18,6 +18,7 @@ import (
 //	_s   last slide of the idle deadline, Unix ms
 //	_u   user ("" = anonymous)
 //	_ua  user agent
+//	_r   "1": the cookie is remembered (persistent), else "0"
 //	v:k  the value of session key k, as the Manager encoded it (JSON)
 //
 // The key's own expiry (PEXPIREAT) is always _i, so Redis drops an idle
@@ -33,9 +34,10 @@ const (
 	fieldSeen      = "_s"
 	fieldUser      = "_u"
 	fieldUserAgent = "_ua"
+	fieldRemember  = "_r"
 	valuePrefix    = "v:"
 
-	metaFields = 6 // the fields above, in every session hash
+	metaFields = 7 // the fields above, in every session hash (_r since the Remember option)
 )
 
 // The scripts, one .lua file each under lua/, with its KEYS/ARGV layout

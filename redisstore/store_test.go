@@ -53,7 +53,7 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := pairs(srv.DoOK(t, "HGETALL", "app:{"+key+"}"))
-	for _, f := range []string{"v:a", "v:n", "_c", "_a", "_i", "_s", "_u", "_ua"} {
+	for _, f := range []string{"v:a", "v:n", "_c", "_a", "_i", "_s", "_u", "_ua", "_r"} {
 		if _, ok := h[f]; !ok {
 			t.Errorf("field %s missing from the hash %v", f, h)
 		}

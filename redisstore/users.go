@@ -40,7 +40,7 @@ func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 	for i, k := range keys {
 		sk := s.sessionKey(k)
 		calls[i] = call{build: func(b rueidis.Builder) rueidis.Completed {
-			return b.Hmget().Key(sk).Field(fieldCreated, fieldAbsolute, fieldIdle, fieldSeen, fieldUser, fieldUserAgent).Build()
+			return b.Hmget().Key(sk).Field(fieldCreated, fieldAbsolute, fieldIdle, fieldSeen, fieldUser, fieldUserAgent, fieldRemember).Build()
 		}}
 	}
 	out := make([]member, len(keys))
@@ -59,9 +59,9 @@ func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 }
 
 // parseMeta decodes the HMGET of members: created, absolute, idle, seen,
-// user, user agent (absent fields come back nil).
+// user, user agent, remember (absent fields come back nil).
 func parseMeta(m []rueidis.RedisMessage) (session.Record, meta, bool) {
-	if len(m) != 6 || m[1].IsNil() || m[2].IsNil() {
+	if len(m) != 7 || m[1].IsNil() || m[2].IsNil() {
 		return session.Record{}, meta{}, false
 	}
 	num := func(i int) int64 {
@@ -71,9 +71,11 @@ func parseMeta(m []rueidis.RedisMessage) (session.Record, meta, bool) {
 	md := meta{created: num(0), absolute: num(1), idle: num(2), seen: num(3)}
 	user, _ := m[4].ToString()
 	ua, _ := m[5].ToString()
+	r, _ := m[6].ToString()
 	return session.Record{
 		User:      user,
 		UserAgent: ua,
+		Remember:  r == "1",
 		Created:   time.UnixMilli(md.created),
 		LastSeen:  time.UnixMilli(md.seen),
 		Expires:   time.UnixMilli(min(md.idle, md.absolute)),

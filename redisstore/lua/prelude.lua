@@ -3,8 +3,9 @@
 --
 -- Session hash fields: _c login time, _a absolute deadline, _i idle
 -- deadline (never after _a, and always the key's PEXPIREAT), _s last
--- slide, _u user, _ua user agent (times in Unix ms of the Redis clock),
--- and "v:"..name for each value.
+-- slide, _u user, _ua user agent, _r "1" for a remembered (persistent)
+-- cookie (times in Unix ms of the Redis clock), and "v:"..name for each
+-- value.
 
 local function now_ms()
   local t = redis.call('TIME')

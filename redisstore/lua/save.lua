@@ -16,9 +16,10 @@
 -- ARGV[10] "1": login: _c = now, _a = now + absolute timeout
 -- ARGV[11] put: login time to keep (ms)
 -- ARGV[12] put: absolute deadline to keep (ms)
--- ARGV[13] n, the number of values to set
--- ARGV[14..13+2n]  n name/value pairs ("v:"..name, value)
--- ARGV[14+2n..]    names to delete ("v:"..name)
+-- ARGV[13] "1": remember (create and put; ignored by update)
+-- ARGV[14] n, the number of values to set
+-- ARGV[15..14+2n]  n name/value pairs ("v:"..name, value)
+-- ARGV[15+2n..]    names to delete ("v:"..name)
 --
 -- Reply, always {code, previous user, idle deadline, now}:
 --   code 1 written; 0 not written: an update or put of a session that is
@@ -29,8 +30,8 @@ local key, mode = KEYS[1], ARGV[1]
 local idle, absolute = tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_size, max_fields = tonumber(ARGV[4]), tonumber(ARGV[5])
 local clear, bind, login = ARGV[6] == '1', ARGV[7] == '1', ARGV[10] == '1'
-local n = tonumber(ARGV[13])
-local first = 14
+local n = tonumber(ARGV[14])
+local first = 15
 local d = first + 2 * n
 local now = now_ms()
 
@@ -130,7 +131,7 @@ local ok = fits(key, true, ARGV, first, n, max_size, max_fields)
 if ok ~= 1 then return {ok, '', 0, now} end
 redis.call('DEL', key)
 local i = math.min(now + idle, a)
-local set = {'_c', fmt(c), '_a', fmt(a), '_i', fmt(i), '_s', fmt(now), '_u', ARGV[8], '_ua', ARGV[9]}
+local set = {'_c', fmt(c), '_a', fmt(a), '_i', fmt(i), '_s', fmt(now), '_u', ARGV[8], '_ua', ARGV[9], '_r', ARGV[13]}
 for j = first, d - 1 do set[#set + 1] = ARGV[j] end
 hset(key, set, 1, #set)
 redis.call('PEXPIREAT', key, fmt(i))
