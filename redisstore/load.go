@@ -12,16 +12,18 @@ import (
 
 // expiryMargin is how far past a session's deadline, by this machine's
 // estimate of the Redis clock, Load stops trusting a reply that still
-// holds it. Redis's own expiry is what enforces the deadlines: a key past
-// its PEXPIREAT is never returned by the master, and a slide or a write
-// only happens in a script that checks the Redis clock. The check below is
-// a second line, cheap since Load parses those fields anyway, against a
-// reply that can be stale: a client-side cache entry whose invalidation
-// was lost on a connection cut without a FIN (served until rueidis's
-// keepalive notices, about 10 s), or a read answered by a copy of the
-// data rather than the master. The margin covers the error of the clock
-// estimate (a round trip, plus drift since the last script reply), so
-// that a live session is never dropped for it.
+// holds the session, and asks Redis instead (through the slide, which
+// checks the session by the Redis clock). Redis's own expiry is what
+// enforces the deadlines: a key past its PEXPIREAT is never returned by
+// the master. The check is a second line, cheap since Load parses those
+// fields anyway, against a reply that can be stale: a client-side cache
+// entry whose invalidation was lost on a connection cut without a FIN
+// (served until rueidis's keepalive notices, about 10 s), or a read
+// answered by a copy of the data rather than the master. Asking Redis
+// rather than deciding here means that a step of this machine's clock
+// costs a round trip, never a live session; the margin covers the error
+// of the estimate (a round trip, plus drift since the last script reply)
+// so that normal reads do not pay it.
 const expiryMargin = time.Second
 
 // redisClock estimates the Redis clock from this machine's: every script
@@ -51,9 +53,10 @@ func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load
 // plain HGETALL: Redis's expiry of the key (its PEXPIREAT is the idle
 // deadline, never past the absolute one) already keeps expired and
 // destroyed sessions out of the reply. When the last slide is at least the
-// touch throttle old (by the estimated Redis clock: see redisClock), a
-// second call slides the idle deadline through the save script, which
-// checks again, by the Redis clock, that the session is live. With
+// touch throttle old (by the estimated Redis clock: see redisClock), or
+// the reply looks stale (see expiryMargin), a second call slides the idle
+// deadline through the save script, which checks, by the Redis clock,
+// that the session is live. With
 // Options.ClientCache the HGETALL is served from the client-side cache
 // when the session has not changed (see readCached).
 func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
@@ -79,12 +82,14 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	if !ok {
 		return session.Record{}, false, nil
 	}
-	now := s.clock.now()
-	if now >= min(md.absolute, md.idle)+expiryMargin.Milliseconds() {
-		return session.Record{}, false, nil
-	}
+	now, margin := s.clock.now(), expiryMargin.Milliseconds()
+	// Ask Redis when the reply looks stale, or when the estimate of the
+	// Redis clock is plainly wrong (before the last slide, which Redis
+	// timed): the slide's reply corrects the estimate, so that a clock
+	// that stepped back does not delay slides until the session dies.
+	stale := now >= min(md.absolute, md.idle)+margin || now < md.seen-margin
 	a := s.args(lim)
-	if now-md.seen < a.throttleMS {
+	if !stale && now-md.seen < a.throttleMS {
 		return rec, true, nil
 	}
 	r, err := s.runSave(ctx, sk, a.slide)

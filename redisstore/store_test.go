@@ -362,3 +362,41 @@ func TestHungUnderLoad(t *testing.T) {
 		t.Fatalf("no recovery after SIGCONT: %v", err)
 	}
 }
+
+// TestClockSkew: this machine's clock, however wrong, decides only when
+// Load asks Redis: a clock far ahead (every session looks past its
+// deadline) or far behind (before the session's last slide) costs one
+// round trip to Redis, which serves the live session and corrects the
+// estimate; a destroyed session is never served whatever the clock.
+func TestClockSkew(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{})
+	ctx := t.Context()
+	lim := session.Limits{Idle: time.Minute, Absolute: time.Hour}
+	key := newKey()
+	if err := s.tcreate(ctx, key, session.Write{Set: vals("a", "1")}, lim); err != nil {
+		t.Fatal(err)
+	}
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour} {
+		s.clock.offset.Store(-skew.Milliseconds()) // as if this clock were off by skew
+		if _, ok, err := s.Load(ctx, key, lim); err != nil || !ok {
+			t.Errorf("clock off by %v: Load of a live session: %v %v", skew, ok, err)
+		}
+	}
+	s.clock.offset.Store(-time.Hour.Milliseconds())
+	if _, ok, err := s.Load(ctx, key, lim); err != nil || !ok {
+		t.Fatalf("Load: %v %v", ok, err)
+	}
+	if off := s.clock.offset.Load(); off < -1000 || off > 1000 {
+		t.Errorf("clock offset after a reply from Redis = %d ms, want about 0 (same machine)", off)
+	}
+	if err := s.Destroy(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	for _, skew := range []time.Duration{2 * time.Hour, -2 * time.Hour} {
+		s.clock.offset.Store(-skew.Milliseconds())
+		if _, ok, _ := s.Load(ctx, key, lim); ok {
+			t.Errorf("clock off by %v: a destroyed session was served", skew)
+		}
+	}
+}

@@ -44,15 +44,16 @@ func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 		}}
 	}
 	out := make([]member, len(keys))
-	now := s.clock.now()
 	for i, r := range pipeline(ctx, s.r, calls...) {
 		out[i].key = keys[i]
 		m, err := r.ToArray()
 		if err != nil {
 			return nil, err
 		}
-		rec, md, ok := parseMeta(m)
-		out[i].live = ok && rec.User == user && now < min(md.absolute, md.idle)+expiryMargin.Milliseconds()
+		rec, ok := parseMeta(m)
+		// No clock check: the HMGET came from the master, which never
+		// returns a key past its expiry (the idle deadline).
+		out[i].live = ok && rec.User == user
 		out[i].rec = rec
 	}
 	return out, nil
@@ -60,9 +61,9 @@ func (s *Store) members(ctx context.Context, user string) ([]member, error) {
 
 // parseMeta decodes the HMGET of members: created, absolute, idle, seen,
 // user, user agent, remember (absent fields come back nil).
-func parseMeta(m []rueidis.RedisMessage) (session.Record, meta, bool) {
+func parseMeta(m []rueidis.RedisMessage) (session.Record, bool) {
 	if len(m) != 7 || m[1].IsNil() || m[2].IsNil() {
-		return session.Record{}, meta{}, false
+		return session.Record{}, false
 	}
 	num := func(i int) int64 {
 		n, _ := m[i].AsInt64()
@@ -79,7 +80,7 @@ func parseMeta(m []rueidis.RedisMessage) (session.Record, meta, bool) {
 		Created:   time.UnixMilli(md.created),
 		LastSeen:  time.UnixMilli(md.seen),
 		Expires:   time.UnixMilli(min(md.idle, md.absolute)),
-	}, md, true
+	}, true
 }
 
 // pruneCall is the script call that removes the dead keys from user's
