@@ -10,15 +10,15 @@
 // the session's idle deadline (never after its absolute one): Redis itself
 // deletes a session nobody uses, and never serves one past a deadline.
 //
-//	read (Load)         one HGETALL; a second call, the slide, about once
-//	                    per touch throttle (Options.TouchThrottle,
-//	                    IdleTimeout/20 by default); with
-//	                    Options.ClientCache, nothing for an unchanged session
-//	write (Save)        one script call that sends only the changed fields;
-//	                    +1 round trip to bind a user, 2 for a renewal
-//	Incr, CompareAndSwap one script call, no load
-//	Destroy             one script call, +1 to leave the user's index
-//	forged cookie       nothing: the Manager rejects it before the store
+//	read (Load)       one HGETALL; a second call, the slide, about once per
+//	                  touch throttle (Options.TouchThrottle, IdleTimeout/20
+//	                  by default); with Options.ClientCache, nothing for an
+//	                  unchanged session
+//	write (Save)      one script call that sends only the changed fields;
+//	                  +1 round trip to bind a user, 2 for a renewal
+//	Incr, CAS         one script call, no load
+//	Destroy           one script call, +1 to leave the user's index
+//	forged cookie     nothing: the Manager rejects it before the store
 //
 // Every write is atomic in Redis: it checks that the session is live, by
 // the Redis clock, and that the result stays within the Manager's limits
