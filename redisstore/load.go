@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/rueidis"
 	"github.com/stickless/stickless/session"
@@ -71,7 +72,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	} else {
 		res = s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build())
 	}
-	h, err := res.AsMap()
+	h, err := res.AsStrMap()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
 			return session.Record{}, false, nil
@@ -141,24 +142,24 @@ type meta struct{ created, absolute, idle, seen int64 }
 // as a client-side cache entry is), otherwise the bytes of h themselves
 // (rueidis read each into memory of its own, which nothing else holds
 // once h is dropped).
-func parseHash(h map[string]rueidis.RedisMessage, values, copyValues bool) (rec session.Record, md meta, ok bool) {
+func parseHash(h map[string]string, values, copyValues bool) (rec session.Record, md meta, ok bool) {
 	if values {
 		rec.Values = make(map[string][]byte, max(len(h)-metaFields, 0))
 	}
 	hasA, hasI := false, false
-	for f, m := range h {
+	for f, v := range h {
 		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
 			if values {
-				if copyValues {
-					v, _ := m.ToString()
+				if copyValues || v == "" {
 					rec.Values[f[len(valuePrefix):]] = []byte(v)
 				} else {
-					rec.Values[f[len(valuePrefix):]], _ = m.AsBytes()
+					// The string's own bytes, as rueidis's AsBytes gives
+					// them: nothing else holds them once h is dropped.
+					rec.Values[f[len(valuePrefix):]] = unsafe.Slice(unsafe.StringData(v), len(v))
 				}
 			}
 			continue
 		}
-		v, _ := m.ToString()
 		switch f {
 		case fieldCreated:
 			md.created, _ = strconv.ParseInt(v, 10, 64)
