@@ -13,8 +13,8 @@ var (
 	ErrClosed = errors.New("memstore: closed")
 
 	// ErrFull is returned by a [Store.Save] that would create a session
-	// while the store holds Options.MaxSessions sessions, once the expired
-	// ones are deleted. The session Manager answers it, like any store
+	// while the store holds Options.MaxSessions sessions (nine tenths of
+	// it for an anonymous session), once the expired ones are deleted. The session Manager answers it, like any store
 	// failure, with a 503.
 	ErrFull = errors.New("memstore: full: too many live sessions (Options.MaxSessions)")
 

@@ -18,7 +18,10 @@
 // a creation first deletes the expired sessions (at most once a second),
 // and is then refused with [ErrFull], which the session Manager answers
 // with a 503; the sessions held keep working, and they can still be
-// changed, renewed and destroyed. Memory is therefore bounded by
+// changed, renewed and destroyed. The last tenth of the bound is kept for
+// sessions created bound to a user (a login): anonymous creations are
+// refused from nine tenths on, so that a flood of anonymous sessions
+// cannot lock users out. Memory is therefore bounded by
 // about MaxSessions × session.Config.MaxSize (100,000 × 64 KiB = 6.4 GB
 // at worst, a few hundred bytes a session for typical ones): set
 // MaxSessions to what the process may hold.
@@ -65,7 +68,8 @@ type Options struct {
 	CleanupInterval time.Duration
 
 	// MaxSessions bounds the number of sessions the store holds: a
-	// creation that would pass it fails with ErrFull (see the package
+	// creation that would pass it fails with ErrFull, and so does an
+	// anonymous creation past nine tenths of it (see the package
 	// documentation for why it refuses rather than evicts). Negative means
 	// no bound. default: 100,000 (DefaultMaxSessions).
 	MaxSessions int
@@ -279,10 +283,14 @@ func (s *Store) deleteExpiredLocked(now time.Time) {
 	}
 }
 
-// roomLocked reports whether the store may hold one more session. At the
-// bound it deletes the expired sessions first, at most once per sweepGap.
-func (s *Store) roomLocked(now time.Time) bool {
+// roomLocked reports whether the store may hold one more session, bound
+// to user or anonymous. At the bound it deletes the expired sessions first,
+// at most once per sweepGap.
+func (s *Store) roomLocked(now time.Time, user string) bool {
 	max := s.opts.MaxSessions
+	if user == "" {
+		max -= max / 10 // the last tenth is for logins
+	}
 	if max < 0 || len(s.entries) < max {
 		return true
 	}
@@ -396,7 +404,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 
 // Save implements [session.Store]. A creation fails with ErrFull when the
 // store holds Options.MaxSessions live sessions. A creation or renewal
-// records w.UserAgent; an update ignores it. A Write with both Create and
+// records w.UserAgent and w.Remember; an update ignores them. A Write with both Create and
 // From set is an error.
 func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if w.Create && w.From != "" {
@@ -450,7 +458,7 @@ func (s *Store) createLocked(w *session.Write, now time.Time) error {
 	if size, fields := (*entry)(nil).after(w); !fits(size, fields, w.Limits) {
 		return tooLarge(size, fields, w.Limits)
 	}
-	if s.entries[w.Key] == nil && !s.roomLocked(now) {
+	if s.entries[w.Key] == nil && !s.roomLocked(now, w.User) {
 		return ErrFull
 	}
 	e := &entry{

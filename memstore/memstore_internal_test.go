@@ -461,3 +461,24 @@ func TestMaxSessionsSweepGap(t *testing.T) {
 		t.Fatalf("creation a sweepGap after the last sweep: err = %v, want room made by x's expiry", err)
 	}
 }
+
+// TestMaxSessionsLoginReserve checks that anonymous creations stop at nine
+// tenths of MaxSessions, keeping the last tenth for logins.
+func TestMaxSessionsLoginReserve(t *testing.T) {
+	s := newStore(t, Options{MaxSessions: 20})
+	ctx := context.Background()
+	for i := range 18 {
+		create(t, s, fmt.Sprint("anon", i), session.Write{}, lt)
+	}
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "anon18", Limits: lt}); !errors.Is(err, ErrFull) {
+		t.Fatalf("anonymous creation past nine tenths: err = %v, want ErrFull", err)
+	}
+	create(t, s, "alice", session.Write{User: "alice"}, lt)
+	create(t, s, "bob", session.Write{User: "bob"}, lt)
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "carol", User: "carol", Limits: lt}); !errors.Is(err, ErrFull) {
+		t.Fatalf("login past the bound: err = %v, want ErrFull", err)
+	}
+	if n := entryCount(s); n != 20 {
+		t.Fatalf("%d entries, want 20", n)
+	}
+}

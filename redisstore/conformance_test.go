@@ -19,6 +19,7 @@ func harness(url string, brk func(t *testing.T)) sessiontest.Harness {
 func harnessWith(url string, opts Options, brk func(t *testing.T)) sessiontest.Harness {
 	return sessiontest.Harness{
 		New:   func(t *testing.T) session.Store { return newStore(t, url, opts) },
+		Peer:  func(t *testing.T, _ session.Store) session.Store { return newStore(t, url, opts) },
 		Break: func(t *testing.T, _ session.Store) { brk(t) },
 	}
 }
@@ -42,4 +43,25 @@ func TestConformanceSentinel(t *testing.T) {
 	ss := redistest.Sentinel(t)
 	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
 	sessiontest.Run(t, harness(url, func(t *testing.T) { ss.Master.Pause(t) }))
+}
+
+func TestConformanceStandaloneClientCache(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	sessiontest.Run(t, harnessWith(srv.URL(), cached("conformance"), func(t *testing.T) { srv.Pause(t) }))
+}
+
+func TestConformanceClusterClientCache(t *testing.T) {
+	cs := redistest.Cluster(t, 3)
+	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) {
+		for _, n := range cs.Nodes {
+			n.Pause(t)
+		}
+	}))
+}
+
+func TestConformanceSentinelClientCache(t *testing.T) {
+	ss := redistest.Sentinel(t)
+	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) { ss.Master.Pause(t) }))
 }

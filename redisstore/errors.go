@@ -6,13 +6,12 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// ErrClosed is returned (wrapped, together with
-// session.ErrStoreUnavailable) by every call made after [Store.Close].
+// ErrClosed is returned by every call made after [Store.Close].
 var ErrClosed = errors.New("redisstore: store closed")
 
-// storeError is a failure of Redis or of the connection to it: it matches
-// session.ErrStoreUnavailable and keeps the cause for logs. Its text names
-// the operation and the cause, never a session key or value.
+// storeError is a failure of New to reach Redis: it matches
+// session.ErrStoreUnavailable and keeps the cause. Its text names the
+// step and the cause, never a secret.
 type storeError struct {
 	op  string
 	err error
@@ -22,7 +21,7 @@ func (e *storeError) Error() string { return "redisstore: " + e.op + ": " + e.er
 
 func (e *storeError) Unwrap() []error { return []error{session.ErrStoreUnavailable, e.err} }
 
-// fail wraps err, a failure of the call op, so that it matches
+// fail wraps err, a failure of the step op of New, so that it matches
 // session.ErrStoreUnavailable.
 func fail(op string, err error) error {
 	if err == nil {

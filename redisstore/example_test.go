@@ -35,8 +35,9 @@ func ExampleNewFromURL() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	store, err := redisstore.NewFromURL(ctx, "redis://127.0.0.1:6379", redisstore.Options{
-		MaxSessionsPerUser: 10,
-		TouchThrottle:      time.Minute,
+		TouchThrottle: time.Minute,
+		WaitReplicas:  1, // a logout survives the master's failure
+
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -19,6 +19,10 @@ const DefaultClientName = "stickless"
 // deadline only when the last slide is at least IdleTimeout/20 old.
 const DefaultTouchFraction = 20
 
+// DefaultWaitTimeout is Options.WaitTimeout when Options.WaitReplicas is
+// set and the timeout is zero.
+const DefaultWaitTimeout = time.Second
+
 // DefaultSentinelRefresh is Options.Client.Sentinel.TopologyRefreshInterval
 // when a Sentinel master set is named and the interval is zero.
 const DefaultSentinelRefresh = 5 * time.Second
@@ -32,24 +36,18 @@ type Options struct {
 	// default: "stickless:" (DefaultPrefix).
 	Prefix string
 
-	// MaxSessionsPerUser caps the live sessions bound to one user: when a
-	// Create, Renew or Update binds a session that makes its user pass the
-	// cap, the user's other sessions are destroyed, oldest (by creation or
-	// renewal) first. Negative panics in New.
-	// default: 0 (unlimited).
-	MaxSessionsPerUser int
-
 	// TouchThrottle lets Load skip sliding the idle deadline when the last
-	// slide is less than TouchThrottle old, so that most reads write
-	// nothing: the Load script then runs only TIME and HGETALL (no HSET,
-	// no PEXPIREAT, no AOF or replication traffic). The cost is precision:
+	// slide is less than TouchThrottle old, so that most reads are one
+	// plain HGETALL and write nothing (no script, no AOF or replication
+	// traffic); a read that finds a slide due sends a second command, the
+	// slide, which Redis applies only to a live session. The cost is precision:
 	// a session dies between IdleTimeout-T and IdleTimeout after its last
 	// request, where T is the throttle in force, and Record.LastSeen lags
 	// by up to T. Writes (Create, Update, Incr, CompareAndSwap) always
 	// slide. T is capped at a quarter of the idle timeout, the most the
 	// session.Store contract allows. A negative value switches the
-	// throttle off: every Load slides, and expiry is exact to the
-	// millisecond.
+	// throttle off: every Load slides (two round trips), and expiry is
+	// exact to the millisecond.
 	// default: 0, meaning IdleTimeout/20 (DefaultTouchFraction): with a
 	// 30-minute idle timeout, Load slides at most every 90 s and a session
 	// dies between 28.5 and 30 minutes after its last request.
@@ -59,27 +57,45 @@ type Options struct {
 	// tracking: Redis pushes an invalidation of a session key to every
 	// process that cached it as soon as anything changes or deletes it),
 	// so that a read of an unchanged session costs no Redis round trip at
-	// all. A miss costs one round trip (a read-only script, EVALSHA_RO,
-	// with the key's PTTL). A
-	// read that finds the last slide at least the touch throttle old goes
-	// through the Load script, as without the cache, and slides, which
-	// invalidates the session in every process's cache: keep the throttle
-	// large (the default, IdleTimeout/20, is; a negative TouchThrottle
-	// panics in New). Before answering from the cache, a read applies
-	// every invalidation that has reached this process. The trade-offs,
-	// in the package doc under "Client-side cache": memory (up to
-	// Client.CacheSizeEachConn, 128 MiB by default, per connection), a
-	// window of microseconds between Redis answering a writer and writing
-	// the invalidation out, reads served from the cache while a connection
-	// is silently cut (up to about 10 s by default), and a failover's
-	// replication lag. A cached read costs one system call per connection
-	// to Redis (see watch.go), so with the cache New opens one connection
+	// all. A miss costs one round trip (the same HGETALL, with the key's
+	// PTTL). A slide invalidates the session in every process's cache:
+	// keep the throttle large (the default, IdleTimeout/20, is; a negative
+	// TouchThrottle panics in New). The trade-offs are in the package doc
+	// under "Client-side cache". With the cache New opens one connection
 	// per Redis node (rueidis opens 2 to 4 for standalone and Sentinel)
-	// unless Client.PipelineMultiplex is set. New fails before Redis 7
-	// (no EVALSHA_RO, or no tracking), and panics with Client.DisableCache
-	// or Client.AlwaysRESP2.
-	// default: false (every Load is one EVALSHA round trip).
+	// unless Client.PipelineMultiplex is set. New fails when Redis cannot
+	// track keys (before Redis 6, or over RESP2), and panics with
+	// Client.DisableCache or Client.AlwaysRESP2.
+	// default: false (every Load is one HGETALL round trip).
 	ClientCache bool
+
+	// WaitReplicas makes Destroy, the first step of a renewal (the death
+	// of the old token) and DestroyUser wait until this many replicas
+	// have acknowledged the deletion (Redis WAIT, sent on the connection
+	// that carried the deletion), for at most WaitTimeout. Without it a
+	// logout or revoke that the master acknowledged is lost if the master
+	// fails before a replica received it (usually within a millisecond,
+	// but as long as the replication lag), and the session comes back
+	// after the failover. When fewer replicas acknowledge in time, the
+	// call returns an error wrapping ErrNotReplicated (the deletion stands
+	// on the master): the Manager then answers 503, and a retry of the
+	// logout waits again. Negative panics in New.
+	// default: 0 (no wait).
+	WaitReplicas int
+
+	// WaitTimeout bounds each wait of WaitReplicas; it counts against the
+	// call's own deadline (the Manager's StoreTimeout), so keep it
+	// shorter.
+	// default: 1 s (DefaultWaitTimeout) when WaitReplicas is set.
+	WaitTimeout time.Duration
+
+	// WaitAOF makes the wait of WaitReplicas a WAITAOF (Redis 7.2 or
+	// later): the replicas must also have written the deletion to their
+	// append-only file, so that it survives their own restart. Replicas
+	// without appendonly never acknowledge it. New fails when Redis has
+	// no WAITAOF.
+	// default: false (WAIT: the replicas hold the deletion in memory).
+	WaitAOF bool
 
 	// Client is the rueidis client configuration: addresses (InitAddress),
 	// ACL user and password, db, TLS, Sentinel (Sentinel.MasterSet) and
@@ -99,8 +115,11 @@ func (o Options) withDefaults() Options {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	if o.MaxSessionsPerUser < 0 {
-		panic("redisstore: Options.MaxSessionsPerUser is negative")
+	if o.WaitReplicas < 0 {
+		panic("redisstore: Options.WaitReplicas is negative")
+	}
+	if o.WaitReplicas > 0 && o.WaitTimeout <= 0 {
+		o.WaitTimeout = DefaultWaitTimeout
 	}
 	if o.ClientCache && o.Client.DisableCache {
 		panic("redisstore: Options.ClientCache needs Options.Client.DisableCache false")

@@ -100,7 +100,7 @@ func TestTLS(t *testing.T) {
 	opts.Client.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	s := newStore(t, url, opts)
 	key := newKey()
-	if err := s.Create(t.Context(), key, session.Change{Set: vals("a", "1")}, long); err != nil {
+	if err := s.tcreate(t.Context(), key, session.Write{Set: vals("a", "1")}, long); err != nil {
 		t.Fatal(err)
 	}
 	if rec, ok, err := s.Load(t.Context(), key, long); err != nil || !ok || string(rec.Values["a"]) != "1" {
@@ -133,7 +133,7 @@ func TestUnixSocket(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{ExtraConfig: []string{"unixsocket " + sock, "unixsocketperm 700"}})
 	s := newStore(t, "unix://"+sock, Options{})
 	key := newKey()
-	if err := s.Create(t.Context(), key, session.Change{Set: vals("a", "1")}, long); err != nil {
+	if err := s.tcreate(t.Context(), key, session.Write{Set: vals("a", "1")}, long); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.Load(t.Context(), key, long); err != nil || !ok {

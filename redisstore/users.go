@@ -1,15 +1,19 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/stickless/stickless/session"
 )
+
+// A user's sessions are indexed in a sorted set at Prefix+"user:{"+user+"}"
+// (its own slot), scored by the time each joined (Redis clock, ms). The
+// index lives at least as long as its newest session can (index_add.lua
+// extends its TTL). Entries of sessions that expired, were destroyed or
+// were bound to another user since are pruned lazily by UserSessions and
+// DestroyUser, once they are pruneGrace old.
 
 // pruneGrace is how long an index entry whose session cannot be found is
 // kept anyway: in Cluster the index and the session live on different
@@ -25,59 +29,58 @@ type member struct {
 }
 
 // members reads user's index and the metadata of each session in it (one
-// ZRANGE, then one pipeline of read-only script calls).
+// ZRANGE, then one pipeline of HMGETs: Redis's expiry keeps dead sessions
+// out, as for Load).
 func (s *Store) members(ctx context.Context, user string) ([]member, error) {
-	uk := s.userKey(user)
-	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
-	if err != nil {
+	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil || len(keys) == 0 {
 		return nil, err
-	}
-	if len(keys) == 0 {
-		return nil, nil
 	}
 	calls := make([]call, len(keys))
 	for i, k := range keys {
-		calls[i] = call{s: scriptMeta, keys: []string{s.sessionKey(k)}}
+		sk := s.sessionKey(k)
+		calls[i] = call{build: func(b rueidis.Builder) rueidis.Completed {
+			return b.Hmget().Key(sk).Field(fieldCreated, fieldAbsolute, fieldIdle, fieldSeen, fieldUser, fieldUserAgent, fieldRemember).Build()
+		}}
 	}
 	out := make([]member, len(keys))
 	for i, r := range pipeline(ctx, s.r, calls...) {
 		out[i].key = keys[i]
 		m, err := r.ToArray()
-		if rueidis.IsRedisNil(err) {
-			continue
-		}
 		if err != nil {
 			return nil, err
 		}
 		rec, ok := parseMeta(m)
+		// No clock check: the HMGET came from the master, which never
+		// returns a key past its expiry (the idle deadline).
 		out[i].live = ok && rec.User == user
 		out[i].rec = rec
 	}
 	return out, nil
 }
 
-// parseMeta decodes the reply of the meta script: created, absolute,
-// idle, seen, user, user agent (absent fields come back nil or false).
+// parseMeta decodes the HMGET of members: created, absolute, idle, seen,
+// user, user agent, remember (absent fields come back nil).
 func parseMeta(m []rueidis.RedisMessage) (session.Record, bool) {
-	if len(m) != 6 {
+	if len(m) != 7 || m[1].IsNil() || m[2].IsNil() {
 		return session.Record{}, false
 	}
-	str := func(i int) string {
-		v, _ := m[i].ToString()
-		return v
-	}
 	num := func(i int) int64 {
-		n, _ := strconv.ParseInt(str(i), 10, 64)
+		n, _ := m[i].AsInt64()
 		return n
 	}
-	rec := session.Record{
-		User:      str(4),
-		UserAgent: str(5),
-		Created:   time.UnixMilli(num(0)),
-		LastSeen:  time.UnixMilli(num(3)),
-		Expires:   time.UnixMilli(min(num(1), num(2))),
-	}
-	return rec, true
+	md := meta{created: num(0), absolute: num(1), idle: num(2), seen: num(3)}
+	user, _ := m[4].ToString()
+	ua, _ := m[5].ToString()
+	r, _ := m[6].ToString()
+	return session.Record{
+		User:      user,
+		UserAgent: ua,
+		Remember:  r == "1",
+		Created:   time.UnixMilli(md.created),
+		LastSeen:  time.UnixMilli(md.seen),
+		Expires:   time.UnixMilli(min(md.idle, md.absolute)),
+	}, true
 }
 
 // pruneCall is the script call that removes the dead keys from user's
@@ -89,19 +92,19 @@ func (s *Store) pruneCall(user string, dead []string) call {
 	return call{s: scriptPrune, keys: []string{s.userKey(user)}, args: args}
 }
 
-// UserSessions implements [session.Store.UserSessions]: it reads the
+// UserSessions implements [session.UserIndex.UserSessions]: it reads the
 // user's index (a sorted set) and the metadata of every session in it in
 // one pipeline, so it costs two round trips, plus one when it prunes
 // entries whose session expired, was destroyed or is bound to another
 // user now. Values are left out of the records. The list is in index
 // order (oldest first).
 func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSession, error) {
-	if err := s.check("UserSessions"); err != nil {
+	if err := s.check(); err != nil {
 		return nil, err
 	}
 	ms, err := s.members(ctx, user)
 	if err != nil {
-		return nil, fail("UserSessions", err)
+		return nil, opError("UserSessions", err)
 	}
 	var list []session.UserSession
 	var dead []string
@@ -120,104 +123,87 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 	return list, nil
 }
 
-// destroyCalls are the script calls that delete the sessions under keys
-// that are still bound to user.
-func (s *Store) destroyCalls(user string, keys []string) []call {
-	calls := make([]call, len(keys))
-	for i, k := range keys {
-		calls[i] = call{s: scriptDestroy, keys: []string{s.sessionKey(k)}, args: []string{user}}
-	}
-	return calls
-}
-
-// destroyKeys deletes the sessions under keys that are bound to user and
-// removes them from its index; dead lists index entries to prune. It
-// returns how many live sessions it destroyed.
-func (s *Store) destroyKeys(ctx context.Context, user string, keys, dead []string) (int, error) {
-	n := 0
-	var gone []string
-	if len(keys) > 0 {
-		for i, r := range pipeline(ctx, s.r, s.destroyCalls(user, keys)...) {
-			arr, err := r.ToArray()
-			if rueidis.IsRedisNil(err) {
-				dead = append(dead, keys[i])
-				continue
-			}
-			if err != nil {
-				return n, err
-			}
-			gone = append(gone, keys[i])
-			if len(arr) == 2 {
-				if live, _ := arr[1].AsInt64(); live == 1 {
-					n++
-				}
-			}
-		}
-	}
-	var calls []call
-	if len(gone) > 0 {
-		calls = append(calls, s.indexRemoveCall(user, gone...))
-	}
-	if len(dead) > 0 {
-		calls = append(calls, s.pruneCall(user, dead))
-	}
-	for _, r := range pipeline(ctx, s.r, calls...) {
-		if err := r.Error(); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// DestroyUser implements [session.Store.DestroyUser]: it reads the
+// DestroyUser implements [session.UserIndex.DestroyUser]: it reads the
 // user's index, deletes in one pipeline every session in it that is still
-// bound to the user, and removes those entries (three round trips). A
-// session whose creation is in flight while DestroyUser runs may survive
-// it.
+// bound to the user (with Options.WaitReplicas, each deletion followed by
+// a WAIT on its connection), then removes those entries: three round
+// trips. A session whose creation is in flight while DestroyUser runs may
+// survive it.
 func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
-	if err := s.check("DestroyUser"); err != nil {
+	if err := s.check(); err != nil {
 		return 0, err
 	}
-	uk := s.userKey(user)
-	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(uk).Min("0").Max("-1").Build()).AsStrSlice()
+	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
-		return 0, fail("DestroyUser", err)
+		return 0, opError("DestroyUser", err)
 	}
-	n, err := s.destroyKeys(ctx, user, keys, nil)
-	if err != nil {
-		return n, fail("DestroyUser", err)
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var calls []call
+	for _, k := range keys {
+		sk := s.sessionKey(k)
+		calls = append(calls, s.wait.after(call{s: scriptDestroy, keys: []string{sk}, args: []string{user}}, sk)...)
+	}
+	step := 1
+	if s.wait.n > 0 {
+		step = 2
+	}
+	res := pipeline(ctx, s.r, calls...)
+	n := 0
+	var gone, dead []string
+	for i, k := range keys {
+		arr, err := res[i*step].ToArray()
+		if err != nil {
+			return n, opError("DestroyUser", err)
+		}
+		switch code, _ := arr[0].AsInt64(); code {
+		case 0:
+			dead = append(dead, k)
+		case 1:
+			n++
+			gone = append(gone, k)
+		default:
+			gone = append(gone, k)
+		}
+	}
+	if err := s.wait.check(res); err != nil {
+		return n, opError("DestroyUser", err)
+	}
+	var after []call
+	if len(gone) > 0 {
+		after = append(after, s.indexRemoveCall(user, gone...))
+	}
+	if len(dead) > 0 {
+		after = append(after, s.pruneCall(user, dead))
+	}
+	for _, r := range pipeline(ctx, s.r, after...) {
+		if err := r.Error(); err != nil {
+			return n, opError("DestroyUser", err)
+		}
 	}
 	return n, nil
 }
 
-// evict destroys the oldest live sessions of user other than keep until
-// the user has at most MaxSessionsPerUser, and prunes dead entries.
-func (s *Store) evict(ctx context.Context, user, keep string) error {
-	ms, err := s.members(ctx, user)
-	if err != nil {
-		return err
+// Live implements [session.Checker]: one EXISTS per key, in one pipeline
+// (in Cluster, one per node), which slides nothing. Redis's own expiry
+// of the keys makes a key that exists a live session.
+func (s *Store) Live(ctx context.Context, keys []string) ([]bool, error) {
+	if err := s.check(); err != nil {
+		return nil, err
 	}
-	var others []member
-	var dead []string
-	for _, m := range ms {
-		switch {
-		case m.key == keep:
-		case m.live:
-			others = append(others, m)
-		default:
-			dead = append(dead, m.key)
+	calls := make([]call, len(keys))
+	for i, k := range keys {
+		sk := s.sessionKey(k)
+		calls[i] = call{build: func(b rueidis.Builder) rueidis.Completed { return b.Exists().Key(sk).Build() }}
+	}
+	out := make([]bool, len(keys))
+	for i, r := range pipeline(ctx, s.r, calls...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return nil, opError("Live", err)
 		}
+		out[i] = n == 1
 	}
-	excess := len(others) + 1 - s.max
-	var victims []string
-	if excess > 0 {
-		slices.SortFunc(others, func(a, b member) int {
-			return cmp.Or(a.rec.Created.Compare(b.rec.Created), cmp.Compare(a.key, b.key))
-		})
-		for _, m := range others[:excess] {
-			victims = append(victims, m.key)
-		}
-	}
-	_, err = s.destroyKeys(ctx, user, victims, dead)
-	return err
+	return out, nil
 }

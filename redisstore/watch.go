@@ -46,6 +46,22 @@ import (
 // reports false when an end of file waits on a connection, or one was
 // closed less than closeGrace ago, and the caller compares closes (an
 // epoch) before and after its cache lookup.
+//
+// Still needed after the store's redesign (the cached read is now
+// rueidis's own DoCache of a plain HGETALL, and the window above is
+// rueidis's): with watchSupported set to false, TestClientCacheSeesUpdates
+// failed at its 5th round of 200 (B read the value A had just replaced).
+// It depends on these behaviours of rueidis (v1.0.79, pipe.go and mux.go):
+//   - every connection, the dedicated ones (blocking commands, WAIT)
+//     included, is dialed through ClientOption.DialCtxFn;
+//   - with OnInvalidations set, every connection's reader goroutine runs
+//     from the connect on, and calls Read on the connection only once it
+//     has handled every complete message it holds;
+//   - a connection's cache goes with the connection.
+//
+// A rueidis upgrade that breaks the first two makes settle report false
+// (reads go to Redis: correct, but TestClientCacheNoRoundTrip then fails)
+// or reopens the window (TestClientCacheSeesUpdates fails).
 type watch struct {
 	mu        sync.Mutex
 	conns     atomic.Pointer[[]*watchConn] // copy on write

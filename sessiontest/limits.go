@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -247,26 +248,58 @@ func size(m map[string][]byte) int {
 	return n
 }
 
+// A parallelWrite adds field to the session under key, with value or a
+// small one of its own, and reports whether it applied.
+type parallelWrite func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error)
+
+var (
+	saveField parallelWrite = func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error) {
+		return s.Save(ctx, session.Write{Key: key, Set: map[string][]byte{field: value}, Limits: lim})
+	}
+	casField parallelWrite = func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error) {
+		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, field, nil, value, lim)
+		if err == nil && !found {
+			return false, errors.New("sessiontest: CompareAndSwap did not find the session")
+		}
+		return swapped, err
+	}
+	incrField parallelWrite = func(ctx context.Context, s session.Store, key, field string, _ []byte, lim session.Limits) (bool, error) {
+		v, found, err := s.(session.Counter).Incr(ctx, key, field, 1, lim)
+		if err == nil && (!found || v != 1) {
+			return false, fmt.Errorf("sessiontest: Incr of a new field = %d, found %v; want 1, true", v, found)
+		}
+		return err == nil, err
+	}
+)
+
 // testParallelLimits sends 1,000 concurrent writes, each adding a
-// different 16 KiB field, to one session, alternately through two
-// instances of the store, and checks that the session never passed the
-// limits, that every refused write got ErrTooLarge, and that exactly the
-// writes that fitted were applied.
+// different field (of 16 KiB but for Incr's), to one session, alternately
+// through two instances of the store, and checks that the session never
+// passed the limits, that every refused write got ErrTooLarge, and that
+// exactly the writes that fitted were applied. The writes are Saves, and
+// also Incrs and CompareAndSwaps when the store implements
+// session.Counter.
 func testParallelLimits(t *testing.T, h Harness) {
 	const writers = 1000
 	value := []byte(`"` + strings.Repeat("v", 16<<10-2) + `"`) // 16 KiB
+	bySize := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour, MaxSize: 64 << 10, MaxFields: 256}
+	byFields := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour, MaxSize: 1 << 20, MaxFields: 10}
 	tests := []struct {
-		name string
-		lim  session.Limits
-		fit  int // writes that fit, all values being the same size
+		name  string
+		needs need
+		lim   session.Limits
+		ops   []parallelWrite // writer i uses ops[i%len(ops)]
+		fit   int             // writes that fit: the seed field takes 5 bytes, each write 16 KiB + 5
 	}{
-		// The seed field takes 5 bytes, each write 16 KiB + 5.
-		{"MaxSize", session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour, MaxSize: 64 << 10, MaxFields: 256}, 3},
-		{"MaxFields", session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour, MaxSize: 1 << 20, MaxFields: 10}, 9},
+		{"MaxSize", 0, bySize, []parallelWrite{saveField}, 3},
+		{"MaxFields", 0, byFields, []parallelWrite{saveField}, 9},
+		{"Counter/MaxSize", needCounter, bySize, []parallelWrite{saveField, casField}, 3},
+		{"Counter/MaxFields", needCounter, byFields, []parallelWrite{saveField, casField, incrField}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := h.New(t)
+			needs(t, s, tt.needs)
 			peer := s
 			if h.Peer != nil {
 				peer = h.Peer(t, s)
@@ -284,10 +317,10 @@ func testParallelLimits(t *testing.T, h Harness) {
 				if i%2 == 1 {
 					via = peer
 				}
+				op := tt.ops[i%len(tt.ops)]
 				wg.Go(func() {
 					<-start
-					w := session.Write{Key: key, Set: map[string][]byte{fmt.Sprintf("f%04d", i): value}, Limits: tt.lim}
-					applied[i], errs[i] = via.Save(t.Context(), w)
+					applied[i], errs[i] = op(t.Context(), via, key, fmt.Sprintf("f%04d", i), value, tt.lim)
 				})
 			}
 			close(start)

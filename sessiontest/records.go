@@ -25,7 +25,7 @@ func testCreateLoad(t *testing.T, s session.Store) {
 	user, key := newUser(), newKey()
 	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 	before := time.Now()
-	create(t, s, key, session.Write{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)", Limits: lim})
+	create(t, s, key, session.Write{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)", Remember: true, Limits: lim})
 	after := time.Now()
 
 	rec := mustLoad(t, s, key)
@@ -35,6 +35,9 @@ func testCreateLoad(t *testing.T, s session.Store) {
 	}
 	if rec.UserAgent != "Mozilla/5.0 (sessiontest)" {
 		t.Errorf("UserAgent = %q, want %q", rec.UserAgent, "Mozilla/5.0 (sessiontest)")
+	}
+	if !rec.Remember {
+		t.Error("Remember = false, want true")
 	}
 	within(t, "Created", rec.Created, before, after)
 	within(t, "LastSeen", rec.LastSeen, before, time.Now())
@@ -53,7 +56,7 @@ func testCreateLoad(t *testing.T, s session.Store) {
 	if !found {
 		t.Fatal("Load of an anonymous session without values: not found")
 	}
-	if len(rec.Values) != 0 || rec.User != "" || rec.UserAgent != "" {
+	if len(rec.Values) != 0 || rec.User != "" || rec.UserAgent != "" || rec.Remember {
 		t.Errorf("empty anonymous session loads as %+v", rec)
 	}
 	within(t, "Created", rec.Created, before, after)
@@ -96,9 +99,9 @@ func testLoadUnknown(t *testing.T, s session.Store) {
 // names, and keeps the user, user agent and login time.
 func testUpdateDelta(t *testing.T, s session.Store) {
 	user, key := newUser(), newKey()
-	create(t, s, key, session.Write{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua"})
+	create(t, s, key, session.Write{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua", Remember: true})
 	old := mustLoad(t, s, key)
-	w := session.Write{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, User: newUser(), UserAgent: "other"}
+	w := session.Write{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, User: newUser(), UserAgent: "other", Remember: false}
 	mustUpdate(t, s, key, w)
 	rec := mustLoad(t, s, key)
 	wantValues(t, rec, values("a", "1", "b", "20", "d", "4"))
@@ -107,6 +110,9 @@ func testUpdateDelta(t *testing.T, s session.Store) {
 	}
 	if rec.UserAgent != "ua" {
 		t.Errorf("UserAgent = %q after an update, want %q", rec.UserAgent, "ua")
+	}
+	if !rec.Remember {
+		t.Error("Remember = false after an update, want true: only a creation or renewal records it")
 	}
 	within(t, "Created after an update without Login", rec.Created, old.Created, old.Created)
 	wantUserKeys(t, s, user, key)

@@ -22,14 +22,14 @@ func testRenew(t *testing.T, s session.Store) {
 	old := mustLoad(t, s, oldKey)
 	time.Sleep(renewPause)
 
-	w := session.Write{Set: values("c", "3"), Del: []string{"a"}, BindUser: true, User: user, UserAgent: "ua-new", Login: true}
+	w := session.Write{Set: values("c", "3"), Del: []string{"a"}, BindUser: true, User: user, UserAgent: "ua-new", Remember: true, Login: true}
 	before := time.Now()
 	mustRenew(t, s, oldKey, newKey_, w)
 	after := time.Now()
 	rec := mustLoad(t, s, newKey_)
 	wantValues(t, rec, values("b", "2", "c", "3"))
-	if rec.User != user || rec.UserAgent != "ua-new" {
-		t.Errorf("renewed session: User %q, UserAgent %q; want %q, %q", rec.User, rec.UserAgent, user, "ua-new")
+	if rec.User != user || rec.UserAgent != "ua-new" || !rec.Remember {
+		t.Errorf("renewed session: User %q, UserAgent %q, Remember %v; want %q, %q, true", rec.User, rec.UserAgent, rec.Remember, user, "ua-new")
 	}
 	within(t, "Created after a renewal with Login", rec.Created, before, after)
 	if !rec.Created.After(old.Created) {
@@ -48,7 +48,11 @@ func testRenew(t *testing.T, s session.Store) {
 		t.Fatal("renewal of a renewed-away key = true, want false")
 	}
 	wantUserKeys(t, s, user, third)
-	wantValues(t, mustLoad(t, s, third), values("b", "2", "c", "3"))
+	rec = mustLoad(t, s, third)
+	wantValues(t, rec, values("b", "2", "c", "3"))
+	if rec.Remember {
+		t.Error("Remember = true after a renewal without it, want false: a renewal records it")
+	}
 }
 
 // testRenewKeepsUser checks a renewal without BindUser: the session keeps

@@ -44,14 +44,20 @@
 // two instances of the store when Harness.Peer gives a second one, and
 // checks that the limits held and no write that fitted was refused.
 //
+// The Model subtest makes a random sequence of calls on a few sessions
+// and checks each answer, and every session after it, against a model of
+// the contract; a failure reports the seed and the last calls.
+//
 // Where the contract leaves room, the suite holds a store to the reading
 // the [session.Manager] relies on: Incr and CompareAndSwap slide the idle
 // deadline like Save; a Save with BindUser and an empty User unbinds the
 // session; a renewal keeps the session's user unless BindUser is set, and
 // records the Write's UserAgent; Clear applies before Del, and Del before
 // Set; Incr of a field that holds no integer answers with an error
-// wrapping session.ErrNotInteger and leaves the field alone; a dead session
-// is dead for every method, none of which brings it back or writes to its
+// wrapping session.ErrNotInteger and leaves the field alone; a
+// CompareAndSwap whose comparison fails changes nothing, and may answer
+// ErrTooLarge or no error when its new value would not fit (the suite
+// accepts both); a dead session is dead for every method, none of which brings it back or writes to its
 // user index. Errors other than ErrTooLarge and ErrNotInteger are the
 // store's own (the Manager wraps them in session.ErrStoreUnavailable): the
 // suite checks only that a call that cannot answer returns one.
@@ -182,6 +188,7 @@ var cases = []struct {
 	{"LimitsUpdate", 0, testLimitsUpdate},
 	{"LimitsRenew", 0, testLimitsRenew},
 	{"ContextDone", 0, testContextDone},
+	{"Model", 0, testModel},
 	{"Remember", 0, testRemember},
 	{"Counter/Incr", needCounter, testIncr},
 	{"Counter/IncrNotInteger", needCounter, testIncrNotInteger},

@@ -16,7 +16,7 @@ func testUserSessions(t *testing.T, s session.Store) {
 	for _, c := range []struct{ key, user, ua string }{
 		{a1, alice, "ua-1"}, {a2, alice, "ua-2"}, {a3, alice, "ua-3"}, {b1, bob, "ua-b"}, {anon, "", "ua-anon"},
 	} {
-		create(t, s, c.key, session.Write{Set: values("x", "1"), User: c.user, UserAgent: c.ua})
+		create(t, s, c.key, session.Write{Set: values("x", "1"), User: c.user, UserAgent: c.ua, Remember: c.key == a2})
 	}
 	after := time.Now()
 
@@ -35,8 +35,8 @@ func testUserSessions(t *testing.T, s session.Store) {
 			continue
 		}
 		delete(want, us.Key)
-		if us.User != alice || us.UserAgent != ua {
-			t.Errorf("%s: User %q, UserAgent %q; want %q, %q", short(us.Key), us.User, us.UserAgent, alice, ua)
+		if us.User != alice || us.UserAgent != ua || us.Remember != (us.Key == a2) {
+			t.Errorf("%s: User %q, UserAgent %q, Remember %v; want %q, %q, %v", short(us.Key), us.User, us.UserAgent, us.Remember, alice, ua, us.Key == a2)
 		}
 		within(t, "Created", us.Created, before, after)
 		within(t, "LastSeen", us.LastSeen, before, time.Now())

@@ -42,7 +42,7 @@ type Session interface {
 }
 
 // Names lists the contenders New knows, in the order of the tables.
-var Names = []string{"bare", "rawredis", "scs", "gorilla", "stickless", "stickless-cache"}
+var Names = []string{"bare", "rawredis", "rawrueidis", "scs", "gorilla", "stickless", "stickless-cache"}
 
 // Secret is the signing key every contender that signs its cookies uses,
 // so that the three instances behind nginx accept each other's cookies. It
@@ -57,6 +57,8 @@ func New(ctx context.Context, name, addr string) (Contender, error) {
 		return bare{}, nil
 	case "rawredis":
 		return newRawRedis(ctx, addr)
+	case "rawrueidis":
+		return newRawRueidis(ctx, addr)
 	case "scs":
 		return newSCS(addr)
 	case "gorilla":

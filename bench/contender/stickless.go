@@ -45,11 +45,6 @@ func (s sticklessSession) Get(key string) (string, bool, error) {
 
 func (s sticklessSession) Set(key, v string) error { return s.s.Put(key, v) }
 
-func (s sticklessSession) Login(user string) error {
-	if err := s.s.Renew(); err != nil {
-		return err
-	}
-	return s.s.SetUser(user)
-}
+func (s sticklessSession) Login(user string) error { return s.s.Login(user) }
 
 func (s sticklessSession) Save() error { return nil } // the middleware commits

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	benchserver -contender bare|rawredis|scs|gorilla|stickless -addr 127.0.0.1:8080 -redis 127.0.0.1:6379 [-pprof]
+//	benchserver -contender bare|rawredis|rawrueidis|scs|gorilla|stickless -addr 127.0.0.1:8080 -redis 127.0.0.1:6379 [-pprof]
 //
 // The endpoints are those of contender.Handler. With -pprof, the
 // net/http/pprof handlers answer under /debug/pprof/ (outside the session

@@ -216,17 +216,17 @@ func greeting(c, extra, extraBare string) string {
 }
 
 var scenarios = []scenario{
-	{name: "read", title: "(1) read a logged-in session", method: "GET", path: "/read", cookie: "valid", baseline: "rawredis",
+	{name: "read", title: "(1) read a logged-in session", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, "", "") }},
-	{name: "write", title: "(2) write one key", method: "POST", path: "/write", cookie: "valid", baseline: "rawredis",
+	{name: "write", title: "(2) write one key", method: "POST", path: "/write", cookie: "valid", baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, "", "") }},
 	{name: "forged", title: "(3) forged cookie", method: "GET", path: "/read", cookie: "forged", baseline: "bare",
 		body: func(string) string { return "What's up, stranger?\n" }},
 	{name: "nocookie", title: "(4) no cookie", method: "GET", path: "/read", cookie: "none", baseline: "bare",
 		body: func(string) string { return "What's up, stranger?\n" }},
-	{name: "read10", title: "(5) read 10 keys of 100 bytes", method: "GET", path: "/read10", cookie: "valid", keys: 10, baseline: "rawredis",
+	{name: "read10", title: "(5) read 10 keys of 100 bytes", method: "GET", path: "/read10", cookie: "valid", keys: 10, baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, " 10 keys, 1000 bytes", " 0 keys, 0 bytes") }},
-	{name: "nginx", title: "(6) read through nginx round-robin over 3 instances", method: "GET", path: "/read", cookie: "valid", baseline: "rawredis", nginx: true,
+	{name: "nginx", title: "(6) read through nginx round-robin over 3 instances", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis", nginx: true,
 		body: func(c string) string { return greeting(c, "", "") }},
 }
 

@@ -160,12 +160,12 @@ func writeTargets(out io.Writer, all map[string]map[string]*measured) {
 		min        float64
 	}
 	targets := []target{
-		{"read: stickless ≥ 0.95× rawredis", "read", "stickless", "rawredis", 0.95},
-		{"read: stickless ≥ 1.4× scs", "read", "stickless", "scs", 1.4},
-		{"write: stickless ≥ 0.9× rawredis", "write", "stickless", "rawredis", 0.9},
-		{"write: stickless ≥ 1.5× scs", "write", "stickless", "scs", 1.5},
-		{"forged cookie: stickless ≥ 0.9× bare", "forged", "stickless", "bare", 0.9},
-		{"client-side cache on, unchanged session: stickless-cache ≥ 0.8× bare", "read", "stickless-cache", "bare", 0.8},
+		{"read: stickless ≥ 0.9× rawrueidis", "read", "stickless", "rawrueidis", 0.9},
+		{"read: stickless ≥ 2× scs", "read", "stickless", "scs", 2},
+		{"client-side cache on, unchanged session: stickless-cache ≥ 0.85× bare", "read", "stickless-cache", "bare", 0.85},
+		{"write: stickless ≥ 0.8× rawrueidis", "write", "stickless", "rawrueidis", 0.8},
+		{"write: stickless ≥ 1.7× scs", "write", "stickless", "scs", 1.7},
+		{"forged cookie: stickless ≥ 0.95× bare", "forged", "stickless", "bare", 0.95},
 	}
 	fmt.Fprintf(out, "## Targets (ratios of this run)\n\n| target | measured | met |\n|---|--:|---|\n")
 	for _, t := range targets {
