@@ -18,9 +18,10 @@
 //     signed by a retired key), "live", "missing" (verified, but the
 //     session is gone or expired).
 //   - stickless_store_operation_duration_seconds{op,result}: histogram of
-//     session store calls; op is the Store method ("Load", "Create",
-//     "Update", "Renew", "Destroy", "Incr", "CompareAndSwap",
-//     "UserSessions", "DestroyUser"), result is "ok", "not_found" or
+//     session store calls; op is the call ("Load"; "Create", "Update" or
+//     "Renew" for the writes of Store.Save; "Destroy", "Incr",
+//     "CompareAndSwap", "UserSessions", "DestroyUser", and "Live" for the
+//     batched checks behind Session.Done), result is "ok", "not_found" or
 //     "unavailable".
 //   - stickless_session_events_total{event}: counter of "created",
 //     "renewed", "login", "destroyed", "revoked", "evicted", "too_large".
@@ -68,7 +69,7 @@ var DefaultBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 // Label values known in advance.
 var (
 	outcomes = []string{"none", "invalid", "live", "missing"}
-	ops      = []string{"Load", "Create", "Update", "Renew", "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser"}
+	ops      = []string{"Load", "Create", "Update", "Renew", "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser", "Live"}
 	results  = []string{"ok", "not_found", "unavailable"}
 	events   = []string{"created", "renewed", "login", "destroyed", "revoked", "evicted", "too_large"}
 )

@@ -71,9 +71,7 @@ func testApp(m *session.Manager) http.Handler {
 	mux := http.NewServeMux()
 	sess := func(r *http.Request) *session.Session { return session.FromContext(r.Context()) }
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s := sess(r)
-		s.Renew()
-		s.SetUser(r.FormValue("user"))
+		sess(r).Login(r.FormValue("user"))
 	})
 	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, sess(r).User())

@@ -113,8 +113,8 @@ type Config struct {
 	// default: the zero Observer, nothing observed.
 	Observer Observer
 
-	// AuditLog receives one record at INFO per login, logout, renewal and
-	// revocation, with the user, the session's public handle
+	// AuditLog receives one record at INFO per login, logout, renewal,
+	// revocation and eviction by MaxSessionsPerUser, with the user, the session's public handle
 	// ([Handle]; never its token or store key), the client address and user
 	// agent when a request is at hand. Forged cookies are recorded at WARN,
 	// at most once per 10 seconds with their count.

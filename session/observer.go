@@ -44,8 +44,8 @@ import (
 //   - "destroyed": a session was destroyed by [Session.Destroy];
 //   - "revoked": a session was ended by [Manager.Revoke] or
 //     [Manager.RevokeAll] (once per session);
-//   - "evicted": a session was evicted to keep a user under the cap on
-//     sessions per user (not reported yet: the stores enforce the cap);
+//   - "evicted": a session was ended to keep a user within
+//     Config.MaxSessionsPerUser;
 //   - "too_large": a write was refused with ErrTooLarge.
 //
 // Unavailable is called for every 503 that the middleware or

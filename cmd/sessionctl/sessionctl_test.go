@@ -67,9 +67,7 @@ func newApp(t *testing.T, url string, idle time.Duration) *app {
 		Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		s.Renew()
-		s.SetUser(r.FormValue("user"))
+		session.FromContext(r.Context()).Login(r.FormValue("user"))
 	})
 	mux.HandleFunc("POST /put", func(w http.ResponseWriter, r *http.Request) {
 		session.FromContext(r.Context()).Put(r.FormValue("k"), r.FormValue("v"))

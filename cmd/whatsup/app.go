@@ -27,8 +27,7 @@ type app struct {
 }
 
 func newApp(m *session.Manager, instance string) *app {
-	// SEAM(issue 11): the library's session-end watch replaces poller.watch.
-	return &app{m: m, instance: instance, streams: newStreams(eventsConfig{}, newPoller(m, pollInterval).watch)}
+	return &app{m: m, instance: instance, streams: newStreams(eventsConfig{}, libraryWatch)}
 }
 
 // handler returns the whole HTTP handler: the X-Instance header, the

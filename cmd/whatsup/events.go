@@ -18,15 +18,19 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// sessionWatch is the seam between the stream and the session-end
-// detection. It returns a channel that is closed when the session of s
+// sessionWatch gives a stream a channel that is closed when its session
 // ends for any reason, on any instance, and stop, which releases the watch
-// (the stream calls it when it ends on its own). err wraps
-// session.ErrStoreUnavailable when the watch cannot start.
-//
-// SEAM(issue 11): the library's session-end watch plugs in here; until it
-// lands, newApp sets the demo's stand-in, poller.watch (events_poll.go).
+// (tests swap in their own).
 type sessionWatch func(ctx context.Context, s *session.Session) (done <-chan struct{}, stop func(), err error)
+
+// libraryWatch is the library's session-end watch, [session.Session.Done]:
+// one batched liveness check per instance and second for all the sessions
+// its streams wait on, and an immediate end for a logout or revocation made
+// on this instance. The watch ends with the request, so stop has nothing to
+// release.
+func libraryWatch(_ context.Context, s *session.Session) (<-chan struct{}, func(), error) {
+	return s.Done(), func() {}, nil
+}
 
 // eventsConfig are the intervals of the stream; tests shorten them.
 type eventsConfig struct {

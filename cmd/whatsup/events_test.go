@@ -102,7 +102,7 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// eventsDemo is a demo with fast stream intervals and a fast poller.
+// eventsDemo is a demo with fast stream intervals.
 func eventsDemo(t *testing.T, srvCfg func(*http.Server)) (*demo, *app) {
 	t.Helper()
 	st := memstore.New(memstore.Options{})
@@ -110,7 +110,7 @@ func eventsDemo(t *testing.T, srvCfg func(*http.Server)) (*demo, *app) {
 	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond})
 	a := newApp(m, "test-1")
 	a.streams = newStreams(eventsConfig{Tick: 50 * time.Millisecond, Heartbeat: 70 * time.Millisecond, Retry: 1500 * time.Millisecond},
-		newPoller(m, 20*time.Millisecond).watch)
+		libraryWatch)
 	srv := httptest.NewUnstartedServer(a.handler())
 	if srvCfg != nil {
 		srvCfg(srv.Config)
@@ -226,7 +226,7 @@ func TestEventsEndAtIdleExpiry(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, IdleTimeout: 300 * time.Millisecond})
 	a := newApp(m, "test-1")
-	a.streams = newStreams(eventsConfig{Tick: 20 * time.Millisecond}, newPoller(m, 20*time.Millisecond).watch)
+	a.streams = newStreams(eventsConfig{Tick: 20 * time.Millisecond}, libraryWatch)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(a.closeStreams)
@@ -234,7 +234,7 @@ func TestEventsEndAtIdleExpiry(t *testing.T) {
 	c := d.client()
 	d.login(c, "alice")
 	s := openStream(t, srv.URL, c)
-	// Ticks and polls do not count as activity: the session dies idle.
+	// Ticks and the watch do not count as activity: the session dies idle.
 	if ev, ok := s.next(t, "retry", "tick", ":"); !ok || ev.name != "end" {
 		t.Fatalf("%+v (open %v), want event: end at the idle timeout", ev, ok)
 	}

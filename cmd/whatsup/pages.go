@@ -65,8 +65,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	// A new token at login (against session fixation), bound to the user.
-	err := errors.Join(s.Renew(), s.SetUser(name), s.Put("user_name", name), s.Put("login_time", time.Now().UTC()))
+	// Bind the user, with a new token against session fixation; a login of
+	// another user drops the previous user's values.
+	err := errors.Join(s.Login(name), s.RememberMe(r.PostFormValue("remember") == "on"),
+		s.Put("user_name", name), s.Put("login_time", time.Now().UTC()))
 	if err == nil {
 		err = s.Commit(r.Context())
 	}

@@ -43,12 +43,11 @@ func login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "user required"})
 		return
 	}
-	s := session.FromContext(r.Context())
-	if err := s.Renew(); err != nil { // a new token at login, against fixation
+	// Bind the user, with a new token against session fixation.
+	if err := session.FromContext(r.Context()).Login(user); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "try again"})
 		return
 	}
-	s.SetUser(user)
 	writeJSON(w, http.StatusOK, map[string]string{"user": user})
 }
 

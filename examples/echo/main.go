@@ -43,11 +43,10 @@ func login(c echo.Context) error {
 	if user == "" {
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": "user required"})
 	}
-	s := sess(c)
-	if err := s.Renew(); err != nil { // a new token at login, against fixation
+	// Bind the user, with a new token against session fixation.
+	if err := sess(c).Login(user); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "try again"})
 	}
-	s.SetUser(user)
 	return c.JSON(http.StatusOK, map[string]string{"user": user})
 }
 

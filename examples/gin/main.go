@@ -44,12 +44,11 @@ func login(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "user required"})
 		return
 	}
-	s := sess(c)
-	if err := s.Renew(); err != nil { // a new token at login, against fixation
+	// Bind the user, with a new token against session fixation.
+	if err := sess(c).Login(user); err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again"})
 		return
 	}
-	s.SetUser(user)
 	c.JSON(http.StatusOK, gin.H{"user": user})
 }
 

@@ -30,14 +30,16 @@ func main() {
 	})
 
 	log.Println("listening on http://127.0.0.1:8000")
-	log.Fatal(http.ListenAndServe("127.0.0.1:8000", m.Handler(routes())))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8000", m.Handler(routes(m))))
 }
 
-func routes() http.Handler {
+func routes(m *session.Manager) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", login)
 	mux.HandleFunc("POST /logout", logout)
-	mux.Handle("GET /api/me", requireUser(http.HandlerFunc(me)))
+	// API routes answer 401 without a login, whatever the Accept header;
+	// m.RequireLogin redirects pages to the login page instead.
+	mux.Handle("GET /api/me", m.RequireLoginAPI(http.HandlerFunc(me)))
 	return mux
 }
 
@@ -49,12 +51,11 @@ func login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	// A new token at login, against session fixation, bound to the user.
-	if err := s.Renew(); err != nil {
+	// Bind the user, with a new token against session fixation.
+	if err := s.Login(user); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	s.SetUser(user)
 	s.Put("theme", "dark") // any JSON value
 	// The session is saved, and the cookie set, when the headers go out.
 	http.Redirect(w, r, "/api/me", http.StatusSeeOther)
@@ -64,25 +65,6 @@ func login(w http.ResponseWriter, r *http.Request) {
 func logout(w http.ResponseWriter, r *http.Request) {
 	session.FromContext(r.Context()).Destroy()
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// requireUser answers 401 with a JSON error to requests without a logged-in
-// user, whatever their Accept header.
-func requireUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromContext(r.Context())
-		if err := s.Load(r.Context()); err != nil {
-			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		if s.User() == "" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"login required"}`))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func me(w http.ResponseWriter, r *http.Request) {

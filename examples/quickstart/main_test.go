@@ -20,7 +20,7 @@ func TestLoginMeLogout(t *testing.T) {
 		Keys:           [][]byte{[]byte("test-key-of-at-least-32-bytes-long!")},
 		InsecureCookie: true, // httptest serves plain HTTP
 	})
-	srv := httptest.NewServer(m.Handler(routes()))
+	srv := httptest.NewServer(m.Handler(routes(m)))
 	defer srv.Close()
 
 	// A client with a cookie jar, like a browser.
