@@ -11,8 +11,8 @@ import (
 // lets through only requests whose session is bound to a user
 // ([Session.Login]), for pages. An anonymous request that asks for JSON
 // (its Accept header names application/json) gets 401; any other gets a
-// 303 redirect to Config.LoginURL with the original path and query in the
-// "next" parameter. API routes, whose clients may send any Accept header
+// 303 redirect to Config.LoginURL, with the original path and query of a
+// GET in the "next" parameter. API routes, whose clients may send any Accept header
 // (curl sends */*), use [Manager.RequireLoginAPI]. A store that cannot
 // answer gives 503.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
@@ -72,8 +72,12 @@ func (m *Manager) require(next http.Handler, name string, api bool, maxAge time.
 			return
 		}
 		q := url.Values{}
-		if next := LocalPath(r.URL.RequestURI(), ""); next != "" && next != m.cfg.LoginURL {
-			q.Set("next", next)
+		// Back to the page after the login; a form's POST cannot be
+		// replayed by a redirect, so it goes back to the start.
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if next := LocalPath(r.URL.RequestURI(), ""); next != "" && next != m.cfg.LoginURL {
+				q.Set("next", next)
+			}
 		}
 		if stale {
 			q.Set("reauth", "1")

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/stickless/stickless/session"
 )
@@ -23,11 +24,17 @@ const maxBody = 64 << 10
 type app struct {
 	m        *session.Manager
 	instance string
-	streams  *streams // GET /api/events (events.go)
+	streams  *streams      // GET /api/events (events.go)
+	reauth   time.Duration // "log out everywhere" needs a login younger than this
 }
 
+// defaultReauth is how recent a login "log out everywhere" needs (OWASP
+// ASVS 3.7.1): an action on every session of the user asks for a fresh
+// authentication, so that a forgotten logged-in browser cannot do it.
+const defaultReauth = 15 * time.Minute
+
 func newApp(m *session.Manager, instance string) *app {
-	return &app{m: m, instance: instance, streams: newStreams(eventsConfig{}, libraryWatch)}
+	return &app{m: m, instance: instance, streams: newStreams(eventsConfig{}, libraryWatch), reauth: defaultReauth}
 }
 
 // handler returns the whole HTTP handler: the X-Instance header, the
@@ -43,7 +50,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.Handle("GET /sessions", login(http.HandlerFunc(a.sessionsPage)))
 	mux.Handle("POST /sessions/revoke", login(http.HandlerFunc(a.revokeForm)))
-	mux.HandleFunc("POST /logout-everywhere", a.logoutEverywhere)
+	mux.Handle("POST /logout-everywhere", a.m.RequireRecentLogin(a.reauth)(http.HandlerFunc(a.logoutEverywhere)))
 
 	mux.HandleFunc("GET /api/whoami", a.whoami)
 	mux.HandleFunc("GET /api/session", a.getSession)

@@ -33,7 +33,11 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := session.LocalPath(r.URL.Query().Get("next"), "/")
-	a.render(w, http.StatusOK, "login.html", pageData{Instance: a.instance, Next: next})
+	d := pageData{Instance: a.instance, Next: next}
+	if r.URL.Query().Get("reauth") == "1" {
+		d.Error = "Please log in again to confirm: this action needs a recent login."
+	}
+	a.render(w, http.StatusOK, "login.html", d)
 }
 
 // validName checks a user name: 1 to 64 printable characters.

@@ -35,6 +35,7 @@ type options struct {
 	absoluteTimeout time.Duration
 	storeTimeout    time.Duration
 	headerTimeout   time.Duration
+	reauth          time.Duration
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 	accessLog       bool
 	writeStatic     string
@@ -53,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
+	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration)")
 	fs.StringVar(&o.writeStatic, "write-static", "", "write the static files under their content-hashed names into `dir` for nginx's /static/, then exit")
@@ -141,6 +143,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		Logger:          log,
 	}, log, metrics))
 	a := newApp(m, o.instance)
+	a.reauth = o.reauth
 	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)
