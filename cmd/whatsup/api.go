@@ -77,7 +77,7 @@ func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.PutMany(set); err != nil {
 		if err == session.ErrTooLarge {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the session would grow past its size limit; nothing was changed"})
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the session would grow past its limits (size or number of keys); nothing was changed"})
 			return
 		}
 		a.storeFailed(w, r, err)

@@ -108,7 +108,7 @@ func (a *app) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, session.ErrStoreUnavailable):
 		a.m.Unavailable(w)
 	case errors.Is(err, session.ErrTooLarge):
-		http.Error(w, "413 the session would grow past its size limit; nothing was changed", http.StatusRequestEntityTooLarge)
+		http.Error(w, "413 the session would grow past its limits (size or number of keys); nothing was changed", http.StatusRequestEntityTooLarge)
 	default:
 		slog.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 		http.Error(w, "500 internal error", http.StatusInternalServerError)
