@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,5 +435,33 @@ func scriptsFlushed(t *testing.T, url string, flush func(), reset func(testing.T
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// TestClientCacheOnCacheRead: every Load that asks the cache is reported
+// once, a first read as a miss and the reads of an unchanged session as
+// hits (all but the rare read-through fallbacks, see checkCached).
+func TestClientCacheOnCacheRead(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	var hits, misses atomic.Int64
+	opts := cached("instance-a")
+	opts.OnCacheRead = func(hit bool) {
+		if hit {
+			hits.Add(1)
+		} else {
+			misses.Add(1)
+		}
+	}
+	a := newInstanceWith(t, srv.URL(), 5*time.Second, nil, opts)
+	c := &client{}
+	must(t, c.do(a.h, "POST", "/login?u=ann"), 200, "login")
+	hits.Store(0)
+	misses.Store(0)
+	const reads = 50
+	for range reads {
+		must(t, c.do(a.h, "GET", "/whoami"), 200, "read")
+	}
+	if h, m := hits.Load(), misses.Load(); h+m != reads || m < 1 || h < reads-1-reads/10 {
+		t.Errorf("%d reads reported %d hits and %d misses, want one report each, a first miss, the rest mostly hits", reads, h, m)
 	}
 }

@@ -123,13 +123,16 @@ func (s *Store) readCached(ctx context.Context, sk string, lim session.Limits) (
 	if s.watch != nil {
 		closes = s.watch.closes.Load()
 		if !s.watch.settle(ctx) {
+			s.cacheRead(false)
 			return s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build()), false
 		}
 	}
 	res = s.r.DoCache(ctx, s.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
 	if s.watch != nil && s.watch.closes.Load() != closes {
+		s.cacheRead(false)
 		return s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build()), false
 	}
+	s.cacheRead(res.IsCacheHit())
 	return res, true
 }
 
@@ -183,4 +186,11 @@ func parseHash(h map[string]string, values, copyValues bool) (rec session.Record
 	rec.LastSeen = time.UnixMilli(md.seen)
 	rec.Expires = time.UnixMilli(min(md.idle, md.absolute))
 	return rec, md, hasA && hasI
+}
+
+// cacheRead reports one Load that asked the client-side cache.
+func (s *Store) cacheRead(hit bool) {
+	if s.onCache != nil {
+		s.onCache(hit)
+	}
 }

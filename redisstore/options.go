@@ -69,6 +69,14 @@ type Options struct {
 	// default: false (every Load is one HGETALL round trip).
 	ClientCache bool
 
+	// OnCacheRead, with ClientCache, is called once per Load that asks the
+	// client-side cache, with whether the cache answered (hit) or Redis
+	// did (miss, or a read through Redis while the cache cannot be
+	// trusted), for metrics (prom.Metrics.CacheRead fits). It runs on the
+	// request path: it must be fast and safe for concurrent use.
+	// default: nil.
+	OnCacheRead func(hit bool)
+
 	// WaitReplicas makes Destroy, the first step of a renewal (the death
 	// of the old token) and DestroyUser wait until this many replicas
 	// have acknowledged the deletion (Redis WAIT, sent on the connection

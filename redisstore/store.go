@@ -25,7 +25,8 @@ type Store struct {
 	r        *guard // c, bounded by each call's context
 	prefix   string
 	throttle time.Duration
-	cache    bool   // Options.ClientCache
+	cache    bool // Options.ClientCache
+	onCache  func(hit bool)
 	watch    *watch // the connections, watched for cached reads; nil without
 	wait     waiter
 	clock    redisClock
@@ -103,6 +104,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		prefix:   opts.Prefix,
 		throttle: opts.TouchThrottle,
 		cache:    opts.ClientCache,
+		onCache:  opts.OnCacheRead,
 		watch:    w,
 		wait:     waiter{n: int64(opts.WaitReplicas), timeout: opts.WaitTimeout, aof: opts.WaitAOF},
 	}

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/stickless/stickless/internal/redistest"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
@@ -164,5 +166,62 @@ func TestRunMetricsAndAudit(t *testing.T) {
 	}
 	if h, _ := audit["session"].(string); len(h) != 22 {
 		t.Errorf("audit record session = %v, want a 22-character handle", audit["session"])
+	}
+}
+
+// TestRunClientCacheMetrics: with -client-cache and -metrics-addr, the
+// reads of an unchanged session are counted as cache hits.
+func TestRunClientCacheMetrics(t *testing.T) {
+	rs := redistest.Standalone(t, redistest.Options{})
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	t.Setenv("STICKLESS_SECRETS", "a signing key of the cache metrics test: 32 bytes or more")
+	var logs lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"-addr", addr, "-metrics-addr", metricsAddr, "-redis", rs.URL(),
+			"-client-cache", "-insecure-cookie", "-instance", "t1"}, &logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if err := testenv.WaitTCP(addr, 10*time.Second); err != nil {
+		t.Fatalf("whatsup did not listen: %v\n%s", err, logs.String())
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm("http://"+addr+"/login", url.Values{"name": {"ann"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for range 5 {
+		resp, err := c.Get("http://" + addr + "/api/whoami")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err = c.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var hits, misses float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, `stickless_client_cache_total{result="hit"} `); ok {
+			hits, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(line, `stickless_client_cache_total{result="miss"} `); ok {
+			misses, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if hits+misses != 5 || hits < 3 {
+		t.Errorf("5 reads counted %v hits and %v misses, want 5 in all, mostly hits", hits, misses)
 	}
 }

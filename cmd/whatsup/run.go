@@ -36,6 +36,7 @@ type options struct {
 	storeTimeout    time.Duration
 	headerTimeout   time.Duration
 	reauth          time.Duration
+	clientCache     bool
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 	accessLog       bool
 	writeStatic     string
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
+	fs.BoolVar(&o.clientCache, "client-cache", false, "with -redis: serve reads of unchanged sessions from a client-side cache (redisstore.Options.ClientCache)")
 	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration)")
@@ -123,16 +125,20 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		keys = [][]byte{randomKey()}
 		log.Warn("no -secrets-file or STICKLESS_SECRETS: using a random signing key; sessions will not survive a restart")
 	}
-	store, closeStore, err := openStore(ctx, o.redisURL)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
 	metrics, stopMetrics, err := o.ops.startMetrics(log)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	ropts := redisstore.Options{ClientCache: o.clientCache}
+	if o.clientCache && metrics != nil {
+		ropts.OnCacheRead = metrics.CacheRead
+	}
+	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 
 	m := session.New(store, o.ops.sessionConfig(session.Config{
 		Keys:            keys,
@@ -218,7 +224,7 @@ func randomKey() []byte {
 
 // openStore returns the session store: Redis when url is set (standalone,
 // Sentinel or Cluster, see redisstore.ParseURL), else the embedded memstore.
-func openStore(ctx context.Context, url string) (session.Store, func(), error) {
+func openStore(ctx context.Context, url string, opts redisstore.Options) (session.Store, func(), error) {
 	if url == "" {
 		s := memstore.New(memstore.Options{})
 		return s, func() { s.Close() }, nil
@@ -228,7 +234,7 @@ func openStore(ctx context.Context, url string) (session.Store, func(), error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := redisstore.NewFromURL(ctx, url, redisstore.Options{})
+	s, err := redisstore.NewFromURL(ctx, url, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach the Redis of -redis: %w", err)
 	}
