@@ -629,7 +629,7 @@ func runStreams(ctx context.Context, sc streamsConfig, p *procs, redisAddr strin
 	// The report.
 	fmt.Fprintf(out, "# stickless long connections: %d event streams through nginx over 3 instances\n\n", sc.streams)
 	writeMachine(out, goRunner{}, redisAddr)
-	fmt.Fprintf(out, "Set-up: redis-server (no persistence), 3 cmd/whatsup instances on it, nginx (%d workers, worker_connections %d, reuseport) with deploy/nginx.conf; open-file limit %d. %d users logged in on the instances directly; each holds one `GET /api/events` through nginx, from a loopback address of its own (127.1.x.y), opened at %d/s. Session end: the demo's stand-in watch (one Manager.Sessions call per watched user per second per instance) until the library's lands.\n\n",
+	fmt.Fprintf(out, "Set-up: redis-server (no persistence), 3 cmd/whatsup instances on it, nginx (%d workers, worker_connections %d, reuseport) with deploy/nginx.conf; open-file limit %d. %d users logged in on the instances directly; each holds one `GET /api/events` through nginx, from a loopback address of its own (127.1.x.y), opened at %d/s. Session end: the library's watch, Session.Done (per instance, one batched liveness check per second of every watched session: redisstore's Checker, one pipelined EXISTS per session, 500 sessions per call; an end made on the instance itself closes at once).\n\n",
 		sc.workers, workerConns, noFile, sc.streams, sc.openRate)
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 	var total int64
