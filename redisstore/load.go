@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -95,6 +96,13 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	}
 	r, err := s.runSave(ctx, sk, a.slide)
 	if err != nil {
+		if !stale && isOOM(err) {
+			// Redis is at maxmemory and refuses every write: the read
+			// goes on without its slide (the session keeps the idle
+			// deadline it has), so that logged-in users keep reading
+			// while new sessions and writes get 503.
+			return rec, true, nil
+		}
 		return session.Record{}, false, opError("Load", err)
 	}
 	if r.code != 1 {
@@ -193,4 +201,10 @@ func (s *Store) cacheRead(hit bool) {
 	if s.onCache != nil {
 		s.onCache(hit)
 	}
+}
+
+// isOOM reports whether err is Redis refusing a write at maxmemory.
+func isOOM(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(re.Error(), "OOM ")
 }

@@ -400,3 +400,25 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAtMaxmemory: when Redis refuses writes at maxmemory, a read whose
+// slide is due still serves the session (without the slide), while a new
+// session is refused.
+func TestReadAtMaxmemory(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{TouchThrottle: -1}) // slide on every read
+	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
+	ctx := t.Context()
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "full-redis", Set: map[string][]byte{"a": []byte("1")}, Limits: lim}); err != nil {
+		t.Fatal(err)
+	}
+	srv.DoOK(t, "CONFIG", "SET", "maxmemory", "1")
+	t.Cleanup(func() { srv.DoOK(t, "CONFIG", "SET", "maxmemory", "0") })
+	rec, found, err := s.Load(ctx, "full-redis", lim)
+	if err != nil || !found || string(rec.Values["a"]) != "1" {
+		t.Fatalf("read at maxmemory: %v %v %v, want the session", rec, found, err)
+	}
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: map[string][]byte{"b": []byte("2")}}); err == nil {
+		t.Error("a new session at maxmemory was stored")
+	}
+}

@@ -129,7 +129,11 @@ if mode == 'p' and not login then
 end
 local ok = fits(key, true, ARGV, first, n, max_size, max_fields)
 if ok ~= 1 then return {ok, '', 0, now} end
-redis.call('DEL', key)
+-- Only when there is something to replace: the first write of a creation
+-- must be HSET, which Redis refuses at maxmemory before anything is
+-- written (a DEL is allowed there, and a script that has written once may
+-- go on writing).
+if redis.call('EXISTS', key) == 1 then redis.call('DEL', key) end
 local i = math.min(now + idle, a)
 local set = {'_c', fmt(c), '_a', fmt(a), '_i', fmt(i), '_s', fmt(now), '_u', ARGV[8], '_ua', ARGV[9], '_r', ARGV[13]}
 for j = first, d - 1 do set[#set + 1] = ARGV[j] end
