@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # install-deps.sh: make sure the servers the tests and the demo cluster use
-# are installed: redis-server, redis-sentinel, redis-cli, nginx, chromium.
+# are installed: redis-server, redis-sentinel, redis-cli, nginx, chromium,
+# and prometheus (the server that `make cluster` runs to scrape the
+# instances' metrics).
 #
-# Usage: deploy/install-deps.sh [all|redis|nginx|chromium]...   (default: all)
+# Usage: deploy/install-deps.sh [all|redis|nginx|chromium|prometheus]...   (default: all)
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get (one
 # `apt-get update` first). Otherwise it prints the exact command to run and
@@ -19,11 +21,12 @@ need() { # need <binary> <debian package>
 for w in "${want[@]}"; do
 	case "$w" in
 	all) need redis-server redis-server; need redis-sentinel redis-sentinel; need redis-cli redis-tools
-		need nginx nginx; need chromium chromium ;;
+		need nginx nginx; need chromium chromium; need prometheus prometheus ;;
 	redis) need redis-server redis-server; need redis-sentinel redis-sentinel; need redis-cli redis-tools ;;
 	nginx) need nginx nginx ;;
 	chromium) need chromium chromium ;;
-	*) echo "install-deps.sh: unknown component $w (want all, redis, nginx or chromium)" >&2; exit 2 ;;
+	prometheus) need prometheus prometheus ;;
+	*) echo "install-deps.sh: unknown component $w (want all, redis, nginx, chromium or prometheus)" >&2; exit 2 ;;
 	esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -37,7 +40,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	# The Debian packages start their own services; stop them so that they
 	# do not hold the default ports (tests and the demo use their own).
-	for svc in redis-server redis-sentinel nginx; do
+	for svc in redis-server redis-sentinel nginx prometheus prometheus-node-exporter; do
 		if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 		if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 	done

@@ -49,6 +49,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("POST /api/session", a.mergeSession)
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
 	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
+	mux.HandleFunc("POST /api/incr", a.requireAPI(a.incrAPI))
 	mux.HandleFunc("GET /healthz", a.healthz)
 
 	var h http.Handler = a.m.Handler(mux)
