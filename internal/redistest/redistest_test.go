@@ -321,3 +321,15 @@ func TestSentinelTwoReplicas(t *testing.T) {
 		t.Fatalf("GET k on the new master: %v", r)
 	}
 }
+
+// TestACLUserAOF: with the default user off, a transaction (as Redis
+// writes scripts' effects to the AOF) survives a crash and a restart.
+func TestACLUserAOF(t *testing.T) {
+	s := Standalone(t, Options{AOF: true, User: "admin", Password: "pw"})
+	s.DoOK(t, "EVAL", "redis.call('SET', KEYS[1], 'a'); redis.call('SET', KEYS[2], 'b')", "2", "k1", "k2")
+	s.Kill(t)
+	s.Start(t)
+	if r := s.DoOK(t, "MGET", "k1", "k2"); len(r.Elems) != 2 || r.Elems[0].Str != "a" || r.Elems[1].Str != "b" {
+		t.Fatalf("after a crash and a restart from the AOF: MGET k1 k2 = %v, want a b\n%s", r, s.Log(10))
+	}
+}

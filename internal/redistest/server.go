@@ -205,7 +205,15 @@ func authConfig(user, password string) []string {
 		return []string{"requirepass " + quote(password)}
 	}
 	return []string{
-		"user default off",
+		// Off: nobody can authenticate as default, so a client without
+		// credentials gets NOAUTH. Its rights stay whole on purpose: Redis
+		// 7.0 replays an AOF as a client of the default user, and re-checks
+		// the ACL of each command of a MULTI/EXEC (as scripts are written
+		// to the AOF) at EXEC; with no rights every transaction fails to
+		// load ("-NOPERM ACLs rules changed between the moment the
+		// transaction was accumulated and the EXEC") and its writes are
+		// lost at the next restart. TestACLUserAOF shows it.
+		"user default off resetpass ~* &* +@all",
 		"user " + user + " on " + quote(">"+password) + " ~* &* +@all",
 	}
 }

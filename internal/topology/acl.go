@@ -24,8 +24,9 @@ const (
 //   - what redisstore sends outside scripts: EVAL, EVALSHA, EVAL_RO,
 //     EVALSHA_RO, SCRIPT LOAD, HGETALL, ZRANGE;
 //   - what its Lua scripts call (ACL rules apply inside scripts too):
-//     TIME, HGETALL, HGET, HMGET, HSET, HDEL, DEL, EXISTS, PEXPIREAT,
-//     PEXPIRE, PTTL, ZADD, ZCARD, ZSCORE, ZREM, ZRANGE.
+//     TIME, HGETALL, HGET, HMGET, HSET, HDEL, HINCRBY, DEL, EXISTS,
+//     PEXPIREAT, PEXPIRE, PTTL, ZADD, ZCARD, ZSCORE, ZREM, ZRANGE
+//     (grep "redis.p\?call('" redisstore to list them).
 //
 // Not listed: CLIENT SETINFO, which rueidis sends too but whose errors it
 // ignores, and which Redis 7.0 does not know (an ACL rule naming it stops
@@ -40,7 +41,7 @@ const AppACL = "resetkeys ~stickless:* resetchannels -@all " +
 	"+client|setname +client|tracking +client|caching " +
 	"+cluster|slots +cluster|shards " +
 	"+eval +evalsha +eval_ro +evalsha_ro +script|load " +
-	"+time +hgetall +hget +hmget +hset +hdel +del +exists +pexpireat +pexpire +pttl " +
+	"+time +hgetall +hget +hmget +hset +hdel +hincrby +del +exists +pexpireat +pexpire +pttl " +
 	"+zadd +zcard +zscore +zrem +zrange"
 
 // SentinelAppACL is AppUser's rule on the Sentinels: what rueidis asks them

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stickless/stickless/internal/redistest"
 )
@@ -42,9 +43,12 @@ func (t *Topology) startRedis() error {
 		cfg.logf("redis      %s (standalone, data in %s)", t.Redis.Addr, cfg.RedisDir)
 	case Sentinel:
 		t.Sentinel, err = redistest.StartSentinel(newDir, redistest.SentinelOptions{
-			Options:        opts,
-			Replicas:       2,
-			Sentinels:      3,
+			Options:   opts,
+			Replicas:  2,
+			Sentinels: 3,
+			// 5 s: a hiccup of a few seconds (a 3 s SIGSTOP in the soak)
+			// is ridden out; a dead master is replaced within ~10 s.
+			DownAfter:      5 * time.Second,
 			SentinelConfig: sentinelExtra,
 		})
 		if err != nil {
