@@ -19,9 +19,10 @@ import (
 
 // load drives the virtual users through nginx.
 type load struct {
-	base string
-	rec  *recorder
-	tr   *http.Transport
+	base  string
+	rec   *recorder
+	tr    *http.Transport
+	store *storage // nil: do not look into Redis
 }
 
 func newLoad(base string, rec *recorder) *load {
@@ -45,9 +46,10 @@ func (l *load) client() *http.Client {
 
 // answer is one response, read whole.
 type answer struct {
-	code int
-	body []byte
-	at   time.Time
+	code         int
+	body         []byte
+	at           time.Time
+	method, path string
 }
 
 // do sends one request, records it, and returns its answer; ok is false
@@ -77,7 +79,7 @@ func (l *load) do(c *http.Client, method, path, ctype, body string, hdr ...strin
 	}
 	class, ok := classify(resp)
 	l.rec.add(sample{at: start, took: took, class: class, ok: ok, write: method == "POST"})
-	return answer{code: resp.StatusCode, body: b, at: time.Now()}, true
+	return answer{code: resp.StatusCode, body: b, at: time.Now(), method: method, path: path + " (" + resp.Header.Get("X-Instance") + ")"}, true
 }
 
 // classify names an answer's class and whether the invariant allows it:
@@ -128,6 +130,9 @@ type user struct {
 	writes   map[string]acked // the last sequence number written
 	loginAt  time.Time
 	seq      int64
+	// unsure is set when a logout got no clear answer (503, timeout): it
+	// may have been applied, so a later 401 is not a loss.
+	unsure bool
 }
 
 // acked is a value and when it was acknowledged.
@@ -173,6 +178,7 @@ func (u *user) step() {
 	if !u.in {
 		if u.in = u.login(u.a); u.in {
 			u.reset()
+			u.unsure = false
 			u.loginAt = time.Now()
 		}
 		return
@@ -199,7 +205,19 @@ func (u *user) step() {
 
 // gone handles a 401 on a's session, which nobody ended: a lost session.
 func (u *user) gone(r answer) {
-	u.l.rec.lost(loss{acked: u.loginAt, found: r.at, kind: "session", amount: 1})
+	if u.unsure {
+		u.l.rec.note("logout answered 503 or not at all, yet applied")
+		u.in = false
+		return
+	}
+	kind := "session"
+	if u.l.store != nil && u.l.store.stillStored(u.name, u.loginAt) {
+		// Not lost: an instance read it as missing, and the user was
+		// logged out while the session stays in Redis.
+		kind = "session read as missing (still in Redis)"
+	}
+	u.l.rec.lost(loss{acked: u.loginAt, found: r.at, kind: kind, amount: 1,
+		detail: fmt.Sprintf("%s: %s %s answered %d %s", u.name, r.method, r.path, r.code, strings.TrimSpace(string(r.body)))})
 	u.in = false
 }
 
@@ -313,7 +331,8 @@ func (u *user) logout() {
 	old := u.cookieHeader(u.a)
 	r, ok := u.l.do(u.a, "POST", "/logout", "application/x-www-form-urlencoded", "")
 	if !ok || r.code != http.StatusSeeOther {
-		return // not acknowledged: nothing to check
+		u.unsure = true // not acknowledged: maybe applied, maybe not
+		return
 	}
 	u.in = false
 	if served, ok := u.servedAs(old); ok && served {

@@ -55,6 +55,8 @@ type config struct {
 	rate     float64
 	out      string
 	keep     bool
+	verbose  bool
+	faults   bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -66,6 +68,8 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 200, "requests per second, all users together")
 	fs.StringVar(&c.out, "out", "", "also append the report to this file")
 	fs.BoolVar(&c.keep, "keep", false, "keep the run's directory (logs) after the run")
+	fs.BoolVar(&c.verbose, "v", false, "log every loss and every session served after its end as it is found")
+	fs.BoolVar(&c.faults, "faults", true, "inject the faults (false: the load alone)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -20,6 +20,7 @@ type loss struct {
 	found  time.Time // when the loss was seen
 	kind   string    // "increment", "write", "session"
 	amount int64
+	detail string // what showed it
 }
 
 // stale is a session served after its logout or revoke was acknowledged.
@@ -43,7 +44,8 @@ type recorder struct {
 	losses  []loss
 	stales  []stale
 	probes  []probe
-	notes   map[string]int // other events worth a count, by kind
+	notes   map[string]int       // other events worth a count, by kind
+	logf    func(string, ...any) // with -v: every loss and stale serve
 }
 
 func newRecorder() *recorder { return &recorder{notes: make(map[string]int)} }
@@ -55,12 +57,18 @@ func (r *recorder) add(s sample) {
 }
 
 func (r *recorder) lost(l loss) {
+	if r.logf != nil {
+		r.logf("lost %d %s (acknowledged %s ago): %s", l.amount, l.kind, l.found.Sub(l.acked).Round(time.Millisecond), l.detail)
+	}
 	r.mu.Lock()
 	r.losses = append(r.losses, l)
 	r.mu.Unlock()
 }
 
 func (r *recorder) staleServe(s stale) {
+	if r.logf != nil {
+		r.logf("served after its %s (acknowledged %s before)", s.kind, s.found.Sub(s.acked).Round(time.Millisecond))
+	}
 	r.mu.Lock()
 	r.stales = append(r.stales, s)
 	r.mu.Unlock()

@@ -157,7 +157,7 @@ func lossText(m map[string]int64) string {
 		return "0"
 	}
 	var parts []string
-	for _, k := range []string{"increment", "write", "session"} {
+	for _, k := range []string{"increment", "write", "session", "session read as missing (still in Redis)"} {
 		if m[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s(s)", m[k], k))
 		}

@@ -82,9 +82,13 @@ func Run(ctx context.Context, args []string) error {
 	logf("up: %s, Redis %s, %d users at %.0f requests/s for %v", topo.URL, topo.ShownURL(), cfg.users, cfg.rate, cfg.duration)
 
 	rec := newRecorder()
+	if cfg.verbose {
+		rec.logf = logf
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
 	load := newLoad(topo.URL, rec)
+	load.store = &storage{topo: topo}
 	var wg sync.WaitGroup
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) * float64(cfg.users) / cfg.rate)
@@ -92,7 +96,10 @@ func Run(ctx context.Context, args []string) error {
 		wg.Go(func() { load.user(ctx, i, interval) })
 	}
 	wg.Go(func() { load.probe(ctx) })
-	faults := runFaults(ctx, topo, rec, load, cfg.duration, logf)
+	var faults []*fault
+	if cfg.faults {
+		faults = runFaults(ctx, topo, rec, load, cfg.duration, logf)
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
