@@ -70,8 +70,11 @@ die() { say "$*"; exit 1; }
 # The servers: install them (as root, with apt) or say what to install.
 components=(nginx)
 [ -z "${STICKLESS_REDIS_URL:-}" ] && components+=(redis)
-[ "${STICKLESS_PROMETHEUS:-1}" != 0 ] && components+=(prometheus)
 bash "$here/install-deps.sh" "${components[@]}" || die "install the packages above, then run make cluster again"
+# Prometheus is optional: without it, make cluster runs without it.
+if [ "${STICKLESS_PROMETHEUS:-1}" != 0 ]; then
+	bash "$here/install-deps.sh" prometheus || say "going on without Prometheus"
+fi
 command -v "$go" >/dev/null 2>&1 || die "the go command ($go) is not on PATH: install Go 1.26 (https://go.dev/dl/)"
 
 mkdir -p "$state/bin"

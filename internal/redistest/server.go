@@ -12,6 +12,11 @@
 // Functions and methods that take a testing.TB report failure with
 // t.Fatalf, so they must be called from the test's own goroutine; [Server.Call]
 // returns errors instead and may be used from any goroutine.
+//
+// Programs (make cluster, the soak; through internal/topology) use the
+// same servers without a testing.TB: [StartStandalone], [StartSentinel],
+// [StartCluster], and the methods ending in Err; they stop what they start
+// with Close. Every process runs under internal/testenv.Proc.
 package redistest
 
 import (

@@ -42,6 +42,14 @@ func (t *Topology) startRedis() error {
 		t.RedisURL = t.appURL("redis", []string{t.Redis.Addr}, "/0", nil)
 		cfg.logf("redis      %s (standalone, data in %s)", t.Redis.Addr, cfg.RedisDir)
 	case Sentinel:
+		// A master with no replica refuses writes. An old master that
+		// comes back after a failover (restarted by hand or by systemd)
+		// is a master with its old data until the Sentinels demote it,
+		// seconds later; meanwhile an instance that reconnects to its
+		// address would have writes acknowledged and then discarded at the
+		// demotion (make soak showed it). With two replicas, a live master
+		// always has one.
+		opts.ExtraConfig = append(slicesClip(opts.ExtraConfig), "min-replicas-to-write 1", "min-replicas-max-lag 10")
 		t.Sentinel, err = redistest.StartSentinel(newDir, redistest.SentinelOptions{
 			Options:   opts,
 			Replicas:  2,

@@ -21,7 +21,7 @@ type fault struct {
 	heal       func() error // undo what needs undoing (restart a killed process)
 
 	start, healed, end time.Time
-	recovery           time.Duration // from start to the first good probe after the last failed one
+	recovery           time.Duration // from start to the first good probe after the last failed one; -1: not back
 	outage             bool          // some probe failed
 	err                error
 	note               string
@@ -255,5 +255,5 @@ func waitRecovered(ctx context.Context, rec *recorder, start time.Time) (end tim
 		}
 		sleep(ctx, 100*time.Millisecond)
 	}
-	return time.Now(), time.Since(start), true
+	return time.Now(), -1, true // not back within recoveryTimeout
 }
