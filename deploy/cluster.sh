@@ -1,312 +1,84 @@
 #!/usr/bin/env bash
-# cluster.sh: run the stickless demo in its real topology, in the foreground:
-# one Redis (AOF on), several cmd/whatsup instances sharing it, and nginx
-# round-robin in front, all on 127.0.0.1. `make cluster` runs it.
+# cluster.sh: run the stickless demo in its real topology, in the foreground,
+# all on 127.0.0.1: Redis (standalone with AOF, a Sentinel set, or a
+# Cluster; authenticated), several cmd/whatsup instances sharing it, nginx
+# round-robin in front, and Prometheus scraping the instances when they
+# serve metrics. `make cluster` runs it.
 #
 #   browser ──> nginx 127.0.0.1:8080 ──round-robin──> whatsup i1 127.0.0.1:8001 ─┐
-#                                                 ├─> whatsup i2 127.0.0.1:8002 ─┼─> redis 127.0.0.1:6390
+#                                                 ├─> whatsup i2 127.0.0.1:8002 ─┼─> Redis from 127.0.0.1:6390
 #                                                 └─> whatsup i3 127.0.0.1:8003 ─┘
 #
-# Ctrl-C (SIGINT) or SIGTERM stops every process the script started and
-# waits until they are gone. An instance or Redis that dies meanwhile is
-# reported and the rest runs on (try it: kill the pid of i2 and keep
-# reloading the page); nginx dying stops everything.
+# This script only installs the servers and builds and runs
+# cmd/stickless-cluster, which starts everything through internal/topology
+# (the harness the e2e tests and the soak use too) and prints the topology.
+# Ctrl-C (SIGINT) or SIGTERM stops every process it started. An instance
+# or Redis that dies meanwhile is reported and the rest runs on (try it:
+# kill the pid of i2 and keep reloading the page); nginx dying stops
+# everything.
 #
 # Environment (defaults in brackets):
+#   STICKLESS_REDIS_MODE     standalone: one Redis with AOF;
+#                            sentinel: a master, two replicas, three Sentinels;
+#                            cluster: three masters, each with a replica
+#                            [standalone]
 #   STICKLESS_HTTP_PORT      nginx's port [8080]
 #   STICKLESS_INSTANCES      how many whatsup instances, i1..iN [3]
 #   STICKLESS_APP_PORT_BASE  port of i1; iK listens on base+K-1 [8001]
-#   STICKLESS_REDIS_PORT     port of the Redis the script starts [6390]
+#   STICKLESS_REDIS_PORT     port of the Redis the script starts; in sentinel
+#                            and cluster modes the first of consecutive ports
+#                            (master, replicas; sentinels on +20000) [6390]
 #   STICKLESS_REDIS_URL      use this existing Redis, Sentinel or Cluster
 #                            instead of starting one, e.g.
 #                            redis://:pw@10.0.0.5:6379/0,
 #                            redis-sentinel://10.0.0.7:26379/mymaster,
 #                            redis-cluster://10.0.0.8:7000,10.0.0.9:7000 [""]
-#   STICKLESS_STATE_DIR      where the secrets, Redis's AOF and the logs are
-#                            kept between runs [deploy/.state]
+#   STICKLESS_STATE_DIR      where the secrets, the Redis passwords, the
+#                            standalone Redis's AOF and the logs are kept
+#                            between runs (0700) [deploy/.state]
 #   STICKLESS_APP_FLAGS      more whatsup flags for every instance, e.g.
 #                            "-idle-timeout 5m -store-timeout 500ms" [""]
+#   STICKLESS_APP_PKG        the Go package built as the instance binary,
+#                            relative to the repository; one in another
+#                            module (e.g. a Prometheus-enabled demo under
+#                            prom/) is built in that module [./cmd/whatsup]
+#   STICKLESS_APP_BIN        a prebuilt instance binary instead [""]
+#   STICKLESS_METRICS_FLAG   the instance flag that takes a metrics address;
+#                            used when the binary's -h lists it; "none" for
+#                            no metrics [-metrics-addr]
+#   STICKLESS_METRICS_PORT_BASE  metrics port of i1; iK's is base+K-1 [9101]
+#   STICKLESS_PROMETHEUS     0 to start no Prometheus [1]
+#   STICKLESS_PROMETHEUS_PORT  Prometheus's port [9090]
 #   GO                       the go command [go]
 #
-# The signing keys are generated once into $STICKLESS_STATE_DIR/secrets
-# (one per line, the first signs) and read by every instance; sessions and
-# logins survive a restart of the script.
+# Generated once into $STICKLESS_STATE_DIR, mode 0600, and read by every
+# run: the signing keys (secrets, one per line, the first signs), so that
+# sessions survive a restart of the script; the password of the Redis ACL
+# user "admin" (redis-admin-password) and of "stickless", the instances'
+# user (redis-password). Redis's default user is off: redis-cli without
+# credentials gets NOAUTH.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-
-http_port=${STICKLESS_HTTP_PORT:-8080}
-instances=${STICKLESS_INSTANCES:-3}
-app_port_base=${STICKLESS_APP_PORT_BASE:-8001}
-redis_port=${STICKLESS_REDIS_PORT:-6390}
-redis_url=${STICKLESS_REDIS_URL:-}
-state=${STICKLESS_STATE_DIR:-$here/.state}
-app_flags=${STICKLESS_APP_FLAGS:-}
 go=${GO:-go}
+state=${STICKLESS_STATE_DIR:-$here/.state}
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -le 65535 ]; }
-for v in http_port app_port_base redis_port instances; do
-	is_uint "${!v}" || die "$v must be a number, got '${!v}'"
-done
-[ "$instances" -ge 1 ] && [ "$instances" -le 50 ] || die "STICKLESS_INSTANCES must be 1 to 50, got $instances"
-[ $((app_port_base + instances - 1)) -le 65535 ] || die "STICKLESS_APP_PORT_BASE + STICKLESS_INSTANCES passes port 65535"
-
 # The servers: install them (as root, with apt) or say what to install.
 components=(nginx)
-[ -z "$redis_url" ] && components+=(redis)
+[ -z "${STICKLESS_REDIS_URL:-}" ] && components+=(redis)
 bash "$here/install-deps.sh" "${components[@]}" || die "install the packages above, then run make cluster again"
+# Prometheus is optional: without it, make cluster runs without it.
+if [ "${STICKLESS_PROMETHEUS:-1}" != 0 ]; then
+	bash "$here/install-deps.sh" prometheus || say "going on without Prometheus"
+fi
 command -v "$go" >/dev/null 2>&1 || die "the go command ($go) is not on PATH: install Go 1.26 (https://go.dev/dl/)"
 
-# Debian installs nginx in /usr/sbin, which is not on a user's PATH.
-find_bin() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || { [ -x "/usr/bin/$1" ] && echo "/usr/bin/$1"; } || return 1; }
-nginx_bin=$(find_bin nginx) || die "nginx not found"
-if [ -z "$redis_url" ]; then
-	redis_bin=$(find_bin redis-server) || die "redis-server not found"
-fi
-
-# Every port must be free; say which variable moves a busy one.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port_busy "$http_port" && die "port $http_port is in use (another make cluster?): set STICKLESS_HTTP_PORT"
-if [ -z "$redis_url" ]; then
-	port_busy "$redis_port" && die "port $redis_port is in use: set STICKLESS_REDIS_PORT, or STICKLESS_REDIS_URL to use that Redis"
-fi
-for ((k = 1; k <= instances; k++)); do
-	p=$((app_port_base + k - 1))
-	port_busy "$p" && die "port $p (instance i$k) is in use: set STICKLESS_APP_PORT_BASE"
-done
-
-# The state kept between runs, and the run's own directory.
-mkdir -p "$state/logs"
-secrets=$state/secrets
-if [ ! -s "$secrets" ]; then
-	key=$(openssl rand -hex 32 2>/dev/null || head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')
-	(
-		umask 077
-		{
-			echo "# stickless cookie signing keys, one per line; the first signs, all verify."
-			echo "# Generated by deploy/cluster.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ). To rotate: add a"
-			echo "# new key as the first line and restart the instances; remove the old one"
-			echo "# after the absolute session timeout (cookies signed with it stop working)."
-			echo "$key"
-		} >"$secrets.new"
-	)
-	mv "$secrets.new" "$secrets"
-	say "generated the signing key in $secrets"
-fi
-run=$(mktemp -d "${TMPDIR:-/tmp}/stickless-cluster.XXXXXX")
-# nginx's workers drop root privileges: let them reach their temp files.
-chmod 711 "$run"
-
-# The processes started, in start order, and how to stop them.
-pids=()
-names=()
-stopping=
-cleanup() {
-	local status=$?
-	[ -n "$stopping" ] && return
-	stopping=1
-	set +e
-	trap '' INT TERM
-	if [ ${#pids[@]} -gt 0 ]; then
-		say "stopping ${names[*]}"
-		# nginx first (no new requests), then the instances, Redis last.
-		local i
-		for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-			[ "${names[i]}" = redis ] && continue
-			kill -TERM "${pids[i]}" 2>/dev/null || true
-		done
-		wait_gone 10 nonredis
-		for ((i = 0; i < ${#pids[@]}; i++)); do
-			[ "${names[i]}" = redis ] && kill -TERM "${pids[i]}" 2>/dev/null || true
-		done
-		wait_gone 10 all
-	fi
-	rm -rf "$run"
-	say "stopped; logs are in $state/logs"
-	exit "$status"
-}
-# wait_gone <seconds> <nonredis|all>: wait for the processes to exit (bash
-# reaps its children as they exit, so kill -0 fails once one is gone), then
-# SIGKILL whatever is left after the delay.
-wait_gone() {
-	local deadline=$((SECONDS + $1)) which=$2 i left
-	while :; do
-		left=()
-		for ((i = 0; i < ${#pids[@]}; i++)); do
-			[ "$which" = nonredis ] && [ "${names[i]}" = redis ] && continue
-			kill -0 "${pids[i]}" 2>/dev/null && left+=("$i")
-		done
-		[ ${#left[@]} -eq 0 ] && return
-		if [ $SECONDS -ge $deadline ]; then
-			for i in "${left[@]}"; do
-				say "${names[i]} (pid ${pids[i]}) ignored SIGTERM: SIGKILL"
-				kill -KILL "${pids[i]}" 2>/dev/null || true
-			done
-			wait 2>/dev/null || true
-			return
-		fi
-		sleep 0.1
-	done
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# start <name> <log> <command...>: run a process in the background.
-start() {
-	local name=$1 log=$2
-	shift 2
-	: >"$log"
-	"$@" >>"$log" 2>&1 </dev/null &
-	pids+=($!)
-	names+=("$name")
-}
-
-# alive <name>: fail with the end of its log when the process has exited.
-alive() {
-	local i
-	for ((i = 0; i < ${#pids[@]}; i++)); do
-		if [ "${names[i]}" = "$1" ] && ! kill -0 "${pids[i]}" 2>/dev/null; then
-			say "$1 exited during start-up; the end of its log ($2):"
-			tail -n 20 "$2" >&2 || true
-			exit 1
-		fi
-	done
-}
-
-# ready <name> <log> <seconds> <probe...>: wait until the probe succeeds.
-ready() {
-	local name=$1 log=$2 secs=$3 deadline=$((SECONDS + $3))
-	shift 3
-	until "$@"; do
-		alive "$name" "$log"
-		if [ $SECONDS -ge $deadline ]; then
-			say "$name is not ready after $secs s; the end of its log ($log):"
-			tail -n 20 "$log" >&2 || true
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
-# Probes over bash's /dev/tcp: no client needed.
-redis_ping() {
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf 'PING\r\n' >&3
-		IFS= read -r -t 2 line <&3 || exit 1
-		[[ $line == +PONG* ]]
-	) 2>/dev/null
-}
-http_ok() { # http_ok <port> <path>: the answer is 200
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$2" "$1" >&3
-		IFS= read -r -t 5 line <&3 || exit 1
-		[[ $line == "HTTP/1."?" 200"* ]]
-	) 2>/dev/null
-}
-
-logs=$state/logs
-
-say "building cmd/whatsup"
-(cd "$root/cmd/whatsup" && "$go" build -o "$run/bin/whatsup" .)
-# The static files that nginx serves from /static/, under content-hashed names.
-"$run/bin/whatsup" -write-static "$run/static" 2>>"$logs/static.log"
-
-if [ -z "$redis_url" ]; then
-	mkdir -p "$state/redis"
-	redis_url="redis://127.0.0.1:$redis_port/0"
-	start redis "$logs/redis.log" "$redis_bin" "$here/redis.conf" \
-		--port "$redis_port" --dir "$state/redis" --logfile ""
-	ready redis "$logs/redis.log" 15 redis_ping "$redis_port"
-	say "redis   $redis_url (AOF in $state/redis)"
-fi
-
-upstreams=
-# The instances read the Redis URL from the environment, so that a password
-# in it does not show in ps.
-export STICKLESS_REDIS_URL=$redis_url
-for ((k = 1; k <= instances; k++)); do
-	p=$((app_port_base + k - 1))
-	# shellcheck disable=SC2086 # app_flags is a list of flags
-	start "i$k" "$logs/i$k.log" "$run/bin/whatsup" -addr "127.0.0.1:$p" -instance "i$k" \
-		-secrets-file "$secrets" -insecure-cookie $app_flags
-	upstreams+="server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n    '
-done
-for ((k = 1; k <= instances; k++)); do
-	p=$((app_port_base + k - 1))
-	ready "i$k" "$logs/i$k.log" 20 http_ok "$p" /healthz
-	say "i$k      http://127.0.0.1:$p (pid ${pids[${#pids[@]} - instances + k - 1]})"
-done
-
-# nginx: fill the markers of the shipped configuration into the run directory.
-mkdir -p "$run/nginx"
-render() { # render <template> <output>: replace the @MARKERS@ outside comments
-	local line out=
-	while IFS= read -r line || [ -n "$line" ]; do
-		if [[ ! $line =~ ^[[:space:]]*# ]]; then
-			line=${line//@LISTEN@/127.0.0.1:$http_port}
-			line=${line//@UPSTREAM_SERVERS@/$upstreams}
-			line=${line//@PREFIX@/$run/nginx}
-			line=${line//@LOGS@/$logs}
-			line=${line//@SITE_CONF@/$run/nginx/site.conf}
-			line=${line//@STATIC_ROOT@/$run/static}
-		fi
-		out+=$line$'\n'
-	done <"$1"
-	printf '%s' "$out" >"$2"
-}
-render "$here/nginx.conf" "$run/nginx/site.conf"
-render "$here/nginx-dev.conf" "$run/nginx/nginx.conf"
-: >"$logs/nginx-error.log"
-: >"$logs/nginx-access.log"
-nginx_args=(-p "$run/nginx/" -e "$logs/nginx-error.log" -c "$run/nginx/nginx.conf")
-"$nginx_bin" -t -q "${nginx_args[@]}" || die "nginx refuses the configuration in $run/nginx"
-start nginx "$logs/nginx.log" "$nginx_bin" "${nginx_args[@]}"
-ready nginx "$logs/nginx-error.log" 15 http_ok "$http_port" /healthz
-
-names_list=$(printf 'i%s ' $(seq 1 "$instances"))
-# Never print a password of the URL.
-shown_url=$(printf '%s' "$redis_url" | sed -E 's#(://)[^@/]*@#\1***@#')
-cat >&2 <<EOF
-
-  stickless is up:  http://127.0.0.1:$http_port
-
-  nginx round-robin over ${names_list% }; Redis at $shown_url
-  try:      curl -si http://127.0.0.1:$http_port/api/whoami
-  failover: kill one instance's pid (listed above) and keep reloading
-  secrets:  $secrets
-  logs:     $logs/ (i1.log, nginx-access.log shows upstream= for each request)
-
-  Press Ctrl-C to stop everything.
-
-EOF
-
-# Run until a signal comes (the traps exit). An instance or Redis that dies
-# is reported and the rest goes on, so that you can watch nginx skip a dead
-# instance, or the 503s while Redis is down; when nginx dies, all stops.
-set +e
-reported=()
-while :; do
-	wait -n
-	running=0
-	for ((i = 0; i < ${#pids[@]}; i++)); do
-		if kill -0 "${pids[i]}" 2>/dev/null; then
-			running=$((running + 1))
-			continue
-		fi
-		[ -n "${reported[i]:-}" ] && continue
-		reported[i]=1
-		log=$logs/${names[i]}.log
-		[ "${names[i]}" = nginx ] && log=$logs/nginx-error.log
-		say "${names[i]} (pid ${pids[i]}) exited; the end of its log ($log):"
-		tail -n 5 "$log" >&2
-		[ "${names[i]}" = nginx ] && exit 1
-	done
-	[ "$running" -eq 0 ] && exit 1
-done
+mkdir -p "$state/bin"
+chmod 700 "$state"
+(cd "$root" && "$go" build -o "$state/bin/stickless-cluster" ./cmd/stickless-cluster) || die "building cmd/stickless-cluster failed"
+cd "$root"
+exec "$state/bin/stickless-cluster"

@@ -39,7 +39,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	# The Debian packages start their own services; stop them so that they
 	# do not hold the default ports (tests and the demo use their own).
-	for svc in redis-server redis-sentinel nginx prometheus; do
+	for svc in redis-server redis-sentinel nginx prometheus prometheus-node-exporter; do
 		if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 		if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 	done

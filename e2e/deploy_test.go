@@ -38,28 +38,39 @@ func (s *syncBuffer) String() string {
 }
 
 // TestClusterScript runs deploy/cluster.sh (what `make cluster` runs) on
-// free ports: it serves the demo through nginx round-robin over its
-// instances, and a Ctrl-C (SIGINT to its process group, as a terminal
-// sends it) stops every process it started.
+// free ports in each Redis mode: it serves the demo through nginx
+// round-robin over its instances, its Redis refuses a client without
+// credentials (NOAUTH) while the instances, which have them, still serve,
+// and a Ctrl-C (SIGINT to its process group, as a terminal sends it) stops
+// every process it started.
 func TestClusterScript(t *testing.T) {
 	for _, b := range [][2]string{{"redis-server", "redis-server"}, {"redis-sentinel", "redis-sentinel"}, {"redis-cli", "redis-tools"}} {
 		testenv.Require(t, b[0], b[1]) // else install-deps.sh would try apt
 	}
 	findNginx(t)
 	bash := testenv.Require(t, "bash", "bash")
+	for _, mode := range []string{"standalone", "sentinel", "cluster"} {
+		t.Run(mode, func(t *testing.T) { testClusterScript(t, bash, mode) })
+	}
+}
 
-	// The ports: nginx, Redis, and three consecutive ones for i1..i3.
-	httpPort, redisPort := testenv.FreePort(t), testenv.FreePort(t)
+func testClusterScript(t *testing.T, bash, mode string) {
+	// The ports: nginx, Redis (six consecutive ones, and the same +10000
+	// for the Cluster bus and +20000 for the Sentinels), and three
+	// consecutive ones for i1..i3.
+	httpPort, redisPort := testenv.FreePort(t), freeRedisRange(t)
 	base := freeRange(t, 3)
 	state := t.TempDir()
 	cmd := exec.Command(bash, filepath.Join(deployDir, "cluster.sh"))
 	cmd.Env = append(os.Environ(),
+		"STICKLESS_REDIS_MODE="+mode,
 		"STICKLESS_HTTP_PORT="+strconv.Itoa(httpPort),
 		"STICKLESS_REDIS_PORT="+strconv.Itoa(redisPort),
 		"STICKLESS_APP_PORT_BASE="+strconv.Itoa(base),
 		"STICKLESS_INSTANCES=3",
 		"STICKLESS_STATE_DIR="+state,
 		"STICKLESS_REDIS_URL=",
+		"STICKLESS_PROMETHEUS=0", // TestClusterPrometheus covers it
 	)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -74,14 +85,14 @@ func TestClusterScript(t *testing.T) {
 		syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left, also on failure
 		if t.Failed() {
 			t.Logf("cluster.sh output:\n%s", out.String())
-			for _, f := range []string{"redis.log", "i1.log", "nginx-error.log"} {
+			for _, f := range []string{"i1.log", "nginx-error.log"} {
 				t.Log(tail(filepath.Join(state, "logs", f), 15))
 			}
 		}
 	})
 
 	url := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	err := testenv.Eventually(90*time.Second, 100*time.Millisecond, func() error {
+	err := testenv.Eventually(120*time.Second, 100*time.Millisecond, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("cluster.sh exited before it was up: %v", err)
@@ -96,6 +107,11 @@ func TestClusterScript(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Redis wants credentials: a client without them is refused...
+	if got := redisAnonymous(t, redisPort, "PING"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Errorf("PING without credentials on the script's Redis: %q, want -NOAUTH", got)
+	}
+	// ...while the instances, which have them, serve.
 	kim := newClient(t, "kim's browser")
 	kim.login(t, url, "kim")
 	served := make(map[string]bool)
@@ -109,11 +125,23 @@ func TestClusterScript(t *testing.T) {
 	if len(served) != 3 {
 		t.Errorf("6 requests served by %v, want i1, i2 and i3", served)
 	}
-	if _, err := os.Stat(filepath.Join(state, "secrets")); err != nil {
-		t.Errorf("no shared secrets file: %v", err)
+	for _, f := range []string{"secrets", "redis-admin-password", "redis-password"} {
+		st, err := os.Stat(filepath.Join(state, f))
+		if err != nil {
+			t.Errorf("no %s in the state directory: %v", f, err)
+		} else if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f, st.Mode().Perm())
+		}
 	}
-	if got := redisConfigGet(t, redisPort, "appendonly"); got != "yes" {
-		t.Errorf("the Redis of cluster.sh (deploy/redis.conf): appendonly %q, want yes", got)
+	if mode == "standalone" {
+		pw, err := os.ReadFile(filepath.Join(state, "redis-admin-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(pw)), "\n")
+		if got := redisConfigGet(t, redisPort, "admin", lines[len(lines)-1], "appendonly"); got != "yes" {
+			t.Errorf("the Redis of cluster.sh (deploy/redis.conf): appendonly %q, want yes", got)
+		}
 	}
 	members := groupMembers(pgid)
 	t.Logf("processes in the script's group while up: %d", len(members))
@@ -141,9 +169,9 @@ func TestClusterScript(t *testing.T) {
 	}
 }
 
-// redisConfigGet asks the Redis on port for one CONFIG GET parameter,
-// speaking RESP itself.
-func redisConfigGet(t *testing.T, port int, param string) string {
+// redisAnonymous sends one command without credentials to the Redis on
+// port and returns the first line of its reply, speaking RESP itself.
+func redisAnonymous(t *testing.T, port int, cmd string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
 	if err != nil {
@@ -151,21 +179,70 @@ func redisConfigGet(t *testing.T, port int, param string) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "*1\r\n$%d\r\n%s\r\n", len(cmd), cmd)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	return strings.TrimRight(line, "\r\n")
+}
+
+// redisConfigGet asks the Redis on port for one CONFIG GET parameter, as
+// user, speaking RESP itself.
+func redisConfigGet(t *testing.T, port int, user, password, param string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "*3\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(user), user, len(password), password)
 	fmt.Fprintf(c, "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(param), param)
 	r := bufio.NewReader(c)
-	// *2, $len, name, $len, value
+	// +OK, then *2, $len, name, $len, value
 	var lines []string
-	for range 5 {
+	for range 6 {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			t.Fatalf("CONFIG GET %s: %v (read %q)", param, err, lines)
 		}
 		lines = append(lines, strings.TrimRight(line, "\r\n"))
 	}
-	if lines[0] != "*2" {
-		t.Fatalf("CONFIG GET %s: reply %q", param, lines)
+	if lines[0] != "+OK" || lines[1] != "*2" {
+		t.Fatalf("AUTH, CONFIG GET %s: reply %q", param, lines)
 	}
-	return lines[4]
+	return lines[5]
+}
+
+// freeRedisRange returns a port p such that p..p+5, their Cluster bus
+// ports (+10000) and the Sentinel ports p+20000..p+20002 were free a
+// moment ago, all below the ephemeral range (where an outgoing connection
+// could take one meanwhile).
+func freeRedisRange(t *testing.T) int {
+	t.Helper()
+	free := func(p int) bool {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	}
+	for p := 7400 + 7*(os.Getpid()%100); p < 12000; p += 7 {
+		ok := true
+		for i := 0; i < 6 && ok; i++ {
+			ok = free(p+i) && free(p+i+10000)
+		}
+		for i := 0; i < 3 && ok; i++ {
+			ok = free(p + 20000 + i)
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free range of Redis ports")
+	return 0
 }
 
 // freeRange returns the first of n consecutive ports of 127.0.0.1 that

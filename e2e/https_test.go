@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stickless/stickless/internal/testenv"
+	"github.com/stickless/stickless/internal/topology"
 )
 
 // httpsExample returns the lines of the HTTPS example that deploy/nginx.conf
@@ -151,16 +152,22 @@ func TestHTTPSExample(t *testing.T) {
 		"@SITE_CONF@":        filepath.Join(prefix, "site.conf"),
 		"@STATIC_ROOT@":      filepath.Join(prefix, "static"), // no static file is asked for here
 	}
-	renderConf(t, template, filepath.Join(prefix, "site.conf"), markers)
-	renderConf(t, filepath.Join(deployDir, "nginx-dev.conf"), filepath.Join(prefix, "nginx.conf"), markers)
+	for tmpl, out := range map[string]string{
+		template: filepath.Join(prefix, "site.conf"),
+		filepath.Join(deployDir, "nginx-dev.conf"): filepath.Join(prefix, "nginx.conf"),
+	} {
+		if err := topology.Render(tmpl, out, markers); err != nil {
+			t.Fatal(err)
+		}
+	}
 	errorLog := filepath.Join(dir, "nginx-error.log")
-	ngx := &proc{name: "nginx-https", path: findNginx(t), dir: prefix, logFile: filepath.Join(dir, "nginx.log"),
-		args: []string{"-p", prefix + "/", "-e", errorLog, "-c", filepath.Join(prefix, "nginx.conf")}}
-	if err := ngx.start(); err != nil {
+	ngx := &testenv.Proc{Name: "nginx-https", Path: findNginx(t), Dir: prefix, LogFile: filepath.Join(dir, "nginx.log"),
+		Args: []string{"-p", prefix + "/", "-e", errorLog, "-c", filepath.Join(prefix, "nginx.conf")}}
+	if err := ngx.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := ngx.stop(); err != nil {
+		if err := ngx.Stop(); err != nil {
 			t.Error(err)
 		}
 		if t.Failed() {
@@ -183,8 +190,8 @@ func TestHTTPSExample(t *testing.T) {
 		}
 		return resp, err
 	}
-	err = testenv.Eventually(startTimeout, 50*time.Millisecond, func() error {
-		if ngx.exited() {
+	err = testenv.Eventually(topology.StartTimeout, 50*time.Millisecond, func() error {
+		if ngx.Exited() {
 			t.Fatalf("nginx exited: %s", tail(errorLog, 10))
 		}
 		resp, err := get(base + "/healthz")

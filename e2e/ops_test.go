@@ -100,7 +100,7 @@ func TestSessionctlRevokeAll(t *testing.T) {
 	// The audit records of the logins.
 	clients := map[string]string{}
 	for _, in := range c.Instances {
-		f, err := os.Open(in.logFile)
+		f, err := os.Open(in.LogFile)
 		if err != nil {
 			t.Fatal(err)
 		}

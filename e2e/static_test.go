@@ -62,7 +62,7 @@ func TestStaticFilesFromNginx(t *testing.T) {
 	// The access logs: each instance logged requests (/login, /healthz,
 	// the direct GETs above on i1), but none for /static/ through nginx.
 	for _, in := range c.Instances {
-		b, err := os.ReadFile(in.logFile)
+		b, err := os.ReadFile(in.LogFile)
 		if err != nil {
 			t.Fatal(err)
 		}

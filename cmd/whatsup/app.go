@@ -59,6 +59,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
 	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
 	mux.HandleFunc("GET /api/events", a.events)
+	mux.HandleFunc("POST /api/incr", a.requireAPI(a.incrAPI))
 	mux.HandleFunc("GET /healthz", a.healthz)
 
 	var h http.Handler = a.m.Handler(mux)

@@ -2,12 +2,15 @@ package redistest
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stickless/stickless/internal/testenv"
 )
 
 func TestStandaloneSetGet(t *testing.T) {
@@ -55,7 +58,7 @@ func TestStandalonePassword(t *testing.T) {
 	if got, want := s.URL(), "redis://:p%40ss%20word@"+s.Addr; got != want {
 		t.Fatalf("URL = %q, want %q", got, want)
 	}
-	c, err := dial(s.Addr, "", time.Now().Add(DoTimeout))
+	c, err := dial(s.Addr, "", "", time.Now().Add(DoTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,5 +257,79 @@ func TestSentinel(t *testing.T) {
 	ss.Rejoin(t, old)
 	if r := old.Do(t, "GET", "k2"); r.Str != "v2" {
 		t.Fatalf("GET k2 on the rejoined replica = %v", r)
+	}
+}
+
+// TestACLUser: with a User, the default user is off (NOAUTH without
+// credentials) and the harness authenticates as the user.
+func TestACLUser(t *testing.T) {
+	s := Standalone(t, Options{User: "admin", Password: "pw1", ExtraConfig: []string{`user app on ">pw2" ~app:* +set +get`}})
+	if r := s.DoOK(t, "ACL", "WHOAMI"); r.Str != "admin" {
+		t.Fatalf("ACL WHOAMI = %v", r)
+	}
+	anon := &Server{Addr: s.Addr}
+	if r, err := anon.Call(DoTimeout, "PING"); err != nil || !strings.HasPrefix(r.Str, "NOAUTH") {
+		t.Fatalf("PING without credentials: %v, %v; want NOAUTH", r, err)
+	}
+	app := &Server{Addr: s.Addr, User: "app", Password: "pw2"}
+	if r, err := app.Call(DoTimeout, "SET", "other:1", "x"); err != nil || !strings.HasPrefix(r.Str, "NOPERM") {
+		t.Fatalf("app user SET outside its keys: %v, %v; want NOPERM", r, err)
+	}
+}
+
+// TestClusterReplicas: a cluster with a replica per master, with an ACL
+// user, fails over to the replica when its master is killed.
+func TestClusterReplicas(t *testing.T) {
+	cs := NewCluster(t, ClusterOptions{Options: Options{User: "admin", Password: "pw"}, Masters: 3, Replicas: 1})
+	if len(cs.Replicas) != 3 {
+		t.Fatalf("%d replicas, want 3", len(cs.Replicas))
+	}
+	for i, r := range cs.Replicas {
+		role := parseInfo(r.DoOK(t, "INFO", "replication").Str)
+		if role["role"] != "slave" || role["master_port"] != strconv.Itoa(cs.Nodes[i].Port) {
+			t.Fatalf("replica %d: %v", i, role)
+		}
+	}
+	cs.Nodes[0].Kill(t)
+	err := testenv.Eventually(ClusterTimeout, 100*time.Millisecond, func() error {
+		role := parseInfo(cs.Replicas[0].DoOK(t, "INFO", "replication").Str)
+		if role["role"] != "master" {
+			return fmt.Errorf("replica role %q", role["role"])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSentinelTwoReplicas: a set with two replicas and an ACL user fails
+// over after the master is killed; WaitFailover finds the new master.
+func TestSentinelTwoReplicas(t *testing.T) {
+	ss := SentinelWith(t, SentinelOptions{Options: Options{User: "admin", Password: "pw"}, Replicas: 2})
+	old := ss.Master
+	ss.Master.DoOK(t, "SET", "k", "v")
+	ss.Master.DoOK(t, "WAIT", "2", "5000")
+	old.Kill(t)
+	if err := ss.WaitFailover(SentinelTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if ss.Master == old || ss.Replicas[0] != old || len(ss.Replicas) != 2 {
+		t.Fatalf("after WaitFailover: master %s, replicas %v", ss.Master.Addr, ss.Replicas)
+	}
+	if r := ss.Master.DoOK(t, "GET", "k"); r.Str != "v" {
+		t.Fatalf("GET k on the new master: %v", r)
+	}
+}
+
+// TestACLUserAOF: with the default user off, a transaction (as Redis
+// writes scripts' effects to the AOF) survives a crash and a restart.
+func TestACLUserAOF(t *testing.T) {
+	s := Standalone(t, Options{AOF: true, User: "admin", Password: "pw"})
+	s.DoOK(t, "EVAL", "redis.call('SET', KEYS[1], 'a'); redis.call('SET', KEYS[2], 'b')", "2", "k1", "k2")
+	s.Kill(t)
+	s.Start(t)
+	if r := s.DoOK(t, "MGET", "k1", "k2"); len(r.Elems) != 2 || r.Elems[0].Str != "a" || r.Elems[1].Str != "b" {
+		t.Fatalf("after a crash and a restart from the AOF: MGET k1 k2 = %v, want a b\n%s", r, s.Log(10))
 	}
 }

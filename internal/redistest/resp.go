@@ -99,10 +99,11 @@ type conn struct {
 	bw *bufio.Writer
 }
 
-// dial connects to addr and, when password is not empty, authenticates.
+// dial connects to addr and, when password is not empty, authenticates
+// (as user, or as the default user when user is "").
 // The whole exchange, and every later command on the connection, must end
 // before deadline.
-func dial(addr, password string, deadline time.Time) (*conn, error) {
+func dial(addr, user, password string, deadline time.Time) (*conn, error) {
 	d := net.Dialer{Deadline: deadline}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -111,7 +112,11 @@ func dial(addr, password string, deadline time.Time) (*conn, error) {
 	nc.SetDeadline(deadline)
 	c := &conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc)}
 	if password != "" {
-		r, err := c.do("AUTH", password)
+		args := []string{"AUTH", password}
+		if user != "" {
+			args = []string{"AUTH", user, password}
+		}
+		r, err := c.do(args...)
 		if err == nil {
 			err = r.Err()
 		}

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +25,17 @@ const SentinelTimeout = 30 * time.Second
 // SentinelOptions configures a set started by [SentinelWith]. The zero
 // value is what [Sentinel] uses.
 type SentinelOptions struct {
-	// Options apply to the master and the replica alike (a Password also
-	// becomes the replica's masterauth and the Sentinels' auth-pass).
-	// Default: no AOF, no password.
+	// Options apply to the master and the replicas alike (a Password also
+	// becomes the replicas' masterauth and the Sentinels' auth-pass, a User
+	// their masteruser and auth-user; with a User the Sentinels themselves
+	// get the same ACL user, the default user off, and authenticate to each
+	// other with it). Default: no AOF, no password.
 	Options
+	// Replicas is the number of replicas of the master. Default: 1.
+	Replicas int
+	// SentinelConfig holds raw sentinel.conf lines appended to each
+	// Sentinel's own, for example more ACL users. Default: none.
+	SentinelConfig []string
 	// Sentinels is the number of Sentinel processes. Default: 3.
 	Sentinels int
 	// Quorum is the number of Sentinels that must agree the master is down.
@@ -42,15 +50,17 @@ type SentinelOptions struct {
 	FailoverTimeout time.Duration
 }
 
-// SentinelSet is one master, one replica and the Sentinels that monitor
+// SentinelSet is one master, its replicas and the Sentinels that monitor
 // them, started by [Sentinel]. Master and Replica follow the roles: a
-// [SentinelSet.Failover] or [SentinelSet.WaitPromoted] swaps them. A
-// SentinelSet is not safe for concurrent use.
+// [SentinelSet.Failover] or [SentinelSet.WaitPromoted] swaps them (with one
+// replica); [SentinelSet.WaitFailover] reorders Master and Replicas (with
+// any number). A SentinelSet is not safe for concurrent use.
 type SentinelSet struct {
 	MasterName string // "mymaster"
 	Master     *Server
-	Replica    *Server
-	Sentinels  []*Server // no password
+	Replica    *Server   // Replicas[0]
+	Replicas   []*Server // every replica
+	Sentinels  []*Server // with the set's User and Password, if any
 }
 
 // Sentinel starts a Sentinel set with the default [SentinelOptions]: a
@@ -70,11 +80,45 @@ func Sentinel(t testing.TB) *SentinelSet {
 // SentinelWith is [Sentinel] with options.
 func SentinelWith(t testing.TB, opts SentinelOptions) *SentinelSet {
 	t.Helper()
+	testenv.Require(t, "redis-server", "redis-server")
+	ss, err := StartSentinel(func() (string, error) { return t.TempDir(), nil }, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss.all() {
+		t.Cleanup(func() { s.cleanup(t) })
+	}
+	return ss
+}
+
+// all returns every server of the set: master, replicas, Sentinels.
+func (ss *SentinelSet) all() []*Server {
+	return append(append([]*Server{ss.Master}, ss.Replicas...), ss.Sentinels...)
+}
+
+// Close kills every server of the set; programs defer it.
+func (ss *SentinelSet) Close() error {
+	var errs []error
+	for _, s := range ss.all() {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StartSentinel is [SentinelWith] for programs: each server lives in a
+// directory that newDir makes. On failure nothing is left running and the
+// error carries the logs. The caller stops the set ([SentinelSet.Close]).
+func StartSentinel(newDir func() (string, error), opts SentinelOptions) (ss *SentinelSet, err error) {
 	if opts.Sentinels == 0 {
 		opts.Sentinels = 3
 	}
 	if opts.Quorum == 0 {
 		opts.Quorum = 2
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
 	}
 	if opts.DownAfter == 0 {
 		opts.DownAfter = 3 * time.Second
@@ -82,42 +126,90 @@ func SentinelWith(t testing.TB, opts SentinelOptions) *SentinelSet {
 	if opts.FailoverTimeout == 0 {
 		opts.FailoverTimeout = 10 * time.Second
 	}
-	redisBin := testenv.Require(t, "redis-server", "redis-server")
-	ss := &SentinelSet{MasterName: MasterName}
-	// Both servers may end up as either role after a failover: both get
-	// the master's password and start a full sync at once (no 5 s wait for
-	// more replicas).
+	redisBin, lerr := exec.LookPath("redis-server")
+	if lerr != nil {
+		return nil, errors.New("redistest: redis-server not found; install it: apt-get install -y redis-server")
+	}
+	ss = &SentinelSet{MasterName: MasterName}
+	defer func() {
+		if err != nil {
+			ss.Close()
+		}
+	}()
+	// Every server may end up as either role after a failover: all get
+	// the master's credentials and start a full sync at once (no 5 s wait
+	// for more replicas).
 	mopts := opts.Options
 	mopts.ExtraConfig = []string{"repl-diskless-sync-delay 0"}
 	if opts.Password != "" {
 		mopts.ExtraConfig = append(mopts.ExtraConfig, "masterauth "+quote(opts.Password))
 	}
+	if opts.User != "" {
+		mopts.ExtraConfig = append(mopts.ExtraConfig, "masteruser "+opts.User)
+	}
 	mopts.ExtraConfig = append(mopts.ExtraConfig, opts.ExtraConfig...)
-	ss.Master = Standalone(t, mopts)
-	ropts := mopts
-	ropts.ExtraConfig = append(slices.Clip(mopts.ExtraConfig), "replicaof 127.0.0.1 "+strconv.Itoa(ss.Master.Port))
-	ss.Replica = Standalone(t, ropts)
+	dir, err := newDir()
+	if err != nil {
+		return ss, err
+	}
+	if ss.Master, err = StartStandalone(dir, mopts); err != nil {
+		return ss, err
+	}
+	for i := range opts.Replicas {
+		ropts := mopts
+		if opts.Port != 0 {
+			ropts.Port = opts.Port + 1 + i
+		}
+		ropts.ExtraConfig = append(slices.Clip(mopts.ExtraConfig), "replicaof 127.0.0.1 "+strconv.Itoa(ss.Master.Port))
+		if dir, err = newDir(); err != nil {
+			return ss, err
+		}
+		r, err := StartStandalone(dir, ropts)
+		if err != nil {
+			return ss, err
+		}
+		ss.Replicas = append(ss.Replicas, r)
+	}
+	ss.Replica = ss.Replicas[0]
 
 	bin, args := redisBin, []string{"--sentinel"}
 	if p, err := exec.LookPath("redis-sentinel"); err == nil {
 		bin, args = p, nil
 	}
-	for range opts.Sentinels {
-		dir := t.TempDir()
-		s := launch(t, spec{
+	for i := range opts.Sentinels {
+		port := 0
+		if opts.Port != 0 {
+			port = opts.Port + 20000 + i
+		}
+		dir, err := newDir()
+		if err != nil {
+			return ss, err
+		}
+		// The Sentinels get credentials only with an ACL user (see
+		// sentinelConfig); a bare Password is the data servers' alone.
+		pw := ""
+		if opts.User != "" {
+			pw = opts.Password
+		}
+		s, err := launchErr(spec{
 			name:      "redis-sentinel",
 			bin:       bin,
 			extraArgs: args,
 			dir:       dir,
+			user:      opts.User,
+			password:  pw,
 			config: func(port int) []string {
 				return sentinelConfig(dir, port, ss.Master.Port, opts)
 			},
-			pickPort: testenv.FreePort,
+			pickPort:  portPicker(port, testenv.FreePortErr),
+			fixedPort: port,
 		})
+		if err != nil {
+			return ss, err
+		}
 		ss.Sentinels = append(ss.Sentinels, s)
 	}
-	ss.waitReady(t)
-	return ss
+	return ss, ss.waitReadyErr()
 }
 
 func sentinelConfig(dir string, port, masterPort int, opts SentinelOptions) []string {
@@ -136,7 +228,14 @@ func sentinelConfig(dir string, port, masterPort int, opts SentinelOptions) []st
 	if opts.Password != "" {
 		lines = append(lines, fmt.Sprintf("sentinel auth-pass %s %s", MasterName, quote(opts.Password)))
 	}
-	return lines
+	if opts.User != "" {
+		lines = append(lines, fmt.Sprintf("sentinel auth-user %s %s", MasterName, opts.User))
+		// The Sentinels' own ACL: the same user, which they also use to
+		// talk to each other.
+		lines = append(lines, authConfig(opts.User, opts.Password)...)
+		lines = append(lines, "sentinel sentinel-user "+opts.User, "sentinel sentinel-pass "+quote(opts.Password))
+	}
+	return append(lines, opts.SentinelConfig...)
 }
 
 // SentinelAddrs returns the Sentinels' "127.0.0.1:port" addresses.
@@ -186,8 +285,8 @@ func pairs(r Reply) map[string]string {
 	return m
 }
 
-// sentinelReady checks that s sees ss.Master as master, ss.Replica as its
-// healthy replica and all the other Sentinels.
+// sentinelReady checks that s sees ss.Master as master, each replica as
+// its healthy replica and all the other Sentinels.
 func (ss *SentinelSet) sentinelReady(s *Server) error {
 	r, err := s.Call(DoTimeout, "SENTINEL", "MASTER", ss.MasterName)
 	if err != nil {
@@ -198,7 +297,7 @@ func (ss *SentinelSet) sentinelReady(s *Server) error {
 	}
 	m := pairs(r)
 	if m["ip"]+":"+m["port"] != ss.Master.Addr || m["flags"] != "master" ||
-		m["num-other-sentinels"] != strconv.Itoa(len(ss.Sentinels)-1) || m["num-slaves"] == "0" {
+		m["num-other-sentinels"] != strconv.Itoa(len(ss.Sentinels)-1) || m["num-slaves"] != strconv.Itoa(len(ss.Replicas)) {
 		return fmt.Errorf("SENTINEL MASTER: addr %s:%s flags %s num-slaves %s num-other-sentinels %s",
 			m["ip"], m["port"], m["flags"], m["num-slaves"], m["num-other-sentinels"])
 	}
@@ -206,20 +305,24 @@ func (ss *SentinelSet) sentinelReady(s *Server) error {
 	if err != nil {
 		return err
 	}
+	seen := make(map[string]map[string]string)
 	for _, e := range r.Elems {
 		rm := pairs(e)
-		if rm["ip"]+":"+rm["port"] == ss.Replica.Addr {
-			if rm["flags"] != "slave" || rm["master-link-status"] != "ok" {
-				return fmt.Errorf("replica %s: flags %s master-link-status %s", ss.Replica.Addr, rm["flags"], rm["master-link-status"])
-			}
-			return nil
+		seen[rm["ip"]+":"+rm["port"]] = rm
+	}
+	for _, rep := range ss.Replicas {
+		rm, ok := seen[rep.Addr]
+		if !ok {
+			return fmt.Errorf("replica %s not known yet", rep.Addr)
+		}
+		if rm["flags"] != "slave" || rm["master-link-status"] != "ok" {
+			return fmt.Errorf("replica %s: flags %s master-link-status %s", rep.Addr, rm["flags"], rm["master-link-status"])
 		}
 	}
-	return fmt.Errorf("replica %s not known yet", ss.Replica.Addr)
+	return nil
 }
 
-func (ss *SentinelSet) waitReady(t testing.TB) {
-	t.Helper()
+func (ss *SentinelSet) waitReadyErr() error {
 	err := testenv.Eventually(SentinelTimeout, 100*time.Millisecond, func() error {
 		for _, s := range ss.Sentinels {
 			if err := ss.sentinelReady(s); err != nil {
@@ -229,19 +332,80 @@ func (ss *SentinelSet) waitReady(t testing.TB) {
 		return nil
 	})
 	if err != nil {
-		ss.fail(t, "Sentinel set not ready: %v", err)
+		return ss.failure("Sentinel set not ready: %v", err)
 	}
+	return nil
+}
+
+// failure returns an error with the logs of every process of the set.
+func (ss *SentinelSet) failure(format string, args ...any) error {
+	var b strings.Builder
+	for _, s := range ss.all() {
+		fmt.Fprintf(&b, "=== %s on %s\n%s", s.name, s.Addr, s.logTail(20))
+		s.logShown = true
+	}
+	return fmt.Errorf("redistest: "+format+"\n%s", append(args, b.String())...)
 }
 
 // fail fails the test with the logs of every process of the set.
 func (ss *SentinelSet) fail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	var b strings.Builder
-	for _, s := range append([]*Server{ss.Master, ss.Replica}, ss.Sentinels...) {
-		fmt.Fprintf(&b, "=== %s on %s\n%s", s.name, s.Addr, s.logTail(20))
-		s.logShown = true
+	t.Fatal(ss.failure(format, args...))
+}
+
+// WaitFailover waits, up to timeout, until every running Sentinel reports
+// as master a server other than the current Master, and that server says
+// role:master; then it makes that server the Master and the others
+// (the old master first) the Replicas. Use it after killing or pausing the
+// master, or a SENTINEL FAILOVER, with any number of replicas. It does not
+// wait for the old master to rejoin as a replica: the Sentinels reconfigure
+// it when it answers again.
+func (ss *SentinelSet) WaitFailover(timeout time.Duration) error {
+	old := ss.Master
+	var next *Server
+	err := testenv.Eventually(timeout, 100*time.Millisecond, func() error {
+		addr := ""
+		for _, s := range ss.Sentinels {
+			if !s.Running() {
+				continue
+			}
+			a, err := ss.masterAddrFrom(s)
+			if err != nil {
+				return fmt.Errorf("sentinel %s: %w", s.Addr, err)
+			}
+			if addr != "" && a != addr {
+				return fmt.Errorf("sentinels disagree: %s and %s", addr, a)
+			}
+			addr = a
+		}
+		if addr == old.Addr || addr == "" {
+			return fmt.Errorf("sentinels still report %s", old.Addr)
+		}
+		next = nil
+		for _, r := range ss.Replicas {
+			if r.Addr == addr {
+				next = r
+			}
+		}
+		if next == nil {
+			return fmt.Errorf("sentinels report %s, not a server of the set", addr)
+		}
+		if role, err := roleOf(next); err != nil || role["role"] != "master" {
+			return fmt.Errorf("new master %s: role %q (%v)", next.Addr, role["role"], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return ss.failure("failover not complete: %v", err)
 	}
-	t.Fatalf("redistest: "+format+"\n%s", append(args, b.String())...)
+	reps := []*Server{old}
+	for _, r := range ss.Replicas {
+		if r != next {
+			reps = append(reps, r)
+		}
+	}
+	ss.Master, ss.Replicas, ss.Replica = next, reps, reps[0]
+	return nil
 }
 
 // Failover asks a Sentinel for a manual failover (SENTINEL FAILOVER
@@ -311,6 +475,7 @@ func (ss *SentinelSet) WaitPromoted(t testing.TB) {
 		ss.fail(t, "failover not complete: %v", err)
 	}
 	ss.Master, ss.Replica = newM, oldM
+	ss.Replicas = append([]*Server{oldM}, slices.DeleteFunc(slices.Clone(ss.Replicas), func(s *Server) bool { return s == newM || s == oldM })...)
 }
 
 func roleOf(s *Server) (map[string]string, error) {
@@ -325,9 +490,7 @@ func roleOf(s *Server) (map[string]string, error) {
 }
 
 func (s *Server) isPaused() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.paused
+	return s.proc.Paused()
 }
 
 // Rejoin makes s (the set's Replica, typically an old master that was

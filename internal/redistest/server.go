@@ -12,6 +12,11 @@
 // Functions and methods that take a testing.TB report failure with
 // t.Fatalf, so they must be called from the test's own goroutine; [Server.Call]
 // returns errors instead and may be used from any goroutine.
+//
+// Programs (make cluster, the soak; through internal/topology) use the
+// same servers without a testing.TB: [StartStandalone], [StartSentinel],
+// [StartCluster], and the methods ending in Err; they stop what they start
+// with Close. Every process runs under internal/testenv.Proc.
 package redistest
 
 import (
@@ -27,7 +32,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,9 +58,33 @@ type Options struct {
 	// Password, when not empty, is set as requirepass (the default user's
 	// password); [Server.Do] and friends authenticate with it. Default: none.
 	Password string
+	// User, when not empty (with a Password), turns the default user off
+	// and creates this ACL user with Password and every permission instead
+	// of requirepass; [Server.Do] and friends authenticate as it. Add
+	// narrower users with ExtraConfig lines. Default: "" (requirepass).
+	User string
+	// Include, when not empty, is a redis.conf that the server's config
+	// includes first (for example the shipped deploy/redis.conf), so that
+	// the package's own lines (port, bind, dir, logfile, persistence) and
+	// ExtraConfig override it. Default: none.
+	Include string
 	// ExtraConfig holds raw redis.conf lines appended after the package's
 	// own, so they override them. Default: none.
 	ExtraConfig []string
+	// Port, when not zero, is the server's port instead of a free one. In a
+	// Sentinel set or a Cluster it is the first data server's port and the
+	// others take the next ones (masters first, then replicas); Sentinel i
+	// listens on Port+20000+i (26390 for 6390, as 26379 is to 6379).
+	// Default: 0 (free ports).
+	Port int
+}
+
+// portPicker returns a port picker: port when not zero, else pick.
+func portPicker(port int, pick func() (int, error)) func() (int, error) {
+	if port == 0 {
+		return pick
+	}
+	return func() (int, error) { return port, nil }
 }
 
 // Server is one redis-server (or redis-sentinel) process started by this
@@ -67,7 +95,8 @@ type Server struct {
 	Addr       string // "127.0.0.1:port"
 	Port       int
 	Dir        string // the working directory: config, log, AOF, nodes.conf
-	Password   string // the requirepass, or ""
+	User       string // the ACL user of the harness's own calls, or "" (default user)
+	Password   string // the requirepass or User's password, or ""
 	ConfigFile string // the redis.conf the server was started with
 	LogFile    string // the server's own log file
 
@@ -77,14 +106,8 @@ type Server struct {
 	outFile   string   // stdout and stderr of the process
 
 	mu       sync.Mutex
-	proc     *process // nil when not running
-	paused   bool
-	logShown bool // a failure message already carries the log
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd.Wait returned
+	proc     *testenv.Proc // its process, stopped or running
+	logShown bool          // a failure message already carries the log
 }
 
 // spec says how to launch a new server.
@@ -93,9 +116,11 @@ type spec struct {
 	bin       string
 	extraArgs []string
 	dir       string
+	user      string
 	password  string
 	config    func(port int) []string // the config file's lines for port
-	pickPort  func(testing.TB) int
+	pickPort  func() (int, error)
+	fixedPort int // the port asked for, or 0 (then a busy port is retried)
 }
 
 var errPortInUse = errors.New("port already in use")
@@ -109,52 +134,105 @@ var errPortInUse = errors.New("port already in use")
 // [StartTimeout].
 func Standalone(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := testenv.Require(t, "redis-server", "redis-server")
-	dir := t.TempDir()
-	return launch(t, spec{
+	testenv.Require(t, "redis-server", "redis-server")
+	s, err := StartStandalone(t.TempDir(), opts)
+	return registered(t, s, err)
+}
+
+// StartStandalone is [Standalone] for programs: it starts the server in dir
+// (which must exist) and returns it, or an error with the end of its log.
+// The caller stops it ([Server.Close]).
+func StartStandalone(dir string, opts Options) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redistest: redis-server not found; install it: apt-get install -y redis-server")
+	}
+	return launchErr(spec{
 		name:     "redis-server",
 		bin:      bin,
 		dir:      dir,
+		user:     opts.User,
 		password: opts.Password,
 		config: func(port int) []string {
 			return redisConfig(dir, port, opts)
 		},
-		pickPort: testenv.FreePort,
+		pickPort:  portPicker(opts.Port, testenv.FreePortErr),
+		fixedPort: opts.Port,
 	})
+}
+
+// registered turns the result of a Start function into a test's server:
+// it fails the test on err and kills the server when the test ends.
+func registered(t testing.TB, s *Server, err error) *Server {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.cleanup(t) })
+	return s
 }
 
 // redisConfig returns the lines of a redis.conf for a server of this
 // package.
 func redisConfig(dir string, port int, opts Options) []string {
-	lines := []string{
-		"port " + strconv.Itoa(port),
+	var lines []string
+	if opts.Include != "" {
+		lines = append(lines, "include "+quote(opts.Include))
+	}
+	lines = append(lines,
+		"port "+strconv.Itoa(port),
 		"bind 127.0.0.1",
 		"protected-mode yes",
 		"daemonize no",
-		"dir " + quote(dir),
-		"logfile " + quote(filepath.Join(dir, "redis.log")),
+		"dir "+quote(dir),
+		"logfile "+quote(filepath.Join(dir, "redis.log")),
 		`save ""`,
-	}
-	if opts.AOF {
+	)
+	switch {
+	case opts.AOF:
 		lines = append(lines, "appendonly yes", "appendfsync always")
-	} else {
+	case opts.Include == "":
 		lines = append(lines, "appendonly no")
+		// else the included file decides.
 	}
-	if opts.Password != "" {
-		lines = append(lines, "requirepass "+quote(opts.Password))
-	}
+	lines = append(lines, authConfig(opts.User, opts.Password)...)
 	return append(lines, opts.ExtraConfig...)
+}
+
+// authConfig returns the config lines that make the harness's own
+// credentials work: requirepass for the default user, or the default user
+// off and an all-powerful ACL user.
+func authConfig(user, password string) []string {
+	switch {
+	case password == "":
+		return nil
+	case user == "":
+		return []string{"requirepass " + quote(password)}
+	}
+	return []string{
+		// Off: nobody can authenticate as default, so a client without
+		// credentials gets NOAUTH. Its rights stay whole on purpose: Redis
+		// 7.0 replays an AOF as a client of the default user, and re-checks
+		// the ACL of each command of a MULTI/EXEC (as scripts are written
+		// to the AOF) at EXEC; with no rights every transaction fails to
+		// load ("-NOPERM ACLs rules changed between the moment the
+		// transaction was accumulated and the EXEC") and its writes are
+		// lost at the next restart. TestACLUserAOF shows it.
+		"user default off resetpass ~* &* +@all",
+		"user " + user + " on " + quote(">"+password) + " ~* &* +@all",
+	}
 }
 
 // quote quotes s for a redis.conf line.
 func quote(s string) string { return strconv.Quote(s) }
 
-// launch starts a new server as sp says, retrying with another port when
-// the one picked was taken in the meantime, and registers its cleanup.
-func launch(t testing.TB, sp spec) *Server {
-	t.Helper()
+// launchErr starts a new server as sp says, retrying with another port
+// when the one picked was taken in the meantime. On failure nothing is left
+// running and the error carries the end of the server's log.
+func launchErr(sp spec) (*Server, error) {
 	s := &Server{
 		Dir:        sp.dir,
+		User:       sp.user,
 		Password:   sp.password,
 		ConfigFile: filepath.Join(sp.dir, "redis.conf"),
 		LogFile:    filepath.Join(sp.dir, logName(sp.name)),
@@ -163,26 +241,35 @@ func launch(t testing.TB, sp spec) *Server {
 		extraArgs:  sp.extraArgs,
 		outFile:    filepath.Join(sp.dir, "stdout.log"),
 	}
-	t.Cleanup(func() { s.cleanup(t) })
 	for attempt := 1; ; attempt++ {
-		s.Port = sp.pickPort(t)
+		port, err := sp.pickPort()
+		if err != nil {
+			return nil, err
+		}
+		s.Port = port
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		s.proc = &testenv.Proc{
+			Name:    sp.name + " " + s.Addr,
+			Path:    s.bin,
+			Args:    append([]string{s.ConfigFile}, s.extraArgs...),
+			Dir:     s.Dir,
+			LogFile: s.outFile,
+		}
 		conf := strings.Join(sp.config(s.Port), "\n") + "\n"
 		if err := os.WriteFile(s.ConfigFile, []byte(conf), 0o600); err != nil {
-			t.Fatalf("redistest: %v", err)
+			return nil, fmt.Errorf("redistest: %v", err)
 		}
 		s.mu.Lock()
-		err := s.startLocked()
+		err = s.startLocked()
 		s.mu.Unlock()
 		if err == nil {
-			return s
+			return s, nil
 		}
-		if errors.Is(err, errPortInUse) && attempt < 5 {
-			t.Logf("redistest: %s: port %d taken, trying another", s.name, s.Port)
+		if errors.Is(err, errPortInUse) && attempt < 5 && sp.fixedPort == 0 {
 			continue
 		}
 		s.logShown = true
-		t.Fatalf("redistest: %s on %s: %v\n%s", s.name, s.Addr, err, s.logTail(40))
+		return nil, fmt.Errorf("redistest: %s on %s: %v\n%s", s.name, s.Addr, err, s.logTail(40))
 	}
 }
 
@@ -196,28 +283,12 @@ func logName(name string) string {
 // startLocked starts the process and waits until it answers PING. On
 // failure the process is gone when it returns. s.mu must be held.
 func (s *Server) startLocked() error {
-	out, err := os.OpenFile(s.outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := s.proc.Start(); err != nil {
 		return err
 	}
-	defer out.Close() // the child has its own copy
-	cmd := exec.Command(s.bin, append([]string{s.ConfigFile}, s.extraArgs...)...)
-	cmd.Dir = s.Dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	s.proc = p
-	s.paused = false
-	if err := s.waitReady(p); err != nil {
-		s.killLocked()
+	pid := strconv.Itoa(s.proc.Pid())
+	if err := s.proc.WaitReady(StartTimeout, func() error { return s.probe(pid) }); err != nil {
+		s.proc.Kill()
 		if logHas(s.LogFile, "Address already in use") || logHas(s.outFile, "Address already in use") {
 			return fmt.Errorf("%w: %v", errPortInUse, err)
 		}
@@ -226,31 +297,8 @@ func (s *Server) startLocked() error {
 	return nil
 }
 
-// waitReady waits until the process p answers PING with PONG and says it
-// is p (so that a stranger on the same port is never taken for it).
-func (s *Server) waitReady(p *process) error {
-	deadline := time.Now().Add(StartTimeout)
-	pid := strconv.Itoa(p.cmd.Process.Pid)
-	var last error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited during start-up (%v)", p.cmd.ProcessState)
-		default:
-		}
-		last = s.probe(pid)
-		if last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", StartTimeout, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (s *Server) probe(pid string) error {
-	c, err := dial(s.Addr, s.Password, time.Now().Add(time.Second))
+	c, err := dial(s.Addr, s.User, s.Password, time.Now().Add(time.Second))
 	if err != nil {
 		return err
 	}
@@ -277,33 +325,14 @@ func logHas(path, needle string) bool {
 	return bytes.Contains(b, []byte(needle))
 }
 
-// signalGroup sends sig to the server's process group (the server and any
-// child it forked). s.mu must be held and the server running.
-func (s *Server) signalGroup(sig syscall.Signal) {
-	if err := syscall.Kill(-s.proc.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		// Fall back to the process alone.
-		s.proc.cmd.Process.Signal(sig)
-	}
-}
-
-// killLocked SIGCONTs and SIGKILLs the process group and waits for the
-// process to be reaped. s.mu must be held. It returns an error when the
-// process is still there after StopTimeout.
+// killLocked SIGKILLs the process group and waits for the process to be
+// reaped. s.mu must be held. It returns an error when the process is still
+// there after StopTimeout.
 func (s *Server) killLocked() error {
-	p := s.proc
-	if p == nil {
+	if s.proc == nil {
 		return nil
 	}
-	s.signalGroup(syscall.SIGCONT)
-	s.signalGroup(syscall.SIGKILL)
-	s.proc = nil
-	s.paused = false
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(StopTimeout):
-		return fmt.Errorf("pid %d survived SIGKILL for %v", p.cmd.Process.Pid, StopTimeout)
-	}
+	return s.proc.Kill()
 }
 
 func (s *Server) cleanup(t testing.TB) {
@@ -344,22 +373,25 @@ func (s *Server) logTail(n int) string {
 // stdout/stderr, labelled by file, for a test's own failure messages.
 func (s *Server) Log(n int) string { return s.logTail(n) }
 
-// URL returns "redis://127.0.0.1:port", with ":password@" before the host
-// when the server has a password.
+// URL returns "redis://127.0.0.1:port", with ":password@" (or
+// "user:password@") before the host when the server has a password.
 func (s *Server) URL() string {
 	u := url.URL{Scheme: "redis", Host: s.Addr}
 	if s.Password != "" {
-		u.User = url.UserPassword("", s.Password)
+		u.User = url.UserPassword(s.User, s.Password)
 	}
 	return u.String()
 }
+
+// Pid returns the server's process id, or 0 when it is not running.
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Running reports whether the server's process is running (paused counts
 // as running).
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.proc != nil
+	return s.proc.Running()
 }
 
 // Stop stops the server gracefully with SIGTERM (Redis then flushes its
@@ -368,23 +400,20 @@ func (s *Server) Running() bool {
 // the server has not exited within [StopTimeout].
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
+	if err := s.StopErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StopErr is [Server.Stop] for programs: it returns the failure.
+func (s *Server) StopErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.proc
-	if p == nil {
-		return
+	if err := s.proc.Stop(); err != nil {
+		s.logShown = true
+		return fmt.Errorf("redistest: %s on %s: %v\n%s", s.name, s.Addr, err, s.logTail(40))
 	}
-	s.signalGroup(syscall.SIGCONT)
-	s.paused = false
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		s.signalGroup(syscall.SIGKILL) // any child left behind
-		s.proc = nil
-	case <-time.After(StopTimeout):
-		s.killLocked()
-		t.Fatalf("redistest: %s on %s ignored SIGTERM for %v\n%s", s.name, s.Addr, StopTimeout, s.logTail(40))
-	}
+	return nil
 }
 
 // Kill kills the server (and any child it forked) with SIGKILL, as a crash
@@ -392,12 +421,23 @@ func (s *Server) Stop(t testing.TB) {
 // nothing.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
+	if err := s.KillErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// KillErr is [Server.Kill] for programs: it returns the failure.
+func (s *Server) KillErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.killLocked(); err != nil {
-		t.Fatalf("redistest: %s on %s: %v", s.name, s.Addr, err)
+		return fmt.Errorf("redistest: %s on %s: %v", s.name, s.Addr, err)
 	}
+	return nil
 }
+
+// Close kills the server like [Server.KillErr]; programs defer it.
+func (s *Server) Close() error { return s.KillErr() }
 
 // Start starts a stopped or killed server again on the same port, with the
 // same directory and config file (so it reloads its AOF), and waits until
@@ -405,14 +445,23 @@ func (s *Server) Kill(t testing.TB) {
 // come up within [StartTimeout].
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
+	if err := s.StartErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartErr is [Server.Start] for programs: it returns the failure.
+func (s *Server) StartErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc != nil {
-		t.Fatalf("redistest: %s on %s: Start while running", s.name, s.Addr)
+	if s.proc.Running() {
+		return fmt.Errorf("redistest: %s on %s: Start while running", s.name, s.Addr)
 	}
 	if err := s.startLocked(); err != nil {
-		t.Fatalf("redistest: %s on %s: restart: %v\n%s", s.name, s.Addr, err, s.logTail(40))
+		s.logShown = true
+		return fmt.Errorf("redistest: %s on %s: restart: %v\n%s", s.name, s.Addr, err, s.logTail(40))
 	}
+	return nil
 }
 
 // Restart is Stop followed by Start.
@@ -427,26 +476,33 @@ func (s *Server) Restart(t testing.TB) {
 // the server is not running. Cleanup, Stop and Kill resume it first.
 func (s *Server) Pause(t testing.TB) {
 	t.Helper()
+	if err := s.PauseErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PauseErr is [Server.Pause] for programs: it returns the failure.
+func (s *Server) PauseErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil {
-		t.Fatalf("redistest: %s on %s: Pause while not running", s.name, s.Addr)
+	if err := s.proc.Pause(); err != nil {
+		return fmt.Errorf("redistest: %v", err)
 	}
-	s.signalGroup(syscall.SIGSTOP)
-	s.paused = true
+	return nil
 }
 
 // Resume lets a paused server go on with SIGCONT. Resuming a server that
 // is not paused does nothing.
 func (s *Server) Resume(t testing.TB) {
 	t.Helper()
+	s.ResumeErr()
+}
+
+// ResumeErr is [Server.Resume] for programs.
+func (s *Server) ResumeErr() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil || !s.paused {
-		return
-	}
-	s.signalGroup(syscall.SIGCONT)
-	s.paused = false
+	s.proc.Resume()
 }
 
 // Call sends one command on a fresh connection (authenticated when the
@@ -455,7 +511,7 @@ func (s *Server) Resume(t testing.TB) {
 // [KindError] with a nil error; err reports dial, I/O, timeout and AUTH
 // failures. Call is safe for concurrent use from any goroutine.
 func (s *Server) Call(timeout time.Duration, args ...string) (Reply, error) {
-	c, err := dial(s.Addr, s.Password, time.Now().Add(timeout))
+	c, err := dial(s.Addr, s.User, s.Password, time.Now().Add(timeout))
 	if err != nil {
 		return Reply{}, err
 	}

@@ -46,13 +46,22 @@ func Require(t testing.TB, binary, debianPackage string) string {
 // concurrent use.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := FreePortErr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// FreePortErr is [FreePort] for programs: it returns the failure.
+func FreePortErr() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testenv: no free port on 127.0.0.1: %v", err)
+		return 0, fmt.Errorf("testenv: no free port on 127.0.0.1: %v", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	return port
+	return port, nil
 }
 
 // ClusterBusOffset is the distance between a Redis Cluster node's client
@@ -65,10 +74,20 @@ const ClusterBusOffset = 10000
 // tries. It is safe for concurrent use.
 func FreePortWithBus(t testing.TB) int {
 	t.Helper()
+	port, err := FreePortWithBusErr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// FreePortWithBusErr is [FreePortWithBus] for programs: it returns the
+// failure.
+func FreePortWithBusErr() (int, error) {
 	for range 100 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("testenv: no free port on 127.0.0.1: %v", err)
+			return 0, fmt.Errorf("testenv: no free port on 127.0.0.1: %v", err)
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		if port+ClusterBusOffset > 65535 {
@@ -81,10 +100,9 @@ func FreePortWithBus(t testing.TB) int {
 			continue
 		}
 		bus.Close()
-		return port
+		return port, nil
 	}
-	t.Fatalf("testenv: found no free port p on 127.0.0.1 with p+%d free", ClusterBusOffset)
-	return 0
+	return 0, fmt.Errorf("testenv: found no free port p on 127.0.0.1 with p+%d free", ClusterBusOffset)
 }
 
 // WaitTCP dials addr until it accepts a TCP connection or timeout passes,

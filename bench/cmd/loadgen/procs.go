@@ -6,63 +6,53 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/internal/testenv"
 )
 
-// procs starts the processes of one run and stops every one of them, by
-// its own pid, when the run ends.
+// procs starts the processes of one run through the repository's one
+// process supervisor (internal/testenv.Proc: own process group, killed with
+// the load driver) and stops every one of them, by its own pid, when the
+// run ends.
 type procs struct {
-	dir  string // the run's temporary directory
-	mu   sync.Mutex
-	list []*exec.Cmd
+	dir   string // the run's temporary directory
+	mu    sync.Mutex
+	list  []*testenv.Proc
+	redis []*redistest.Server
 }
 
 // start runs name with args, its output going to dir/<log>.log.
-func (p *procs) start(log, name string, args ...string) (*exec.Cmd, error) {
-	f, err := os.Create(filepath.Join(p.dir, log+".log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		f.Close()
+func (p *procs) start(log, name string, args ...string) (*testenv.Proc, error) {
+	pr := &testenv.Proc{Name: log, Path: name, Args: args, LogFile: filepath.Join(p.dir, log+".log")}
+	if err := pr.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	f.Close() // the child holds its own descriptor
 	p.mu.Lock()
-	p.list = append(p.list, cmd)
+	p.list = append(p.list, pr)
 	p.mu.Unlock()
-	return cmd, nil
+	return pr, nil
 }
 
-// stopAll sends SIGTERM to every process started, waits up to 5 s for each,
-// then kills what is left.
+// stopAll stops every process started, all at once: SIGTERM, then SIGKILL
+// after testenv.StopTimeout; Redis last.
 func (p *procs) stopAll() {
 	p.mu.Lock()
-	list := p.list
-	p.list = nil
+	list, redis := p.list, p.redis
+	p.list, p.redis = nil, nil
 	p.mu.Unlock()
-	for _, c := range list {
-		c.Process.Signal(syscall.SIGTERM)
+	var wg sync.WaitGroup
+	for _, pr := range list {
+		wg.Go(func() { pr.Stop() })
 	}
-	for _, c := range list {
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
+	wg.Wait()
+	for _, s := range redis {
+		s.StopErr()
 	}
 }
 
@@ -76,33 +66,26 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startRedis starts a redis-server on a free loopback port with no
-// persistence and returns its address and a client to it.
+// startRedis starts a redis-server (internal/redistest) on a free loopback
+// port with no persistence and returns its address and a client to it.
 func (p *procs) startRedis(ctx context.Context) (string, *redis.Client, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", nil, fmt.Errorf("redis-server not found: install the Debian package redis-server")
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
 	dir := filepath.Join(p.dir, "redis")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
-	if _, err := p.start("redis", bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-		"--maxclients", "20000"); err != nil {
+	s, err := redistest.StartStandalone(dir, redistest.Options{ExtraConfig: []string{"maxclients 20000"}})
+	if err != nil {
 		return "", nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	p.mu.Lock()
+	p.redis = append(p.redis, s)
+	p.mu.Unlock()
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
 	if err := waitFor(ctx, 10*time.Second, func() error { return rdb.Ping(ctx).Err() }); err != nil {
 		rdb.Close()
-		return "", nil, fmt.Errorf("redis-server on %s did not answer: %w (see %s)", addr, err, filepath.Join(p.dir, "redis.log"))
+		return "", nil, fmt.Errorf("redis-server on %s did not answer: %w (see %s)", s.Addr, err, s.LogFile)
 	}
-	return addr, rdb, nil
+	return s.Addr, rdb, nil
 }
 
 // startServer starts one benchserver for contender c and waits until it
@@ -114,7 +97,7 @@ func (p *procs) startServer(ctx context.Context, bin, c, redisAddr string, n int
 	}
 	addr = "127.0.0.1:" + strconv.Itoa(port)
 	log := fmt.Sprintf("server-%s-%d", c, n)
-	cmd, err := p.start(log, bin, "-contender", c, "-addr", addr, "-redis", redisAddr, "-pprof")
+	pr, err := p.start(log, bin, "-contender", c, "-addr", addr, "-redis", redisAddr, "-pprof")
 	if err != nil {
 		return "", 0, err
 	}
@@ -132,7 +115,7 @@ func (p *procs) startServer(ctx context.Context, bin, c, redisAddr string, n int
 	if err != nil {
 		return "", 0, fmt.Errorf("benchserver %s did not start: %w (see %s)", c, err, filepath.Join(p.dir, log+".log"))
 	}
-	return addr, cmd.Process.Pid, nil
+	return addr, pr.Pid(), nil
 }
 
 // waitFor calls f every 50 ms until it succeeds, ctx is done or d passes.

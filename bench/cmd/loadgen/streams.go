@@ -354,7 +354,7 @@ func runStreams(ctx context.Context, sc streamsConfig, p *procs, redisAddr strin
 			return fmt.Errorf("whatsup i%d did not start: %w (see %s)", i, err, p.dir)
 		}
 		backends = append(backends, addr)
-		pids = append(pids, cmd.Process.Pid)
+		pids = append(pids, cmd.Pid())
 	}
 
 	// nginx with the shipped site configuration, listening with reuseport
