@@ -1,5 +1,12 @@
 package topology
 
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
 // The Redis users of the topology (issue 9: an authenticated Redis).
 //
 // The default user is off: a client that does not authenticate gets
@@ -13,36 +20,29 @@ const (
 	AppUser   = "stickless"
 )
 
-// AppACL is the ACL rule of AppUser on the data servers (after "user
-// stickless on >PASSWORD"). Kept in step with redisstore by hand: the
-// commands below are, in order,
-//   - what rueidis sends on each new connection: HELLO (with AUTH), PING,
-//     CLIENT SETNAME/TRACKING/CACHING, SELECT,
-//     and on Cluster CLUSTER SLOTS/SHARDS, READONLY, ASKING; on Sentinel,
-//     ROLE on the master; MULTI/EXEC/DISCARD/PTTL around client-side
-//     cached reads;
-//   - what redisstore sends outside scripts: EVAL, EVALSHA, EVAL_RO,
-//     EVALSHA_RO, SCRIPT LOAD, HGETALL, ZRANGE;
-//   - what its Lua scripts call (ACL rules apply inside scripts too):
-//     TIME, HGETALL, HGET, HMGET, HSET, HDEL, HINCRBY, DEL, EXISTS,
-//     PEXPIREAT, PEXPIRE, PTTL, ZADD, ZCARD, ZSCORE, ZREM, ZRANGE
-//     (grep "redis.p\?call('" redisstore to list them).
-//
-// Not listed: CLIENT SETINFO, which rueidis sends too but whose errors it
-// ignores, and which Redis 7.0 does not know (an ACL rule naming it stops
-// 7.0 at start-up).
-//
-// `resetchannels` leaves it no Pub/Sub channel (client-side caching uses
-// RESP3 push messages, not a channel). A command the store starts to need
-// fails with NOPERM on every call, which the e2e and soak runs of
-// `make cluster` show at once.
-const AppACL = "resetkeys ~stickless:* resetchannels -@all " +
-	"+hello +auth +ping +select +role +readonly +asking +multi +exec +discard " +
-	"+client|setname +client|tracking +client|caching " +
-	"+cluster|slots +cluster|shards " +
-	"+eval +evalsha +eval_ro +evalsha_ro +script|load " +
-	"+time +hgetall +hget +hmget +hset +hdel +hincrby +del +exists +pexpireat +pexpire +pttl " +
-	"+zadd +zcard +zscore +zrem +zrange"
+// AppACL reads the ACL rule of AppUser on the data servers from
+// deploy/redis.conf, the one place that states it (its commented line
+// "# user stickless on >PASSWORD <rule>"), and returns the rule after the
+// password. The rule lists what rueidis sends on each connection (HELLO,
+// PING, CLIENT SETNAME/TRACKING/CACHING, SELECT; CLUSTER SLOTS/SHARDS,
+// READONLY, ASKING; ROLE; MULTI/EXEC around cached reads), what
+// redisstore sends outside scripts and what its Lua scripts call (ACL
+// rules apply inside scripts too: grep "redis.p\?call('" redisstore). A
+// command the store starts to need fails with NOPERM on every call, which
+// cmd/whatsup's TestRedisACL, the e2e tests and `make soak` show at once.
+func AppACL(deployDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(deployDir, "redis.conf"))
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
+		if rest, ok := strings.CutPrefix(line, "user "+AppUser+" on >PASSWORD "); ok {
+			return rest, nil
+		}
+	}
+	return "", fmt.Errorf("%s/redis.conf has no line \"# user %s on >PASSWORD <rule>\"", deployDir, AppUser)
+}
 
 // SentinelAppACL is AppUser's rule on the Sentinels: what rueidis asks them
 // to find the master and follow a failover (SENTINEL GET-MASTER-ADDR-BY-NAME,

@@ -18,9 +18,13 @@ func (t *Topology) startRedis() error {
 	opts := cfg.Redis
 	var sentinelExtra []string
 	if cfg.AdminPassword != "" {
+		rule, err := AppACL(cfg.DeployDir)
+		if err != nil {
+			return err
+		}
 		opts.User, opts.Password = AdminUser, cfg.AdminPassword
 		opts.ExtraConfig = append(slicesClip(opts.ExtraConfig),
-			"user "+AppUser+" on "+quoteConf(">"+cfg.AppPassword)+" "+AppACL)
+			"user "+AppUser+" on "+quoteConf(">"+cfg.AppPassword)+" "+rule)
 		sentinelExtra = []string{"user " + AppUser + " on " + quoteConf(">"+cfg.AppPassword) + " " + SentinelAppACL}
 	}
 	n := 0
