@@ -70,11 +70,12 @@ func TestRenderRefusesUnknownMarker(t *testing.T) {
 func TestRenderPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "p.yml")
-	if err := Render("../../deploy/prometheus.yml", out, map[string]string{"@TARGETS@": `["127.0.0.1:9101"]`}); err != nil {
+	if err := Render("../../deploy/prometheus.yml", out, map[string]string{
+		"@METRICS_TARGETS@": `"127.0.0.1:9101"`, "@PROMETHEUS_ADDR@": "127.0.0.1:9090"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
-	if !strings.Contains(string(b), `- targets: ["127.0.0.1:9101"]`) {
+	if !strings.Contains(string(b), `- targets: ["127.0.0.1:9101"]`) || !strings.Contains(string(b), `["127.0.0.1:9090"]`) {
 		t.Errorf("rendered prometheus.yml:\n%s", b)
 	}
 }
