@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,12 +51,14 @@ func TestClusterPrometheus(t *testing.T) {
 		}
 	})
 	if !topo.Metrics {
-		t.Skip("whatsup has no -metrics-addr flag yet (issue 10, branch ops): no metrics to scrape")
+		t.Fatal("the instances were started without -metrics-addr")
 	}
 	if topo.Prometheus == nil {
 		t.Fatal("the instances serve metrics but Prometheus was not started")
 	}
-	want := map[string]bool{}
+	// Every instance, and Prometheus itself (deploy/prometheus.yml scrapes
+	// its own metrics too).
+	want := map[string]bool{strings.TrimPrefix(topo.PrometheusURL, "http://"): true}
 	for _, in := range topo.Instances {
 		want[in.MetricsAddr] = true
 	}
