@@ -1,5 +1,7 @@
 # stickless: see README.md. Targets:
 #   make cluster  Redis, three demo instances and nginx round-robin on http://127.0.0.1:8080
+#                 (STICKLESS_REDIS_MODE=sentinel|cluster for the other topologies)
+#   make soak     faults under load, with the invariants checked (SOAK=60s: a quick run)
 #   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
 #   make test   install the servers the tests need (as root, if missing), then run every test
 #   make lint   go vet, gofmt and staticcheck on every module of the repository
@@ -38,8 +40,10 @@ lint:
 build:
 	mkdir -p bin && $(GO) build -o bin/ ./cmd/... && cd cmd/whatsup && $(GO) build -o ../../bin/ .
 
-# make cluster: the demo in its real topology, in the foreground: Redis (AOF),
-# three whatsup instances and nginx round-robin on http://127.0.0.1:8080.
+# make cluster: the demo in its real topology, in the foreground: Redis (AOF,
+# authenticated; standalone, sentinel or cluster by STICKLESS_REDIS_MODE),
+# three whatsup instances and nginx round-robin on http://127.0.0.1:8080,
+# and Prometheus when the instances serve metrics.
 # Ctrl-C stops it all. Settings: see the environment variables at the top of
 # deploy/cluster.sh (STICKLESS_HTTP_PORT, STICKLESS_INSTANCES, STICKLESS_REDIS_URL...).
 .PHONY: cluster

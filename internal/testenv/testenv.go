@@ -1,6 +1,9 @@
 // Package testenv helps tests that run real servers: it finds their
 // binaries (skipping, or failing in CI, when one is missing), picks free
-// loopback ports and waits for a port to accept connections.
+// loopback ports and waits for a port to accept connections. Its [Proc] is
+// the repository's one process supervisor, for tests and for the programs
+// that start servers (make cluster, the soak, the benchmark); the functions
+// ending in Err serve those programs, which have no testing.TB.
 //
 // Everything here binds or dials 127.0.0.1 only.
 package testenv

@@ -24,6 +24,12 @@ type upstream struct {
 // nginxConf is the configuration the load driver renders into its
 // temporary directory: plain round-robin, keep-alive to the client and to
 // the backends, no access log, everything on loopback.
+//
+// It is deliberately not deploy/nginx.conf, which the e2e tests, make
+// cluster and make soak all render through internal/topology: the
+// benchmark measures the session libraries, so its nginx has no access log,
+// no failover bookkeeping (max_fails=0), more workers and connections for
+// the C10K run, and one upstream per contender.
 var nginxConf = template.Must(template.New("nginx.conf").Parse(`# rendered by stickless bench/cmd/loadgen
 daemon off;
 master_process on;

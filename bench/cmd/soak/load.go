@@ -376,27 +376,40 @@ func (u *user) revoke() {
 	}
 }
 
-// probe is the prober: its own user reads and increments every 200 ms,
-// and records whether both succeeded; the fault table's recovery times come
-// from it.
+// probeUsers is the number of the prober's users: with Cluster, their
+// sessions fall on every shard (all three with 6 users, most of the time),
+// so that a fault of one shard shows in the probes.
+const probeUsers = 6
+
+// probe is the prober: every 250 ms each of its users reads and increments
+// its own session, and the round counts as a success only when every call
+// did; the fault table's recovery times come from it.
 func (l *load) probe(ctx context.Context) {
-	u := &user{l: &load{base: l.base, rec: newRecorder(), tr: l.tr}, name: "prober", a: l.client()}
+	quiet := &load{base: l.base, rec: newRecorder(), tr: l.tr} // not counted in the load's figures
+	var users []*user
+	for i := range probeUsers {
+		users = append(users, &user{l: quiet, name: fmt.Sprintf("prober%d", i), a: l.client()})
+	}
 	for ctx.Err() == nil {
 		at := time.Now()
-		ok := u.in || u.login(u.a)
-		u.in = ok
-		if ok {
-			r, got := u.l.do(u.a, "GET", "/api/session", "", "")
-			ok = got && r.code == 200 && strings.Contains(string(r.body), "user_name")
-		}
-		if ok {
-			r, got := u.l.do(u.a, "POST", "/api/incr", "application/json", `{"key":"p"}`)
-			ok = got && r.code == 200
-			if got && r.code == 401 {
-				u.in = false
+		all := true
+		for _, u := range users {
+			ok := u.in || u.login(u.a)
+			u.in = ok
+			if ok {
+				r, got := u.l.do(u.a, "GET", "/api/session", "", "")
+				ok = got && r.code == 200 && strings.Contains(string(r.body), "user_name")
 			}
+			if ok {
+				r, got := u.l.do(u.a, "POST", "/api/incr", "application/json", `{"key":"p"}`)
+				ok = got && r.code == 200
+				if got && r.code == 401 {
+					u.in = false
+				}
+			}
+			all = all && ok
 		}
-		l.rec.probed(probe{at: at, ok: ok})
-		sleep(ctx, 200*time.Millisecond)
+		l.rec.probed(probe{at: at, ok: all})
+		sleep(ctx, 250*time.Millisecond)
 	}
 }

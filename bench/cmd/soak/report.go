@@ -29,7 +29,7 @@ func buildReport(cfg config, mode topology.Mode, topo *topology.Topology, rec *r
 	case topology.Cluster:
 		b.WriteString(", 3 masters + 3 replicas (node timeout 5 s)")
 	}
-	b.WriteString(". A fault's row covers from 1 s before it to 2 s after the probes (a read and an increment every 200 ms) succeed 3 times in a row; \"service back\" is when they first succeeded after their last failure.")
+	b.WriteString(". A fault's row covers from 1 s before it to 2 s after the probes (6 users each reading and incrementing every 250 ms) succeed 3 times in a row; \"service back\" is when they first succeeded after their last failure.")
 	b.WriteString(" Repeat: `SOAK=" + cfg.duration.String() + " STICKLESS_REDIS_MODE=" + string(mode) + " make soak`.\n\n")
 
 	inFault := func(t time.Time) *fault {
