@@ -421,4 +421,9 @@ func TestReadAtMaxmemory(t *testing.T) {
 	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: map[string][]byte{"b": []byte("2")}}); err == nil {
 		t.Error("a new session at maxmemory was stored")
 	}
+	// An increment refused at maxmemory is a failure of the store (503),
+	// not a value that is not an integer (409).
+	if _, _, err := s.Incr(ctx, "full-redis", "n", 1, lim); err == nil || errors.Is(err, session.ErrNotInteger) {
+		t.Errorf("Incr at maxmemory: %v, want a store error", err)
+	}
 }

@@ -32,7 +32,7 @@ func aclRule(t *testing.T, password string) string {
 		switch {
 		case strings.HasPrefix(line, "user stickless "):
 			rule = line
-		case line == "user default off":
+		case strings.HasPrefix(line, "user default off"):
 			hasDefaultOff = true
 		}
 	}

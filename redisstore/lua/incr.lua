@@ -10,14 +10,20 @@
 -- Reply, always {code, value}, value a string: code 1 done, value the new
 -- integer in decimal (read back as stored: a Lua number would round past
 -- 2^53); 0 no live session; -1 too many fields, -2 too large, -3 not an
--- integer (or overflow), value Redis's message: nothing written.
+-- integer (or overflow), value Redis's message: nothing written. Any
+-- other refusal of the write (OOM, NOREPLICAS) is the script's error.
 local key, field = KEYS[1], ARGV[2]
 local now = now_ms()
 local a = live(key, now)
 if not a then return {0, ''} end
 local old = redis.call('HGET', key, field)
 local v = redis.pcall('HINCRBY', key, field, ARGV[3])
-if type(v) == 'table' and v.err then return {-3, v.err} end
+if type(v) == 'table' and v.err then
+  if string.find(v.err, 'not an integer', 1, true) or string.find(v.err, 'overflow', 1, true) then
+    return {-3, v.err}
+  end
+  return v -- OOM, NOREPLICAS...: Redis refused the write, an error of the store
+end
 v = redis.call('HGET', key, field)
 local max_size, max_fields = tonumber(ARGV[4]), tonumber(ARGV[5])
 -- Only a new field or a longer number can pass a limit.
