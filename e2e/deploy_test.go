@@ -57,9 +57,9 @@ func TestClusterScript(t *testing.T) {
 func testClusterScript(t *testing.T, bash, mode string) {
 	// The ports: nginx, Redis (six consecutive ones, and the same +10000
 	// for the Cluster bus and +20000 for the Sentinels), and three
-	// consecutive ones for i1..i3.
+	// consecutive ones for i1..i3 and three for their metrics.
 	httpPort, redisPort := testenv.FreePort(t), freeRedisRange(t)
-	base := freeRange(t, 3)
+	base := freeRange(t, 6) // i1..i3, then their metrics listeners
 	state := t.TempDir()
 	cmd := exec.Command(bash, filepath.Join(deployDir, "cluster.sh"))
 	cmd.Env = append(os.Environ(),
@@ -71,6 +71,7 @@ func testClusterScript(t *testing.T, bash, mode string) {
 		"STICKLESS_STATE_DIR="+state,
 		"STICKLESS_REDIS_URL=",
 		"STICKLESS_PROMETHEUS=0", // TestClusterPrometheus covers it
+		"STICKLESS_METRICS_PORT_BASE="+strconv.Itoa(base+3),
 	)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -245,23 +246,26 @@ func freeRedisRange(t *testing.T) int {
 	return 0
 }
 
-// freeRange returns the first of n consecutive ports of 127.0.0.1 that
-// were free a moment ago.
+// freeRange returns the first of n consecutive free ports, below the
+// kernel's ephemeral range (32768 and up): a port picked there can be taken,
+// between the check and the use, by any outgoing connection of the tests
+// that run meanwhile.
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
-	for range 50 {
-		p := testenv.FreePort(t)
-		if p+n > 65535 {
-			continue
+	free := func(p int) bool {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
 		}
+		ln.Close()
+		return true
+	}
+	// 12100 to 17000: clear of freeRedisRange's 7400-12000, 17400-22000
+	// and 27400-32000.
+	for p := 12100 + n*(os.Getpid()%500); p+n < 17000; p += n {
 		ok := true
-		for i := 1; i < n && ok; i++ {
-			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
+		for i := 0; i < n && ok; i++ {
+			ok = free(p + i)
 		}
 		if ok {
 			return p
