@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,8 @@ type load struct {
 	rec   *recorder
 	tr    *http.Transport
 	store *storage // nil: do not look into Redis
+
+	clients atomic.Int64 // browsers made, for their loopback addresses
 }
 
 func newLoad(base string, rec *recorder) *load {
@@ -33,11 +36,20 @@ func newLoad(base string, rec *recorder) *load {
 	}}
 }
 
-// client returns a new browser: its own cookie jar, no redirects followed.
+// client returns a new browser: its own cookie jar, no redirects
+// followed, and its own loopback address (127.2.x.y), as every user has an
+// address of their own: the per-address rate and connection limits of
+// deploy/nginx.conf then see one user per address, not 300 users as one
+// client.
 func (l *load) client() *http.Client {
 	jar, _ := cookiejar.New(nil)
+	n := l.clients.Add(1)
+	ip := net.IPv4(127, 2, byte(n/250), byte(n%250+1))
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}
+	tr := l.tr.Clone()
+	tr.DialContext = d.DialContext
 	return &http.Client{
-		Transport:     l.tr,
+		Transport:     tr,
 		Jar:           jar,
 		Timeout:       20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
