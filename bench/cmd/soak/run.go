@@ -48,8 +48,8 @@ func Run(ctx context.Context, args []string) error {
 	}
 
 	bin := filepath.Join(dir, "whatsup")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/whatsup")
-	build.Dir = root
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join(root, "cmd", "whatsup") // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building cmd/whatsup: %v\n%s", err, out)
 	}
