@@ -37,6 +37,7 @@ type options struct {
 	headerTimeout   time.Duration
 	reauth          time.Duration
 	clientCache     bool
+	waitReplicas    int
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 	accessLog       bool
 	writeStatic     string
@@ -55,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.absoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "end a session this long after login")
 	fs.DurationVar(&o.storeTimeout, "store-timeout", session.DefaultStoreTimeout, "bound on every session store call")
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
+	fs.IntVar(&o.waitReplicas, "wait-replicas", 0, "with -redis: a logout or revoke waits (up to 500 ms) until this many replicas have it, so that a failover cannot bring the session back (redisstore.Options.WaitReplicas)")
 	fs.BoolVar(&o.clientCache, "client-cache", false, "with -redis: serve reads of unchanged sessions from a client-side cache (redisstore.Options.ClientCache)")
 	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
@@ -131,6 +133,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer stopMetrics()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
+	if o.waitReplicas > 0 {
+		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
+	}
 	if o.clientCache && metrics != nil {
 		ropts.OnCacheRead = metrics.CacheRead
 	}

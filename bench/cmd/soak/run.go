@@ -67,6 +67,7 @@ func Run(ctx context.Context, args []string) error {
 		AppPassword:   randHex(),
 		Instances:     3,
 		AppBin:        bin,
+		AppFlags:      appFlags(mode),
 		Secrets:       secrets,
 		Logf:          logf,
 	})
@@ -120,4 +121,14 @@ func randHex() string {
 	b := make([]byte, 24)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// appFlags are the instances' extra flags: with replicas, a logout or
+// revoke waits until one replica has it (redisstore's WaitReplicas), so that
+// a failover cannot bring a logged-out session back.
+func appFlags(mode topology.Mode) []string {
+	if mode == topology.Standalone {
+		return nil
+	}
+	return []string{"-wait-replicas", "1"}
 }
