@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
+
+	"github.com/stickless/stickless/internal/logthrottle"
 )
 
 // Observer receives what a Manager sees, for metrics. Every field may be nil.
@@ -87,8 +88,8 @@ type observing struct {
 	Observer
 	audit   *slog.Logger // nil: no audit records
 	addr    func(*http.Request) string
-	forged  logLimiter
-	failing logLimiter
+	forged  *logthrottle.Limiter
+	failing *logthrottle.Limiter
 }
 
 func (o *observing) init(cfg Config) {
@@ -98,7 +99,7 @@ func (o *observing) init(cfg Config) {
 	if o.addr == nil {
 		o.addr = remoteHost
 	}
-	o.forged.every, o.failing.every = logInterval, logInterval
+	o.forged, o.failing = logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval)
 }
 
 // errNotFound is returned by the funcs that Manager.call runs when the
@@ -163,7 +164,8 @@ func (o *observing) unavailable() {
 // storeFailed logs a failed store call on logger, at most once per
 // logInterval, with the count of failures since the last record.
 func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op string, err error) {
-	if n, ok := o.failing.allow(time.Now()); ok {
+	if ok, suppressed := o.failing.Allow(); ok {
+		n := suppressed + 1 // this failure included
 		logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err),
 			slog.Int64("count", n), slog.Duration("interval", logInterval))
 	}
@@ -181,7 +183,8 @@ func (o *observing) noCookie(ctx context.Context, r *http.Request, n int) {
 	if o.audit == nil {
 		return
 	}
-	if count, ok := o.forged.allow(time.Now()); ok {
+	if ok, suppressed := o.forged.Allow(); ok {
+		count := suppressed + 1 // this cookie included
 		o.audit.LogAttrs(ctx, slog.LevelWarn, "forged_cookies", slog.Int64("count", count),
 			slog.Duration("interval", logInterval), slog.String("client", o.addr(r)), slog.String("user_agent", r.UserAgent()))
 	}
@@ -256,25 +259,6 @@ func remoteHost(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
-}
-
-// logLimiter lets one record through per interval and counts the events
-// in between. It takes no lock: a counter and the next time allowed.
-type logLimiter struct {
-	every time.Duration
-	n     atomic.Int64
-	next  atomic.Int64 // unix nanoseconds before which nothing is logged
-}
-
-// allow counts one event at now and reports whether to log it, with the
-// number of events since the last record (this one included).
-func (l *logLimiter) allow(now time.Time) (int64, bool) {
-	l.n.Add(1)
-	t, next := now.UnixNano(), l.next.Load()
-	if t < next || !l.next.CompareAndSwap(next, t+int64(l.every)) {
-		return 0, false
-	}
-	return l.n.Swap(0), true
 }
 
 // evicted reports a session ended to keep user within

@@ -1,4 +1,5 @@
-// Package logthrottle keeps a repeated log line from flooding a log: at most
+// Package logthrottle (standard library only, so that the session core may
+// use it) keeps a repeated log line from flooding a log: at most
 // one line per interval for each message, and the next line that passes
 // carries the count of those suppressed meanwhile.
 //
