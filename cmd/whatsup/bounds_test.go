@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/session"
 )
 
 // TestStoragePerAccountIsBounded: one user logs in 30 times on Redis, and
@@ -65,5 +73,53 @@ func TestStoragePerAccountIsBounded(t *testing.T) {
 		if strings.Contains(r.body, `"more"`) {
 			t.Fatal("a refused write was stored")
 		}
+	}
+}
+
+// loadCounter is the embedded store, counting its Load calls.
+type loadCounter struct {
+	*memstore.Store
+	loads atomic.Int64
+}
+
+func (c *loadCounter) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, key, lim)
+}
+
+// TestHealthzCostsOneStoreCallPerSecond: 300 anonymous GET /healthz, 30 at
+// a time, cost the store at most one call per second that they took (plus
+// the first), and each answers ok.
+func TestHealthzCostsOneStoreCallPerSecond(t *testing.T) {
+	st := &loadCounter{Store: memstore.New(memstore.Options{})}
+	t.Cleanup(func() { st.Close() })
+	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true})
+	srv := httptest.NewServer(newApp(m, "test-1").handler())
+	t.Cleanup(srv.Close)
+	d := &demo{t: t, srv: srv, store: st.Store}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 30 {
+		wg.Go(func() {
+			c := d.client()
+			for range 10 {
+				if r := d.do(c, "GET", "/healthz", "", ""); r.code != http.StatusOK || r.body != "ok\n" {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	loads := st.loads.Load()
+	allowed := int64(took/healthEvery) + 1
+	t.Logf("300 health checks in %v: %d store calls", took.Round(time.Millisecond), loads)
+	if bad.Load() > 0 {
+		t.Errorf("%d health checks did not answer ok", bad.Load())
+	}
+	if loads < 1 || loads > allowed {
+		t.Errorf("300 health checks in %v made %d store calls, want 1 to %d (one per second)", took, loads, allowed)
 	}
 }
