@@ -204,7 +204,7 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 	}
 	var n int
 	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
-		n, err = ix.DestroyUser(ctx, user)
+		n, err = ix.DestroyUser(ctx, user, "")
 		return err
 	})
 	if err == nil {

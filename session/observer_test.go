@@ -55,7 +55,7 @@ func TestObserver(t *testing.T) {
 	// increment.
 	routes := map[string]http.HandlerFunc{"POST /incr-after-logout": func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		h.mem.DestroyUser(r.Context(), s.User())
+		h.mem.DestroyUser(r.Context(), s.User(), "")
 		if _, err := s.Incr(r.Context(), "n", 1); err != session.ErrGone {
 			http.Error(w, fmt.Sprint(err), 500)
 		}
