@@ -43,6 +43,7 @@
 package prom
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -158,7 +159,7 @@ func (m *Metrics) Observer() session.Observer {
 	}
 }
 
-func (m *Metrics) request(outcome string) {
+func (m *Metrics) request(_ context.Context, outcome string) {
 	if c, ok := m.byOutcome[outcome]; ok {
 		c.Inc()
 		return
@@ -166,7 +167,7 @@ func (m *Metrics) request(outcome string) {
 	m.requests.WithLabelValues(outcome).Inc()
 }
 
-func (m *Metrics) storeCall(op, result string, d time.Duration) {
+func (m *Metrics) storeCall(_ context.Context, op, result string, d time.Duration) {
 	i := 0
 	switch result {
 	case "ok":
@@ -185,7 +186,7 @@ func (m *Metrics) storeCall(op, result string, d time.Duration) {
 	m.store.WithLabelValues(op, result).Observe(d.Seconds())
 }
 
-func (m *Metrics) event(e string) {
+func (m *Metrics) event(_ context.Context, e string) {
 	if c, ok := m.byEvent[e]; ok {
 		c.Inc()
 		return

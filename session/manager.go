@@ -126,12 +126,12 @@ func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Contex
 	start := m.ob.start()
 	err := f(cctx)
 	cancel()
-	err = m.ob.storeCall(op, start, err)
+	err = m.ob.storeCall(ctx, op, start, err)
 	switch {
 	case err == nil || errors.Is(err, ErrNotInteger):
 		return err
 	case errors.Is(err, ErrTooLarge):
-		m.ob.event(eventTooLarge)
+		m.ob.event(ctx, eventTooLarge)
 		return err
 	}
 	m.ob.storeFailed(ctx, m.cfg.Logger, op, err)

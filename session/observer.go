@@ -11,11 +11,18 @@ import (
 	"github.com/stickless/stickless/internal/logthrottle"
 )
 
-// Observer receives what a Manager sees, for metrics. Every field may be nil.
-// The funcs are called on the request path, synchronously: they must be
-// fast, safe for concurrent use and must not block. String arguments are
-// package constants (listed below), so an implementation can map them to
+// Observer receives what a Manager sees, for metrics and traces. Every field
+// may be nil. The funcs are called on the request path, synchronously: they
+// must be fast, safe for concurrent use and must not block. String arguments
+// are package constants (listed below), so an implementation can map them to
 // pre-built label values without allocating.
+//
+// The ctx of Request, StoreCall and Event is the context of the call that
+// led to them: the request's inside [Manager.Handler] (so it carries the
+// request's trace span, if any), the caller's for [Manager.Revoke] and the
+// other calls made outside a request, and a background context for the
+// batched liveness checks behind [Session.Done]. An Observer reads values
+// from it and never keeps it.
 //
 // Request is called once per request whose session was loaded, with what
 // its cookie led to:
@@ -31,12 +38,13 @@ import (
 //
 // StoreCall is called after every store call with its name as op ("Load";
 // "Create", "Update" or "Renew" for the three writes of Store.Save;
-// "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser"), its
+// "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser", and
+// "Live" for the batched checks behind [Session.Done]), its
 // result ("ok", also when the store refused a change
 // with ErrTooLarge or ErrNotInteger; "not_found" when Load, an update or
 // renewal by Save, Incr or CompareAndSwap found no live session;
 // "unavailable" when the call failed or passed StoreTimeout) and its
-// duration.
+// duration; the call began d before StoreCall is called.
 //
 // Event is called once per event:
 //   - "created": a new session was stored;
@@ -52,9 +60,9 @@ import (
 // Unavailable is called for every 503 that the middleware or
 // [Manager.Unavailable] answers.
 type Observer struct {
-	Request     func(outcome string)
-	StoreCall   func(op, result string, d time.Duration)
-	Event       func(e string)
+	Request     func(ctx context.Context, outcome string)
+	StoreCall   func(ctx context.Context, op, result string, d time.Duration)
+	Event       func(ctx context.Context, e string)
 	Unavailable func()
 }
 
@@ -118,7 +126,7 @@ func notFound(found bool, err error) error {
 
 // storeCall reports one store call that began at start (zero when no
 // StoreCall is set) and returns err with errNotFound mapped to nil.
-func (o *observing) storeCall(op string, start time.Time, err error) error {
+func (o *observing) storeCall(ctx context.Context, op string, start time.Time, err error) error {
 	result := resultOK
 	switch {
 	case err == nil:
@@ -130,7 +138,7 @@ func (o *observing) storeCall(op string, start time.Time, err error) error {
 		result = resultUnavailable
 	}
 	if o.StoreCall != nil {
-		o.StoreCall(op, result, time.Since(start))
+		o.StoreCall(ctx, op, result, time.Since(start))
 	}
 	return err
 }
@@ -143,15 +151,15 @@ func (o *observing) start() time.Time {
 	return time.Now()
 }
 
-func (o *observing) request(outcome string) {
+func (o *observing) request(ctx context.Context, outcome string) {
 	if o.Request != nil {
-		o.Request(outcome)
+		o.Request(ctx, outcome)
 	}
 }
 
-func (o *observing) event(e string) {
+func (o *observing) event(ctx context.Context, e string) {
 	if o.Event != nil {
-		o.Event(e)
+		o.Event(ctx, e)
 	}
 }
 
@@ -176,10 +184,10 @@ func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op str
 // once per logInterval, with their count.
 func (o *observing) noCookie(ctx context.Context, r *http.Request, n int) {
 	if n == 0 {
-		o.request(outcomeNone)
+		o.request(ctx, outcomeNone)
 		return
 	}
-	o.request(outcomeInvalid)
+	o.request(ctx, outcomeInvalid)
 	if o.audit == nil {
 		return
 	}
@@ -214,14 +222,14 @@ func (s *Session) saved(ctx context.Context, w *Write) {
 	o := &s.m.ob
 	created, renewed := w.Create, w.From != ""
 	if created {
-		o.event(eventCreated)
+		o.event(ctx, eventCreated)
 	}
 	if renewed {
-		o.event(eventRenewed)
+		o.event(ctx, eventRenewed)
 	}
 	switch {
 	case w.Login && w.User != "":
-		o.event(eventLogin)
+		o.event(ctx, eventLogin)
 		o.record(ctx, s.req, "login", w.User, Handle(w.Key), slog.Bool("renewed", renewed))
 	case renewed:
 		o.record(ctx, s.req, "renew", s.user, Handle(w.Key))
@@ -231,7 +239,7 @@ func (s *Session) saved(ctx context.Context, w *Write) {
 // destroyed reports a session destroyed by Session.Destroy; user is the
 // user it was bound to ("" for an anonymous one, which has no audit record).
 func (s *Session) destroyed(ctx context.Context, key, user string) {
-	s.m.ob.event(eventDestroyed)
+	s.m.ob.event(ctx, eventDestroyed)
 	if user != "" {
 		s.m.ob.record(ctx, s.req, "logout", user, Handle(key))
 	}
@@ -243,7 +251,7 @@ func (s *Session) destroyed(ctx context.Context, key, user string) {
 // whoever revoked.
 func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
 	for range n {
-		m.ob.event(eventRevoked)
+		m.ob.event(ctx, eventRevoked)
 	}
 	r := requestOf(ctx)
 	if handle != "" {
@@ -264,7 +272,7 @@ func remoteHost(r *http.Request) string {
 // evicted reports a session ended to keep user within
 // Config.MaxSessionsPerUser.
 func (m *Manager) evicted(ctx context.Context, user, handle string) {
-	m.ob.event(eventEvicted)
+	m.ob.event(ctx, eventEvicted)
 	m.ob.record(ctx, requestOf(ctx), "evict", user, handle)
 }
 

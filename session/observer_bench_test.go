@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,7 @@ type counters struct {
 
 func (c *counters) observer() session.Observer {
 	return session.Observer{
-		Request: func(o string) {
+		Request: func(_ context.Context, o string) {
 			i := 0
 			switch o {
 			case "invalid":
@@ -37,7 +38,7 @@ func (c *counters) observer() session.Observer {
 			}
 			c.requests[i].Add(1)
 		},
-		StoreCall: func(op, result string, d time.Duration) {
+		StoreCall: func(_ context.Context, op, result string, d time.Duration) {
 			i := 0
 			switch result {
 			case "not_found":
@@ -48,7 +49,7 @@ func (c *counters) observer() session.Observer {
 			c.store[i].Add(1)
 			c.nanos.Add(int64(d))
 		},
-		Event:       func(string) { c.events.Add(1) },
+		Event:       func(context.Context, string) { c.events.Add(1) },
 		Unavailable: func() { c.down.Add(1) },
 	}
 }

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
 
@@ -27,14 +29,14 @@ func (t *tally) add(k string) { t.mu.Lock(); t.counts[k]++; t.mu.Unlock() }
 
 func (t *tally) observer() session.Observer {
 	return session.Observer{
-		Request: func(o string) { t.add("request/" + o) },
-		StoreCall: func(op, result string, d time.Duration) {
+		Request: func(_ context.Context, o string) { t.add("request/" + o) },
+		StoreCall: func(_ context.Context, op, result string, d time.Duration) {
 			if d < 0 {
 				t.add("negative duration")
 			}
 			t.add("store/" + op + "/" + result)
 		},
-		Event:       func(e string) { t.add("event/" + e) },
+		Event:       func(_ context.Context, e string) { t.add("event/" + e) },
 		Unavailable: func() { t.add("unavailable") },
 	}
 }
@@ -277,5 +279,52 @@ func TestAuditLogOff(t *testing.T) {
 	c.do("POST", "/revoke-all").must(t, 200, "1")
 	if strings.Contains(h.appLog.String(), "login") {
 		t.Errorf("audit records went to Config.Logger:\n%s", h.appLog)
+	}
+}
+
+// TestObserverContext checks that the Observer gets the context of the
+// call that led to each report: the request's inside Manager.Handler (a
+// tracer finds the request's span there), the caller's outside a request.
+func TestObserverContext(t *testing.T) {
+	type mark struct{}
+	var mu sync.Mutex
+	seen := map[string]any{} // what -> the mark its ctx carried
+	note := func(ctx context.Context, what string) {
+		mu.Lock()
+		seen[what] = ctx.Value(mark{})
+		mu.Unlock()
+	}
+	m := session.New(memstore.New(memstore.Options{}), session.Config{Keys: [][]byte{exampleKey}, Observer: session.Observer{
+		Request:   func(ctx context.Context, o string) { note(ctx, "request/"+o) },
+		StoreCall: func(ctx context.Context, op, _ string, _ time.Duration) { note(ctx, "store/"+op) },
+		Event:     func(ctx context.Context, e string) { note(ctx, "event/"+e) },
+	}})
+	app := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Login("ann"); err != nil {
+			t.Error(err)
+		}
+	}))
+	// Outer middleware, as a tracer's would be, marks the request's context.
+	marked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mark{}, "request")))
+	})
+	resp := serve(marked, "GET", "/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	if _, err := m.RevokeAll(context.WithValue(context.Background(), mark{}, "caller"), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"request/none": "request", "store/UserSessions": "request", "store/Create": "request",
+		"event/created": "request", "event/login": "request", "store/DestroyUser": "caller", "event/revoked": "caller"}
+	mu.Lock()
+	defer mu.Unlock()
+	for what, w := range want {
+		if got, ok := seen[what]; !ok {
+			t.Errorf("%s: not reported (reports: %v)", what, seen)
+		} else if got != w {
+			t.Errorf("%s: its ctx carried %v, want the %v's", what, got, w)
+		}
 	}
 }

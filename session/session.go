@@ -125,14 +125,14 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		s.m.ob.request(outcomeMissing)
+		s.m.ob.request(ctx, outcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
-	s.m.ob.request(outcomeLive)
+	s.m.ob.request(ctx, outcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -308,7 +308,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		fields++
 	}
 	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
-		s.m.ob.event(eventTooLarge)
+		s.m.ob.event(s.ctx, eventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
