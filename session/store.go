@@ -119,14 +119,14 @@ type Write struct {
 }
 
 // kind names the write for logs and metrics.
-func (w *Write) kind() string {
+func (w *Write) kind() Op {
 	switch {
 	case w.Create:
-		return "Create"
+		return OpCreate
 	case w.From != "":
-		return "Renew"
+		return OpRenew
 	}
-	return "Update"
+	return OpUpdate
 }
 
 // Record is one stored session as a store returns it.
