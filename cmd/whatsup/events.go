@@ -175,7 +175,7 @@ func (a *app) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s := session.FromContext(ctx)
 	if err := s.Load(ctx); err != nil {
-		a.m.Unavailable(w)
+		session.Error(w, r, err)
 		return
 	}
 	user, handle := s.User(), s.Handle()
@@ -197,7 +197,7 @@ func (a *app) events(w http.ResponseWriter, r *http.Request) {
 	defer a.streams.caps.release(handle, user)
 	done, stop, err := a.streams.watch(ctx, s)
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	defer stop()
