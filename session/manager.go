@@ -69,21 +69,23 @@ type ctxKey struct{}
 // with [FromContext]. The session is loaded lazily: a request that never
 // touches it costs no store call. Changes are saved before the response
 // headers are written (the body is not buffered); a store that cannot answer
-// turns the response into a 503 with Retry-After.
+// turns the response into a 503 with Retry-After (Config.ErrorFunc).
+//
+// A handler that panics, http.ErrAbortHandler included, leaves nothing
+// behind: the changes it had not saved yet are dropped (the headers of a
+// panicking handler never go out, and a half-done request must not write
+// half its changes), and the watch of [Session.Done] ends.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := &Session{m: m, req: r}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.ctx = r.Context()
 		rw := &responseWriter{ResponseWriter: w, s: s}
+		returned := false
+		defer func() { s.end(!returned) }()
 		next.ServeHTTP(rw, r)
 		rw.finish()
-		s.mu.Lock()
-		watched := s.watched
-		s.mu.Unlock()
-		if watched != "" {
-			m.watch.release(watched)
-		}
+		returned = true
 	})
 }
 
