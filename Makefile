@@ -8,10 +8,11 @@
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 # The modules of this repository: the library at the root, and those whose
-# heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
-# must stay out of the library's module graph. The demo, cmd/whatsup, is
-# one of them: it serves Prometheus metrics through prom.
-MODULES ?= . e2e bench prom cmd/whatsup examples
+# heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus,
+# OpenTelemetry) must stay out of the library's module graph. The demo,
+# cmd/whatsup, is one of them: it serves Prometheus metrics through prom and
+# exports traces through otelsession.
+MODULES ?= . e2e bench prom otelsession cmd/whatsup examples
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test lint deps build
@@ -29,7 +30,8 @@ deps:
 test: deps lint
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
-	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
+	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../otelsession && $(GO) test $(TESTFLAGS) ./... && \
+	  cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
 	( cd examples && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
 	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$ex -eq 0 ] && [ $$e -eq 0 ]
 
