@@ -132,6 +132,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopMetrics()
+	tp, stopTracing, err := o.ops.startTracing(o.instance, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
@@ -152,14 +157,14 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		AbsoluteTimeout: o.absoluteTimeout,
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
-	}, log, metrics))
+	}, log, metrics, tp))
 	a := newApp(m, o.instance)
 	a.reauth = o.reauth
 	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)
 	}
-	srv := newServer(o, handler, log)
+	srv := newServer(o, traced(handler, tp), log)
 	srv.RegisterOnShutdown(a.closeStreams)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
