@@ -26,8 +26,9 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom, cmd/whatsup and examples modules' tests (examples: chi, gin, echo
-# and the README's quick start) are short and run after the library's.
+# prom, otelsession, cmd/whatsup and examples modules' tests (examples: chi, gin, echo
+# and the README's quick start; examples/internal/docblocks compiles every
+# Go block of README.md and docs/) are short and run after the library's.
 test: deps lint rules
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \

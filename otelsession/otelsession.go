@@ -43,7 +43,6 @@ package otelsession
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/stickless/stickless/session"
@@ -80,53 +79,66 @@ func New(opts Options) session.Observer {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	t := &tracer{tracer: tp.Tracer(ScopeName)}
+	t := &tracer{tracer: tp.Tracer(ScopeName), ops: map[session.Op]*opSpans{},
+		outcomes: map[session.Outcome]attribute.KeyValue{}, events: map[session.Event]string{}}
+	for _, op := range session.Ops() {
+		t.ops[op] = newOpSpans(op)
+	}
+	for _, o := range session.Outcomes() {
+		t.outcomes[o] = OutcomeKey.String(string(o))
+	}
+	for _, e := range session.Events() {
+		t.events[e] = eventName(e)
+	}
 	return session.Observer{Request: t.request, StoreCall: t.storeCall, Event: t.event}
 }
 
+// tracer holds, per label value, what a report needs, built by New so that
+// reports do not allocate for it; the maps are read-only after New. A
+// value that New does not know (from a later stickless) is built on the
+// fly.
 type tracer struct {
-	tracer trace.Tracer
-	// Per label value, what a report needs, built on first use so that
-	// later reports do not allocate.
-	ops      sync.Map // op -> *opSpan
-	outcomes sync.Map // outcome -> attribute.KeyValue
-	events   sync.Map // event -> string (the event's name)
+	tracer   trace.Tracer
+	ops      map[session.Op]*opSpans
+	outcomes map[session.Outcome]attribute.KeyValue
+	events   map[session.Event]string
 }
 
-// opSpan is the name and the start options of the spans of one op, by
+// opSpans are the name and the start options of the spans of one op, by
 // result.
-type opSpan struct {
-	name    string
-	byRes   sync.Map // result -> []trace.SpanStartOption
-	attrsOp attribute.KeyValue
+type opSpans struct {
+	name  string
+	byRes map[session.Result][]trace.SpanStartOption
 }
 
-func (t *tracer) op(op string) *opSpan {
-	if v, ok := t.ops.Load(op); ok {
-		return v.(*opSpan)
+func newOpSpans(op session.Op) *opSpans {
+	o := &opSpans{name: "stickless.store." + string(op), byRes: map[session.Result][]trace.SpanStartOption{}}
+	for _, r := range session.Results() {
+		o.byRes[r] = startOptions(op, r)
 	}
-	v, _ := t.ops.LoadOrStore(op, &opSpan{name: "stickless.store." + op, attrsOp: OperationKey.String(op)})
-	return v.(*opSpan)
+	return o
 }
 
-func (o *opSpan) options(result string) []trace.SpanStartOption {
-	if v, ok := o.byRes.Load(result); ok {
-		return v.([]trace.SpanStartOption)
-	}
-	opts := []trace.SpanStartOption{
+func startOptions(op session.Op, r session.Result) []trace.SpanStartOption {
+	return []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(o.attrsOp, ResultKey.String(result)),
-		nil, // the start time, set per call on a copy
+		trace.WithAttributes(OperationKey.String(string(op)), ResultKey.String(string(r))),
 	}
-	v, _ := o.byRes.LoadOrStore(result, opts)
-	return v.([]trace.SpanStartOption)
 }
+
+func eventName(e session.Event) string { return "stickless.session." + string(e) }
 
 // storeCall records a span that began d ago and ends now.
-func (t *tracer) storeCall(ctx context.Context, op, result string, d time.Duration) {
+func (t *tracer) storeCall(ctx context.Context, op session.Op, result session.Result, d time.Duration) {
 	end := time.Now()
-	o := t.op(op)
-	base := o.options(result)
+	o, ok := t.ops[op]
+	if !ok {
+		o = newOpSpans(op)
+	}
+	base, ok := o.byRes[result]
+	if !ok {
+		base = startOptions(op, result)
+	}
 	var opts [3]trace.SpanStartOption
 	copy(opts[:], base)
 	opts[2] = trace.WithTimestamp(end.Add(-d))
@@ -134,32 +146,32 @@ func (t *tracer) storeCall(ctx context.Context, op, result string, d time.Durati
 	if !span.IsRecording() {
 		return // nothing to end: spare the end's options
 	}
-	if result == "unavailable" {
+	if result == session.ResultUnavailable {
 		span.SetStatus(codes.Error, "session store unavailable")
 	}
 	span.End(trace.WithTimestamp(end))
 }
 
-func (t *tracer) request(ctx context.Context, outcome string) {
+func (t *tracer) request(ctx context.Context, outcome session.Outcome) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
-	v, ok := t.outcomes.Load(outcome)
+	kv, ok := t.outcomes[outcome]
 	if !ok {
-		v, _ = t.outcomes.LoadOrStore(outcome, OutcomeKey.String(outcome))
+		kv = OutcomeKey.String(string(outcome))
 	}
-	span.SetAttributes(v.(attribute.KeyValue))
+	span.SetAttributes(kv)
 }
 
-func (t *tracer) event(ctx context.Context, e string) {
+func (t *tracer) event(ctx context.Context, e session.Event) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
-	v, ok := t.events.Load(e)
+	name, ok := t.events[e]
 	if !ok {
-		v, _ = t.events.LoadOrStore(e, "stickless.session."+e)
+		name = eventName(e)
 	}
-	span.AddEvent(v.(string))
+	span.AddEvent(name)
 }

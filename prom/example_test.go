@@ -22,7 +22,7 @@ func ExampleNew() {
 	cfg.Observer.Request(ctx, "invalid")
 	cfg.Observer.Request(ctx, "invalid")
 	cfg.Observer.Request(ctx, "live")
-	cfg.Observer.StoreCall(ctx, "Load", "ok", 300*time.Microsecond)
+	cfg.Observer.StoreCall(ctx, session.OpLoad, session.ResultOK, 300*time.Microsecond)
 
 	// The scrape, as prom.Handler serves it on /metrics.
 	rec := httptest.NewRecorder()

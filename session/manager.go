@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -24,12 +23,18 @@ type Manager struct {
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
 // the safe defaults except for Keys, which must be set. New panics, with a
-// message that starts with "session:", when store is nil or cfg cannot work.
+// message that starts with "session:", when store is nil or cfg cannot work
+// ([Config.Validate] returns that error instead). It logs the fingerprint
+// of each signing key ([KeyFingerprint]) to Config.Logger at INFO, so that
+// an operator can see whether instances share their keys.
 func New(store Store, cfg Config) *Manager {
 	if store == nil {
 		panic("session: New: nil Store")
 	}
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		panic(err.Error())
+	}
 	m := &Manager{
 		store: store,
 		cfg:   cfg,
@@ -39,6 +44,11 @@ func New(store Store, cfg Config) *Manager {
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.ob.init(cfg)
 	m.watch.m = m
+	fingerprints := make([]string, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		fingerprints[i] = KeyFingerprint(k)
+	}
+	cfg.Logger.Info("session: signing keys", "fingerprints", fingerprints, "signing", fingerprints[0])
 	return m
 }
 
@@ -89,35 +99,11 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
-// unavailable writes the 503 answered when the store cannot answer: a plain
-// message, never the store's own error text.
-func (m *Manager) unavailable(w http.ResponseWriter) {
-	m.ob.unavailable()
-	h := w.Header()
-	// Drop what described the handler's own answer; keep headers such as
-	// X-Request-Id or security headers that outer middleware set.
-	for _, k := range replacedHeaders {
-		delete(h, k)
-	}
-	secs := int64((m.cfg.RetryAfter + time.Second - 1) / time.Second)
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	w.Write([]byte("503 Service Unavailable: the session store is not answering; please retry shortly.\n"))
-}
-
-// replacedHeaders are the headers of a handler's answer that do not fit
-// the 503 that replaces it.
-var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "Content-Encoding",
-	"Content-Disposition", "Content-Language", "Location", "Etag", "Last-Modified", "Refresh", "Cache-Control", "Expires"}
-
 // call runs f with the store timeout. It is where the store's errors get
 // their meaning, once for every store: ErrTooLarge and ErrNotInteger
 // refuse one call and come back as they are; every other failure is
 // logged and wrapped in ErrStoreUnavailable.
-func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
+func (m *Manager) call(ctx context.Context, op Op, f func(ctx context.Context) error) error {
 	// The store call is bounded by StoreTimeout alone, not by the request:
 	// it does not register with the request's cancellation (one map insert
 	// and delete under a lock per call), and a client that leaves does not
@@ -131,7 +117,7 @@ func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Contex
 	case err == nil || errors.Is(err, ErrNotInteger):
 		return err
 	case errors.Is(err, ErrTooLarge):
-		m.ob.event(ctx, eventTooLarge)
+		m.ob.event(ctx, EventTooLarge)
 		return err
 	}
 	m.ob.storeFailed(ctx, m.cfg.Logger, op, err)
@@ -179,7 +165,7 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 	}
 	for _, us := range list {
 		if us.User == user && Handle(us.Key) == handle {
-			err := m.call(ctx, "Destroy", func(ctx context.Context) error {
+			err := m.call(ctx, OpDestroy, func(ctx context.Context) error {
 				return m.store.Destroy(ctx, us.Key)
 			})
 			if err == nil {
@@ -203,8 +189,8 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 		return 0, errNoUserIndex
 	}
 	var n int
-	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
-		n, err = ix.DestroyUser(ctx, user)
+	err := m.call(ctx, OpDestroyUser, func(ctx context.Context) (err error) {
+		n, err = ix.DestroyUser(ctx, user, "")
 		return err
 	})
 	if err == nil {
@@ -216,7 +202,7 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 // Healthy reports whether the store answers, by loading a key that cannot
 // exist. It is meant for health checks.
 func (m *Manager) Healthy(ctx context.Context) error {
-	return m.call(ctx, "Load", func(ctx context.Context) error {
+	return m.call(ctx, OpLoad, func(ctx context.Context) error {
 		_, _, err := m.store.Load(ctx, "health-check", m.lim)
 		return err
 	})
@@ -229,7 +215,7 @@ func (m *Manager) userSessions(ctx context.Context, user string) ([]UserSession,
 		return nil, errNoUserIndex
 	}
 	var list []UserSession
-	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
+	err := m.call(ctx, OpUserSessions, func(ctx context.Context) (err error) {
 		list, err = ix.UserSessions(ctx, user)
 		return err
 	})
@@ -258,7 +244,7 @@ func (m *Manager) evict(ctx context.Context, user, keep string) error {
 		if us.Key == keep {
 			continue
 		}
-		if err := m.call(ctx, "Destroy", func(ctx context.Context) error {
+		if err := m.call(ctx, OpDestroy, func(ctx context.Context) error {
 			return m.store.Destroy(ctx, us.Key)
 		}); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,15 +30,31 @@ func (t *tally) add(k string) { t.mu.Lock(); t.counts[k]++; t.mu.Unlock() }
 
 func (t *tally) observer() session.Observer {
 	return session.Observer{
-		Request: func(_ context.Context, o string) { t.add("request/" + o) },
-		StoreCall: func(_ context.Context, op, result string, d time.Duration) {
+		Request: func(_ context.Context, o session.Outcome) {
+			listed(t, session.Outcomes(), o)
+			t.add("request/" + string(o))
+		},
+		StoreCall: func(_ context.Context, op session.Op, result session.Result, d time.Duration) {
 			if d < 0 {
 				t.add("negative duration")
 			}
-			t.add("store/" + op + "/" + result)
+			listed(t, session.Ops(), op)
+			listed(t, session.Results(), result)
+			t.add("store/" + string(op) + "/" + string(result))
 		},
-		Event:       func(_ context.Context, e string) { t.add("event/" + e) },
+		Event: func(_ context.Context, e session.Event) {
+			listed(t, session.Events(), e)
+			t.add("event/" + string(e))
+		},
 		Unavailable: func() { t.add("unavailable") },
+	}
+}
+
+// listed counts a value that its list (session.Ops and the others) does
+// not hold, so that a test's exact counts fail on it.
+func listed[T ~string](t *tally, list []T, v T) {
+	if !slices.Contains(list, v) {
+		t.add("unlisted " + string(v))
 	}
 }
 
@@ -57,7 +74,7 @@ func TestObserver(t *testing.T) {
 	// increment.
 	routes := map[string]http.HandlerFunc{"POST /incr-after-logout": func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		h.mem.DestroyUser(r.Context(), s.User())
+		h.mem.DestroyUser(r.Context(), s.User(), "")
 		if _, err := s.Incr(r.Context(), "n", 1); err != session.ErrGone {
 			http.Error(w, fmt.Sprint(err), 500)
 		}
@@ -295,9 +312,11 @@ func TestObserverContext(t *testing.T) {
 		mu.Unlock()
 	}
 	m := session.New(memstore.New(memstore.Options{}), session.Config{Keys: [][]byte{exampleKey}, Observer: session.Observer{
-		Request:   func(ctx context.Context, o string) { note(ctx, "request/"+o) },
-		StoreCall: func(ctx context.Context, op, _ string, _ time.Duration) { note(ctx, "store/"+op) },
-		Event:     func(ctx context.Context, e string) { note(ctx, "event/"+e) },
+		Request: func(ctx context.Context, o session.Outcome) { note(ctx, "request/"+string(o)) },
+		StoreCall: func(ctx context.Context, op session.Op, _ session.Result, _ time.Duration) {
+			note(ctx, "store/"+string(op))
+		},
+		Event: func(ctx context.Context, e session.Event) { note(ctx, "event/"+string(e)) },
 	}})
 	app := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
@@ -331,12 +350,12 @@ func TestObserverContext(t *testing.T) {
 
 func TestMultiObserver(t *testing.T) {
 	a, b := newTally(), newTally()
-	onlyEvents := session.Observer{Event: func(_ context.Context, e string) { b.add("event/" + e) }}
+	onlyEvents := session.Observer{Event: func(_ context.Context, e session.Event) { b.add("event/" + string(e)) }}
 	m := session.MultiObserver(a.observer(), onlyEvents, session.Observer{})
 	ctx := context.Background()
-	m.Request(ctx, "live")
-	m.StoreCall(ctx, "Load", "ok", time.Millisecond)
-	m.Event(ctx, "login")
+	m.Request(ctx, session.OutcomeLive)
+	m.StoreCall(ctx, session.OpLoad, session.ResultOK, time.Millisecond)
+	m.Event(ctx, session.EventLogin)
 	m.Unavailable()
 	if got, want := a.take(), map[string]int{"request/live": 1, "store/Load/ok": 1, "event/login": 1, "unavailable": 1}; !maps.Equal(got, want) {
 		t.Errorf("first observer got %v, want %v", got, want)

@@ -116,7 +116,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	key := t.Key()
 	var rec Record
 	var found bool
-	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
+	err := s.m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
 		return notFound(found, err)
 	})
@@ -125,14 +125,14 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		s.m.ob.request(ctx, outcomeMissing)
+		s.m.ob.request(ctx, OutcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
-	s.m.ob.request(ctx, outcomeLive)
+	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -155,15 +155,16 @@ func (s *Session) mutableLocked() error {
 	return s.loadLocked(s.ctx)
 }
 
-// get loads the session and returns the encoded value of key.
-func (s *Session) get(key string) ([]byte, bool) {
+// get loads the session and returns the encoded value of key, or the
+// load error.
+func (s *Session) get(key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked(s.ctx) != nil {
-		return nil, false
+	if err := s.loadLocked(s.ctx); err != nil {
+		return nil, false, err
 	}
 	v, ok := s.values[key]
-	return v, ok
+	return v, ok, nil
 }
 
 // Err returns the error of the last load or save that failed, or nil. It
@@ -175,11 +176,13 @@ func (s *Session) Err() error {
 }
 
 // Get decodes the JSON value of key into dst and reports whether key was
-// present. It returns the json error when the value does not fit dst.
+// present. It returns the load error (wrapping ErrStoreUnavailable) when
+// the store could not answer, and the json error when the value does not
+// fit dst.
 func (s *Session) Get(key string, dst any) (bool, error) {
-	v, ok := s.get(key)
-	if !ok {
-		return false, nil
+	v, ok, err := s.get(key)
+	if !ok || err != nil {
+		return false, err
 	}
 	return true, json.Unmarshal(v, dst)
 }
@@ -213,7 +216,7 @@ func (s *Session) Time(key string) (v time.Time, ok bool) {
 }
 
 func decode[T any](s *Session, key string, dst *T) bool {
-	b, ok := s.get(key)
+	b, ok, _ := s.get(key)
 	if !ok {
 		return false
 	}
@@ -308,7 +311,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		fields++
 	}
 	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
-		s.m.ob.event(s.ctx, eventTooLarge)
+		s.m.ob.event(s.ctx, EventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
@@ -476,7 +479,7 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 		return 0, ErrBadKey
 	}
 	var v int64
-	err := s.immediate(ctx, "Incr",
+	err := s.immediate(ctx, OpIncr,
 		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
@@ -507,7 +510,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		return false, err
 	}
 	var swapped bool
-	err = s.immediate(ctx, "CompareAndSwap",
+	err = s.immediate(ctx, OpCompareAndSwap,
 		func() map[string][]byte {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
@@ -531,7 +534,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, name string, create func() map[string][]byte,
+func (s *Session) immediate(ctx context.Context, op Op, create func() map[string][]byte,
 	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
@@ -568,7 +571,7 @@ func (s *Session) immediate(ctx context.Context, name string, create func() map[
 		return nil
 	}
 	var found bool
-	err := s.m.call(ctx, name, func(ctx context.Context) (err error) {
+	err := s.m.call(ctx, op, func(ctx context.Context) (err error) {
 		found, err = run(ctx, c)
 		return notFound(found, err)
 	})
@@ -622,7 +625,7 @@ replan:
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
-				if err := s.m.call(ctx, "Destroy", func(ctx context.Context) error {
+				if err := s.m.call(ctx, OpDestroy, func(ctx context.Context) error {
 					return s.m.store.Destroy(ctx, key)
 				}); err != nil {
 					s.err = err
