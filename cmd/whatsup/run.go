@@ -131,6 +131,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopMetrics()
+	tp, stopTracing, err := o.ops.startTracing(o.instance, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
@@ -146,7 +151,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
 		ErrorFunc:       errorAnswer,
-	}, log, metrics)
+	}, log, metrics, tp)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -163,7 +168,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.accessLog {
 		handler = accessLog(log, handler)
 	}
-	srv := newServer(o, handler, log)
+	srv := newServer(o, traced(handler, tp), log)
 	srv.RegisterOnShutdown(a.closeStreams)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
