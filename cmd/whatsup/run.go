@@ -136,6 +136,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopMetrics()
+	tp, stopTracing, err := o.ops.startTracing(o.instance, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
 	// Without the cache, no connection asks Redis to track keys, so that
 	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
@@ -154,7 +159,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
 		ErrorFunc:       errorAnswer,
-	}, log, metrics)
+	}, log, metrics, tp)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -172,7 +177,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.accessLog {
 		handler = accessLog(log, handler)
 	}
-	srv := newServer(o, handler, log)
+	srv := newServer(o, traced(handler, tp), log)
 	srv.RegisterOnShutdown(a.closeStreams)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
