@@ -19,6 +19,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -45,7 +46,8 @@ type Chart interface {
 	kind() string
 }
 
-// Save writes c as JSON to base+".json" and its chart to base+".svg".
+// Save writes c as JSON to base+".json" and its chart to base+".svg",
+// making base's directory when it is missing.
 func Save(base string, c Chart) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
@@ -53,6 +55,9 @@ func Save(base string, c Chart) error {
 	}
 	// The kind first: {"kind": "...", and c's fields.
 	b = append([]byte(fmt.Sprintf("{\n  \"kind\": %q,", c.kind())), b[1:]...)
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return err
+	}
 	if err := os.WriteFile(base+".json", append(b, '\n'), 0o644); err != nil {
 		return err
 	}
