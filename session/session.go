@@ -42,6 +42,7 @@ type Session struct {
 	loaded bool
 	err    error // load or commit failure
 	sent   bool  // the response headers are out: no more deferred changes
+	over   bool  // the request ended: nothing more to watch
 
 	// The session as this request sees it: stored tells whether the store
 	// holds it under key (as of the load or this request's own writes).
@@ -690,6 +691,24 @@ replan:
 			s.p.op = opNone
 		}
 		return nil
+	}
+}
+
+// end ends the request's use of the session, when Handler returns or its
+// handler panics (abandoned): an abandoned request's pending changes are
+// dropped, and the watch of Done ends either way. Goroutines of the
+// request that outlive it can change nothing more.
+func (s *Session) end(abandoned bool) {
+	s.mu.Lock()
+	s.over, s.sent = true, true
+	if abandoned {
+		s.p = pending{}
+	}
+	watched := s.watched
+	s.watched = ""
+	s.mu.Unlock()
+	if watched != "" {
+		s.m.watch.release(watched)
 	}
 }
 

@@ -49,16 +49,19 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /login", a.loginForm)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
+	// Ending sessions needs a fresh login (ASVS 3.3.4, 3.7.1).
+	recent, recentAPI := a.m.RequireRecentLogin(a.reauth), a.m.RequireRecentLoginAPI(a.reauth)
 	mux.Handle("GET /sessions", login(http.HandlerFunc(a.sessionsPage)))
-	mux.Handle("POST /sessions/revoke", login(http.HandlerFunc(a.revokeForm)))
-	mux.Handle("POST /logout-everywhere", a.m.RequireRecentLogin(a.reauth)(http.HandlerFunc(a.logoutEverywhere)))
+	mux.Handle("POST /sessions/revoke", recent(http.HandlerFunc(a.revokeForm)))
+	mux.Handle("POST /logout-others", recent(http.HandlerFunc(a.logoutOthers)))
+	mux.Handle("POST /logout-everywhere", recent(http.HandlerFunc(a.logoutEverywhere)))
 
 	mux.HandleFunc("GET /api/whoami", a.whoami)
 	mux.HandleFunc("GET /api/session", a.getSession)
 	// Writes need a login: an anonymous client stores nothing.
 	mux.HandleFunc("POST /api/session", a.requireAPI(a.mergeSession))
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
-	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
+	mux.Handle("POST /api/sessions/revoke", recentAPI(http.HandlerFunc(a.revokeAPI)))
 	mux.HandleFunc("GET /api/events", a.events)
 	mux.HandleFunc("POST /api/incr", a.requireAPI(a.incrAPI))
 	mux.HandleFunc("GET /healthz", a.healthz)
