@@ -222,8 +222,8 @@ func benchChart(cfg config, r runner, all map[string]map[string]*measured, start
 	b := &chart.Bench{
 		Machine: machine(),
 		Date:    started(start),
-		Load: fmt.Sprintf("%s, %d keep-alive connections; median of %d round(s) of %s per contender and scenario",
-			r.name(), cfg.conns, cfg.rounds, cfg.dur),
+		Load: fmt.Sprintf("%s, %d keep-alive connections; %s per contender and scenario",
+			r.name(), cfg.conns, roundsText(cfg.rounds, cfg.dur)),
 		Limit: "rawrueidis",
 	}
 	if cfg.quick {
@@ -245,4 +245,13 @@ func benchChart(cfg config, r runner, all map[string]map[string]*measured, start
 		b.Scenarios = append(b.Scenarios, cs)
 	}
 	return b
+}
+
+// roundsText says how each cell was measured: "the median of 3 rounds of
+// 5s", or "one round of 2s".
+func roundsText(rounds int, d time.Duration) string {
+	if rounds == 1 {
+		return fmt.Sprintf("one round of %v", d)
+	}
+	return fmt.Sprintf("the median of %d rounds of %v", rounds, d)
 }
