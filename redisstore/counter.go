@@ -22,6 +22,7 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim sessio
 		return 0, false, err
 	}
 	a := s.args(lim)
+	defer s.wrote(key)
 	sent := time.Now()
 	r, err := parseReply(scriptIncr.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field,
 		strconv.FormatInt(n, 10), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 3)
@@ -53,6 +54,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 		return false, false, err
 	}
 	a := s.args(lim)
+	defer s.wrote(key)
 	sent := time.Now()
 	r, err := parseReply(scriptCAS.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field, flag(old != nil),
 		string(old), string(new), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 2)

@@ -49,7 +49,8 @@ func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load
 // Redis clock, or the reply looks stale (see expiryMargin), a second call
 // slides the idle deadline through the update script, which only a live
 // session passes. With Options.ClientCache the HGETALL is served from the
-// client-side cache while the session is unchanged.
+// client-side cache while the session is unchanged, unless this process
+// wrote it within the last second (see recent).
 func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	cn, err := s.use()
 	if err != nil {
@@ -57,7 +58,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	}
 	sk := s.sessionKey(key)
 	var res rueidis.RedisResult
-	if s.opts.ClientCache {
+	if s.opts.ClientCache && !s.recent.has(key) {
 		res = cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
 		if s.opts.OnCacheRead != nil && res.Error() == nil {
 			s.opts.OnCacheRead(res.IsCacheHit())
@@ -97,6 +98,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 		}
 		return session.Record{}, false, opError("Load", err)
 	}
+	s.wrote(key)
 	if r.code() != 1 {
 		return session.Record{}, false, nil
 	}

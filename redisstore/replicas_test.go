@@ -109,7 +109,7 @@ func TestRevokeSurvivesFailover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ss := redistest.Sentinel(t)
-			url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+			url := ss.URL()
 			s := newStore(t, url, Options{WaitReplicas: tc.wait, WaitTimeout: 3 * time.Second})
 			ctx := t.Context()
 			k := newKey()

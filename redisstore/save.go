@@ -78,6 +78,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		return false, err
 	}
 	a := s.args(w.Limits)
+	defer s.wrote(w.Key, w.From)
 	switch {
 	case w.From != "":
 		return s.renew(ctx, cn, a, w)
@@ -302,6 +303,9 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	ends, err := s.revoke(ctx, cn, []string{key}, "")
 	if err != nil {
 		return opError("Destroy", err)
+	}
+	for _, e := range ends {
+		s.wrote(e.key)
 	}
 	var calls []call
 	for _, e := range ends {

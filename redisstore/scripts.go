@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"crypto/sha1"
 	_ "embed"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/redis/rueidis"

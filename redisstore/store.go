@@ -36,6 +36,7 @@ type Store struct {
 	wait     waiter
 	clock    redisClock
 	lastArgs atomic.Pointer[limitArgs]
+	recent   recent // keys this process wrote lately, with ClientCache
 
 	cn      atomic.Pointer[conn] // nil until connected
 	lastErr atomic.Pointer[error]
@@ -306,6 +307,14 @@ func (s *Store) use() (*conn, error) {
 		return nil, fmt.Errorf("%w (last attempt: %w)", ErrNotConnected, *p)
 	}
 	return nil, ErrNotConnected
+}
+
+// wrote notes that this process wrote the sessions under keys: with the
+// client-side cache, Loads of them read Redis for a while (see recent).
+func (s *Store) wrote(keys ...string) {
+	if s.opts.ClientCache {
+		s.recent.add(keys...)
+	}
 }
 
 func (s *Store) sessionKey(key string) string { return redislayout.SessionKey(s.prefix, key) }

@@ -25,10 +25,10 @@ func newKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func vals(kv ...string) map[string][]byte {
-	m := map[string][]byte{}
+func vals(kv ...string) map[string]string {
+	m := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = []byte(kv[i+1])
+		m[kv[i]] = kv[i+1]
 	}
 	return m
 }
@@ -409,7 +409,7 @@ func TestReadAtMaxmemory(t *testing.T) {
 	s := newStore(t, srv.URL(), Options{TouchThrottle: -1}) // slide on every read
 	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 	ctx := t.Context()
-	if _, err := s.Save(ctx, session.Write{Create: true, Key: "full-redis", Set: map[string][]byte{"a": []byte("1")}, Limits: lim}); err != nil {
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "full-redis", Set: vals("a", "1"), Limits: lim}); err != nil {
 		t.Fatal(err)
 	}
 	srv.DoOK(t, "CONFIG", "SET", "maxmemory", "1")
@@ -418,7 +418,7 @@ func TestReadAtMaxmemory(t *testing.T) {
 	if err != nil || !found || string(rec.Values["a"]) != "1" {
 		t.Fatalf("read at maxmemory: %v %v %v, want the session", rec, found, err)
 	}
-	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: map[string][]byte{"b": []byte("2")}}); err == nil {
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: vals("b", "2")}); err == nil {
 		t.Error("a new session at maxmemory was stored")
 	}
 	// An increment refused at maxmemory is a failure of the store (503),

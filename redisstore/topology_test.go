@@ -29,7 +29,7 @@ func sessionKeys(keys []string) []string {
 // that leaves no key on any node.
 func TestClusterThroughManager(t *testing.T) {
 	cs := redistest.Cluster(t, 3)
-	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	url := cs.URL()
 	a := newInstance(t, url, 2*time.Second, nil)
 	b := newInstance(t, url, 2*time.Second, nil)
 	c := &client{}
@@ -86,7 +86,7 @@ func TestClusterThroughManager(t *testing.T) {
 // same store; while no master answers, requests get 503, not a hang.
 func TestSentinelFailover(t *testing.T) {
 	ss := redistest.Sentinel(t)
-	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	url := ss.URL()
 	const timeout = time.Second
 	in := newInstance(t, url, timeout, nil)
 	c := &client{}

@@ -212,6 +212,9 @@ func (s *Store) DestroyUser(ctx context.Context, user, keep string) (int, error)
 		return 0, nil
 	}
 	ends, err := s.revoke(ctx, cn, keys, user)
+	for _, e := range ends {
+		s.wrote(e.key)
+	}
 	n := 0
 	var gone, dead []string
 	for _, e := range ends {
