@@ -49,6 +49,7 @@ func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string
 		follow = ""
 	}
 	var out []end
+	var waitErr error
 	seen := make(map[string]bool, len(keys))
 	for hop := 0; len(keys) > 0; hop++ {
 		if hop == maxHops {
@@ -56,10 +57,12 @@ func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string
 		}
 		res := make([]rueidis.RedisResult, len(keys))
 		if s.wait.n > 0 {
+			// Every deletion is made; the first wait that fell short is
+			// the error.
 			for i, k := range keys {
 				r := s.withWait(ctx, cn, s.destroyCall(k, user, follow))
-				if err := s.wait.check(r); err != nil {
-					return out, err
+				if err := s.wait.check(r); err != nil && waitErr == nil {
+					waitErr = err
 				}
 				res[i] = r[0]
 			}
@@ -91,7 +94,7 @@ func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string
 		}
 		keys = next
 	}
-	return out, nil
+	return out, waitErr
 }
 
 func (s *Store) destroyCall(key, user, follow string) call {
@@ -182,6 +185,37 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 		_ = pipeline(ctx, cn.r, s.pruneCall(user, dead))
 	}
 	return list, nil
+}
+
+// PruneUser removes from user's index the entries of sessions that
+// expired, were destroyed or are bound to another user, once they are a
+// minute old (younger ones may belong to a session being created), and
+// returns how many it removed and how many entries it checked. It is
+// what UserSessions does on the way; cmd/sessionctl prune calls it for
+// every index.
+func (s *Store) PruneUser(ctx context.Context, user string) (removed, checked int, err error) {
+	cn, err := s.use()
+	if err != nil {
+		return 0, 0, err
+	}
+	ms, err := s.members(ctx, cn, user)
+	if err != nil {
+		return 0, 0, opError("PruneUser", err)
+	}
+	var dead []string
+	for _, m := range ms {
+		if !m.live {
+			dead = append(dead, m.key)
+		}
+	}
+	if len(dead) == 0 {
+		return 0, len(ms), nil
+	}
+	n, err := pipeline(ctx, cn.r, s.pruneCall(user, dead))[0].AsInt64()
+	if err != nil {
+		return 0, len(ms), opError("PruneUser", err)
+	}
+	return int(n), len(ms), nil
 }
 
 // DestroyUser implements [session.UserIndex.DestroyUser]: it reads the
