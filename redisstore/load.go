@@ -58,12 +58,14 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	}
 	sk := s.sessionKey(key)
 	var res rueidis.RedisResult
-	if s.opts.ClientCache && !s.recent.has(key) {
+	switch {
+	case s.opts.ClientCache && !s.recent.has(key):
 		res = cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
-		if s.opts.OnCacheRead != nil && res.Error() == nil {
-			s.opts.OnCacheRead(res.IsCacheHit())
-		}
-	} else {
+		s.cacheRead(res.IsCacheHit())
+	case s.opts.ClientCache:
+		res = cn.r.Do(ctx, cn.r.B().Hgetall().Key(sk).Build())
+		s.cacheRead(false)
+	default:
 		res = cn.r.Do(ctx, cn.r.B().Hgetall().Key(sk).Build())
 	}
 	h, err := res.AsStrMap()
@@ -144,6 +146,13 @@ func (s *Store) unknownLayout(err error) {
 		s.log.Warn("redisstore: a session stored in a layout this version cannot read is treated as missing (its user logs in again); logged once",
 			"err", err)
 	})
+}
+
+// cacheRead reports one Load with the client-side cache on.
+func (s *Store) cacheRead(hit bool) {
+	if s.opts.OnCacheRead != nil {
+		s.opts.OnCacheRead(hit)
+	}
 }
 
 // isOOM reports whether err is Redis refusing a write at maxmemory.

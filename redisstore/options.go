@@ -76,11 +76,11 @@ type Options struct {
 	// default: false (every Load is one HGETALL round trip).
 	ClientCache bool
 
-	// OnCacheRead, with ClientCache, is called once per Load that asks the
-	// client-side cache, with whether the cache answered (hit) or Redis
-	// did (miss, or a read through Redis while the cache cannot be
-	// trusted), for metrics (prom.Metrics.CacheRead fits). It runs on the
-	// request path: it must be fast and safe for concurrent use.
+	// OnCacheRead, with ClientCache, is called once per Load, with
+	// whether the cache answered (hit) or Redis did (a miss, or a read
+	// of a session this process wrote within the last second), for
+	// metrics (prom.Metrics.CacheRead fits). It runs on the request path:
+	// it must be fast and safe for concurrent use.
 	// default: nil.
 	OnCacheRead func(hit bool)
 
