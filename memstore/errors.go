@@ -65,4 +65,3 @@ func parseInt(b string) (int64, error) {
 	}
 	return v, nil
 }
-

@@ -639,7 +639,6 @@ func (e *entry) record() session.Record {
 	}
 }
 
-
 // Compile-time checks that Store satisfies the contract and its optional
 // interfaces.
 var (

@@ -20,7 +20,7 @@ import (
 //
 // The ctx of Request, StoreCall and Event is the context of the call that
 // led to them: the request's inside [Manager.Handler] (so it carries the
-// request's trace span, if any), the caller's for [Manager.Revoke] and the
+// request's trace span, if any), the caller's for [Admin.Revoke] and the
 // other calls made outside a request, and a background context for the
 // batched liveness checks behind [Session.Done]. An Observer reads values
 // from it and never keeps it.
@@ -93,7 +93,7 @@ const (
 	EventRenewed   Event = "renewed"   // a session got a new token ([Session.Renew])
 	EventLogin     Event = "login"     // a save bound a session to a user ([Session.Login])
 	EventDestroyed Event = "destroyed" // a session was destroyed by [Session.Destroy]
-	EventRevoked   Event = "revoked"   // a session was ended by [Manager.Revoke] or [Manager.RevokeAll] (once per session)
+	EventRevoked   Event = "revoked"   // a session was ended by [Admin.Revoke], [Admin.RevokeAll] or [Admin.RevokeOthers] (once per session)
 	EventEvicted   Event = "evicted"   // a session was ended to keep a user within Config.MaxSessionsPerUser
 	EventTooLarge  Event = "too_large" // a write was refused with ErrTooLarge
 )
@@ -277,19 +277,22 @@ func (s *Session) destroyed(ctx context.Context, key, user string) {
 	}
 }
 
-// revoked reports sessions ended by Manager.Revoke (handle set) or
-// Manager.RevokeAll (n of them). The request at hand, when ctx is a
-// request's inside Manager.Handler, gives the client address and agent of
-// whoever revoked.
-func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
+// revoked reports sessions ended by Admin.Revoke (handle set) or
+// Admin.RevokeAll and RevokeOthers (n of them, all but the session under
+// kept). The request at hand, when ctx is a request's inside
+// Manager.Handler, gives the client address and agent of whoever revoked.
+func (a *Admin) revoked(ctx context.Context, user, handle string, n int, kept string) {
 	for range n {
-		m.ob.event(ctx, EventRevoked)
+		a.ob.event(ctx, EventRevoked)
 	}
 	r := requestOf(ctx)
-	if handle != "" {
-		m.ob.record(ctx, r, "revoke", user, handle)
-	} else {
-		m.ob.record(ctx, r, "revoke_all", user, "", slog.Int("count", n))
+	switch {
+	case handle != "":
+		a.ob.record(ctx, r, "revoke", user, handle)
+	case kept != "":
+		a.ob.record(ctx, r, "revoke_others", user, Handle(kept), slog.Int("count", n))
+	default:
+		a.ob.record(ctx, r, "revoke_all", user, "", slog.Int("count", n))
 	}
 }
 
@@ -315,4 +318,59 @@ func requestOf(ctx context.Context) *http.Request {
 		return s.req
 	}
 	return nil
+}
+
+// MultiObserver returns an Observer that passes each report to every one
+// of obs in order, for example metrics and traces together. Nil funcs are
+// skipped; a func that none of obs sets stays nil, so that the Manager
+// skips the work it would only do for it (timing store calls).
+func MultiObserver(obs ...Observer) Observer {
+	var m Observer
+	var req []func(context.Context, Outcome)
+	var calls []func(context.Context, Op, Result, time.Duration)
+	var evs []func(context.Context, Event)
+	var down []func()
+	for _, o := range obs {
+		if o.Request != nil {
+			req = append(req, o.Request)
+		}
+		if o.StoreCall != nil {
+			calls = append(calls, o.StoreCall)
+		}
+		if o.Event != nil {
+			evs = append(evs, o.Event)
+		}
+		if o.Unavailable != nil {
+			down = append(down, o.Unavailable)
+		}
+	}
+	if len(req) > 0 {
+		m.Request = func(ctx context.Context, outcome Outcome) {
+			for _, f := range req {
+				f(ctx, outcome)
+			}
+		}
+	}
+	if len(calls) > 0 {
+		m.StoreCall = func(ctx context.Context, op Op, result Result, d time.Duration) {
+			for _, f := range calls {
+				f(ctx, op, result, d)
+			}
+		}
+	}
+	if len(evs) > 0 {
+		m.Event = func(ctx context.Context, e Event) {
+			for _, f := range evs {
+				f(ctx, e)
+			}
+		}
+	}
+	if len(down) > 0 {
+		m.Unavailable = func() {
+			for _, f := range down {
+				f()
+			}
+		}
+	}
+	return m
 }

@@ -42,6 +42,7 @@ type Session struct {
 	loaded bool
 	err    error // load or commit failure
 	sent   bool  // the response headers are out: no more deferred changes
+	over   bool  // the request ended: nothing more to watch
 
 	// The session as this request sees it: stored tells whether the store
 	// holds it under key (as of the load or this request's own writes).
@@ -147,15 +148,16 @@ func (s *Session) mutableLocked() error {
 	return s.loadLocked(s.ctx)
 }
 
-// get loads the session and returns the encoded value of key.
-func (s *Session) get(key string) ([]byte, bool) {
+// get loads the session and returns the encoded value of key, or the
+// load error.
+func (s *Session) get(key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked(s.ctx) != nil {
-		return nil, false
+	if err := s.loadLocked(s.ctx); err != nil {
+		return nil, false, err
 	}
 	v, ok := s.values[key]
-	return []byte(v), ok
+	return []byte(v), ok, nil
 }
 
 // Err returns the error of the last load or save that failed, or nil. It
@@ -167,11 +169,13 @@ func (s *Session) Err() error {
 }
 
 // Get decodes the JSON value of key into dst and reports whether key was
-// present. It returns the json error when the value does not fit dst.
+// present. It returns the load error (wrapping ErrStoreUnavailable) when
+// the store could not answer, and the json error when the value does not
+// fit dst.
 func (s *Session) Get(key string, dst any) (bool, error) {
-	v, ok := s.get(key)
-	if !ok {
-		return false, nil
+	v, ok, err := s.get(key)
+	if !ok || err != nil {
+		return false, err
 	}
 	return true, json.Unmarshal(v, dst)
 }
@@ -205,7 +209,7 @@ func (s *Session) Time(key string) (v time.Time, ok bool) {
 }
 
 func decode[T any](s *Session, key string, dst *T) bool {
-	b, ok := s.get(key)
+	b, ok, _ := s.get(key)
 	if !ok {
 		return false
 	}
@@ -678,6 +682,24 @@ replan:
 			s.p.op = opNone
 		}
 		return nil
+	}
+}
+
+// end ends the request's use of the session, when Handler returns or its
+// handler panics (abandoned): an abandoned request's pending changes are
+// dropped, and the watch of Done ends either way. Goroutines of the
+// request that outlive it can change nothing more.
+func (s *Session) end(abandoned bool) {
+	s.mu.Lock()
+	s.over, s.sent = true, true
+	if abandoned {
+		s.p = pending{}
+	}
+	watched := s.watched
+	s.watched = ""
+	s.mu.Unlock()
+	if watched != "" {
+		s.m.watch.release(watched)
 	}
 }
 

@@ -31,7 +31,7 @@ func newDemo(t *testing.T) *demo {
 	t.Helper()
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
-	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond})
+	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond, ErrorFunc: errorAnswer})
 	srv := httptest.NewServer(newApp(m, "test-1").handler())
 	t.Cleanup(srv.Close)
 	return &demo{t: t, srv: srv, store: st}
@@ -238,7 +238,7 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 
 	type list struct {
 		Sessions []struct {
-			ID        string `json:"id"`
+			Handle    string `json:"handle"`
 			Current   bool   `json:"current"`
 			UserAgent string `json:"user_agent"`
 		} `json:"sessions"`
@@ -259,9 +259,9 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 	current, victim := "", ""
 	for _, s := range l.Sessions {
 		if s.Current {
-			current = s.ID
+			current = s.Handle
 		} else if victim == "" {
-			victim = s.ID
+			victim = s.Handle
 		}
 	}
 	if current == "" || victim == "" {
@@ -272,10 +272,10 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 		t.Fatalf("sessions page: %d %s", page.code, page.body)
 	}
 	// Dave cannot revoke Carol's session.
-	if r := d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"id":"`+victim+`"}`); r.code != 404 {
+	if r := d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+victim+`"}`); r.code != 404 {
 		t.Fatalf("revoke of another user's session: %d %s", r.code, r.body)
 	}
-	if r := d.do(clients[0], "POST", "/api/sessions/revoke", "application/json", `{"id":"`+victim+`"}`); r.code != 200 {
+	if r := d.do(clients[0], "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+victim+`"}`); r.code != 200 {
 		t.Fatalf("revoke: %d %s", r.code, r.body)
 	}
 	loggedIn := 0
@@ -287,6 +287,18 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 	if loggedIn != 2 || d.whoami(clients[0]) == nil {
 		t.Fatalf("after revoking one of three: %d logged in, want 2 including the revoker", loggedIn)
 	}
+	if !strings.Contains(page.body, `action="/logout-others"`) {
+		t.Errorf("the sessions page has no \"log out my other sessions\": %s", page.body)
+	}
+	if r := d.do(clients[0], "POST", "/logout-others", "", "", "Accept", "application/json"); r.code != 200 || !strings.Contains(r.body, `"revoked":1`) {
+		t.Fatalf("logout-others: %d %s", r.code, r.body)
+	}
+	for i, c := range clients {
+		if u := d.whoami(c); (u != nil) != (i == 0) {
+			t.Fatalf("after logout-others of client 0, client %d is logged in as %v", i, u)
+		}
+	}
+	d.login(clients[1], "carol")
 	r := d.do(clients[1], "POST", "/logout-everywhere", "", "", "Accept", "application/json")
 	if r.code != 200 || !strings.Contains(r.body, `"revoked":2`) {
 		t.Fatalf("logout-everywhere: %d %s", r.code, r.body)
@@ -351,8 +363,8 @@ func TestLimits(t *testing.T) {
 	if r := d.do(c, "POST", "/api/session", "application/json", half("one")); r.code != 200 {
 		t.Fatalf("40 KiB value: %d %s", r.code, r.body)
 	}
-	if r := d.do(c, "POST", "/api/session", "application/json", half("two")); r.code != 413 {
-		t.Fatalf("session over 64 KiB: %d", r.code)
+	if r := d.do(c, "POST", "/api/session", "application/json", half("two")); r.code != 413 || !strings.Contains(r.body, `"error":"the session would grow past its limits`) {
+		t.Fatalf("session over 64 KiB: %d %s; want 413 with the demo's JSON error (errorAnswer)", r.code, r.body)
 	}
 	var vals map[string]any
 	json.Unmarshal([]byte(d.do(c, "GET", "/api/session", "", "").body), &vals)

@@ -188,7 +188,7 @@ func TestEventsEndWithTheSession(t *testing.T) {
 			json.Unmarshal([]byte(d.do(other, "GET", "/api/sessions", "", "").body), &list)
 			for _, s := range list.Sessions {
 				if !s.Current {
-					d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"id":"`+s.ID+`"}`, "Accept", "application/json")
+					d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+s.Handle+`"}`, "Accept", "application/json")
 				}
 			}
 		}},
