@@ -29,10 +29,24 @@ func change(args []string, set map[string]string, del []string) []string {
 
 // updateArgs are the arguments of the update script (lua/update.lua) for
 // w; est is the estimate of the Redis clock, "" to slide whatever it is.
+// Every argument costs the script its conversion: what most writes do not
+// need is packed into one.
 func (s *Store) updateArgs(a *limitArgs, w session.Write, est string) []string {
-	args := make([]string, 0, 11+2*len(w.Set)+len(w.Del))
-	args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
-		flag(w.Login), est, a.throttle)
+	mode := ""
+	if w.Clear || w.BindUser || w.Login {
+		var f []byte
+		for _, x := range []struct {
+			on bool
+			c  byte
+		}{{w.Clear, 'c'}, {w.BindUser, 'b'}, {w.Login, 'l'}} {
+			if x.on {
+				f = append(f, x.c)
+			}
+		}
+		mode = string(f) + "," + a.absolute + "," + w.User
+	}
+	args := make([]string, 0, 7+2*len(w.Set)+len(w.Del))
+	args = append(args, a.idle, a.maxSize, a.maxFields, est, a.throttle, mode)
 	return change(args, w.Set, w.Del)
 }
 

@@ -19,15 +19,17 @@
 // The session hash holds one field per value, under the value's own name,
 // and the metadata in the field named "" (no value has an empty name):
 //
-//	1,CREATED,ABSOLUTE,IDLE,SEEN,REMEMBER,SIZE,COUNT,ULEN,WLEN,USER WRAP AGENT
+//	1,SIZE,COUNT,SEEN,CREATED,ABSOLUTE,IDLE,REMEMBER,ULEN,WLEN,USER WRAP AGENT
 //
-// a layout version (1), then decimal numbers: the login time, the absolute
-// deadline, the idle deadline and its last slide (Unix ms, Redis clock),
-// 1 for a remembered cookie else 0, the size and number of the values (as
-// session.Limits counts them), and the byte lengths of the user and of the
-// wrapped value key; then, with no separators, the user, the wrapped value
-// key and the user agent (to the end). A reader that meets another version
-// treats the session as missing.
+// a layout version (1), then decimal numbers: the size and number of the
+// values (as session.Limits counts them), the last slide of the idle
+// deadline, the login time, the absolute and the idle deadline (Unix ms,
+// Redis clock), 1 for a remembered cookie else 0, and the byte lengths of
+// the user and of the wrapped value key; then, with no separators, the
+// user, the wrapped value key and the user agent (to the end). What most
+// writes change comes first, so that a script can rewrite it without
+// decoding the rest. A reader that meets another version treats the
+// session as missing.
 package redislayout
 
 import (
@@ -82,13 +84,13 @@ func UserOf(prefix, k string) (string, bool) {
 
 // Meta is the metadata of one session.
 type Meta struct {
+	Size      int   // bytes of value names plus values
+	Count     int   // number of values
+	Seen      int64 // last slide of the idle deadline, Unix ms
 	Created   int64 // login time, Unix ms
 	Absolute  int64 // absolute deadline, Unix ms
 	Idle      int64 // idle deadline, Unix ms: the key's expiry, never after Absolute
-	Seen      int64 // last slide of the idle deadline, Unix ms
 	Remember  bool
-	Size      int // bytes of value names plus values
-	Count     int // number of values
 	User      string
 	Wrap      string // the session's value key, wrapped under its token ("" = values in clear)
 	UserAgent string
@@ -121,12 +123,12 @@ func ParseMeta(s string) (Meta, error) {
 		}
 	}
 	ul, wl := n[8], n[9]
-	if ul+wl > int64(len(rest)) || n[5] > 1 {
+	if ul+wl > int64(len(rest)) || n[7] > 1 {
 		return m, errors.New("redislayout: malformed metadata")
 	}
 	m = Meta{
-		Created: n[1], Absolute: n[2], Idle: n[3], Seen: n[4], Remember: n[5] == 1,
-		Size: int(n[6]), Count: int(n[7]),
+		Size: int(n[1]), Count: int(n[2]), Seen: n[3],
+		Created: n[4], Absolute: n[5], Idle: n[6], Remember: n[7] == 1,
 		User: rest[:ul], Wrap: rest[ul : ul+wl], UserAgent: rest[ul+wl:],
 	}
 	return m, nil
@@ -138,8 +140,8 @@ func (m Meta) String() string {
 	if m.Remember {
 		r = 1
 	}
-	return fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s%s%s", Version, m.Created, m.Absolute, m.Idle, m.Seen, r,
-		m.Size, m.Count, len(m.User), len(m.Wrap), m.User, m.Wrap, m.UserAgent)
+	return fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s%s%s", Version, m.Size, m.Count, m.Seen,
+		m.Created, m.Absolute, m.Idle, r, len(m.User), len(m.Wrap), m.User, m.Wrap, m.UserAgent)
 }
 
 // globEscape escapes the characters that SCAN MATCH treats as patterns.

@@ -18,6 +18,7 @@ local key, mk = KEYS[1], KEYS[2]
 for _ = 1, 100 do
   local m = meta(redis.call('HGET', key, ''))
   if m then
+    full(m)
     if ARGV[2] ~= '' and m.u ~= ARGV[2] then return {0, m.u} end
     redis.call('DEL', key)
     redis.call('SET', mk, 'r', 'PX', ARGV[1])

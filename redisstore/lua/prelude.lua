@@ -18,21 +18,35 @@ end
 local function fmt(n) return string.format('%d', n) end
 
 -- meta decodes the metadata field s (false when absent): nil for a missing
--- session or a layout version this script does not know.
+-- session or a layout version this script does not know. It decodes the
+-- size, count and last slide (what most writes need) at once, and keeps
+-- the rest encoded until full(m).
 local function meta(s)
   if not s then return nil end
-  local c, a, i, seen, r, z, n, ul, wl, p = string.match(s,
-    '^1,(%d+),(%d+),(%d+),(%d+),([01]),(%d+),(%d+),(%d+),(%d+),()')
-  if not c then return nil end
-  ul, wl = tonumber(ul), tonumber(wl)
-  return {c = tonumber(c), a = tonumber(a), i = tonumber(i), s = tonumber(seen), r = r,
-    z = tonumber(z), n = tonumber(n), u = string.sub(s, p, p + ul - 1),
-    w = string.sub(s, p + ul, p + ul + wl - 1), ua = string.sub(s, p + ul + wl)}
+  local z, n, seen, p = string.match(s, '^1,(%d+),(%d+),(%d+),()')
+  if not z then return nil end
+  return {z = tonumber(z), n = tonumber(n), s = tonumber(seen), tail = string.sub(s, p)}
+end
+
+-- full decodes the rest of m, once: login time, absolute and idle
+-- deadlines, remember flag, user (m.u), wrapped key (m.w), user agent.
+local function full(m)
+  if m.tail then
+    local c, a, i, r, ul, wl, p = string.match(m.tail, '^(%d+),(%d+),(%d+),([01]),(%d+),(%d+),()')
+    ul, wl = tonumber(ul), tonumber(wl)
+    m.c, m.a, m.i, m.r = tonumber(c), tonumber(a), tonumber(i), r
+    m.u = string.sub(m.tail, p, p + ul - 1)
+    m.w = string.sub(m.tail, p + ul, p + ul + wl - 1)
+    m.ua = string.sub(m.tail, p + ul + wl)
+    m.tail = nil
+  end
+  return m
 end
 
 local function pack(m)
-  return string.format('1,%d,%d,%d,%d,%s,%d,%d,%d,%d,', m.c, m.a, m.i, m.s, m.r, m.z, m.n, #m.u, #m.w)
-    .. m.u .. m.w .. m.ua
+  local head = string.format('1,%d,%d,%d,', m.z, m.n, m.s)
+  if m.tail then return head .. m.tail end
+  return head .. string.format('%d,%d,%d,%s,%d,%d,', m.c, m.a, m.i, m.r, #m.u, #m.w) .. m.u .. m.w .. m.ua
 end
 
 -- resize accounts in m for one value going from old to new (false when
@@ -54,6 +68,7 @@ end
 -- call runs a command on key with the list args[first..last], in chunks
 -- that the Lua stack holds, and returns the replies joined (for HMGET).
 local function call(cmd, key, args, first, last)
+  if last - first < 400 then return redis.call(cmd, key, unpack(args, first, last)) end
   local out = {}
   local j = first
   while j <= last do
@@ -108,14 +123,12 @@ end
 -- change does not set goes too.
 local function write(key, m, clear, args, first, n)
   local d = first + 2 * n
-  local set, keep = {'', pack(m)}, {}
-  for j = first, d - 1, 2 do
-    set[#set + 1] = args[j]
-    set[#set + 1] = args[j + 1]
-    keep[args[j]] = true
-  end
+  local set = {'', pack(m)}
+  for j = first, d - 1 do set[#set + 1] = args[j] end
   call('HSET', key, set, 1, #set)
-  local del = {}
+  if not clear and d > #args then return end
+  local keep, del = {}, {}
+  for j = first, d - 1, 2 do keep[args[j]] = true end
   if clear then
     for _, f in ipairs(redis.call('HKEYS', key)) do
       if f ~= '' and not keep[f] then del[#del + 1] = f end
@@ -140,6 +153,7 @@ end
 -- key's expiry to it (after the write: the first write of a script must
 -- be one that Redis refuses at maxmemory).
 local function slide(m, now, idle)
+  full(m)
   m.s = now
   m.i = math.min(now + idle, m.a)
   return m.i

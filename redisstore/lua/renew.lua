@@ -37,7 +37,7 @@ local old, new = KEYS[1], KEYS[3]
 local n = tonumber(ARGV[16])
 local m, cur = touched(old, ARGV, 17, n)
 if not m then return {0, '', 0, 0} end
-local prev = m.u
+local prev = full(m).u
 if prev ~= '' and KEYS[4] ~= ARGV[15] .. 'user:{' .. prev .. '}' then return {-5, prev, 0, 0} end
 local clear = ARGV[5] == '1'
 local ok = delta(m, clear, ARGV, 17, n, cur, tonumber(ARGV[3]), tonumber(ARGV[4]))

@@ -31,6 +31,7 @@ for j = 1, #h, 2 do
 end
 local m = meta(ms)
 if not m then return {0} end
+full(m)
 if ARGV[4] ~= '1' and m.u ~= ARGV[5] then return {-5, m.u} end
 local n = tonumber(ARGV[8])
 local ok = delta(m, ARGV[3] == '1', ARGV, 9, n, cur, tonumber(ARGV[1]), tonumber(ARGV[2]))
