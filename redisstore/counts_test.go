@@ -146,8 +146,8 @@ func TestCommandCounts(t *testing.T) {
 			hsets = append(hsets, l)
 		}
 	}
-	// One HSET: the metadata ("") and the changed value.
-	if len(hsets) != 1 || !strings.Contains(hsets[0], `"changed" "\"new value\""`) {
-		t.Errorf("HSETs = %q, want one of the metadata and changed", hsets)
+	// One HSET: the metadata ("") and the changed value, encrypted.
+	if len(hsets) != 1 || !strings.Contains(hsets[0], `"changed" "`) || strings.Contains(hsets[0], "new value") {
+		t.Errorf("HSETs = %q, want one of the metadata and changed, encrypted", hsets)
 	}
 }

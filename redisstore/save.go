@@ -98,7 +98,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		return s.renew(ctx, cn, a, w)
 	case w.Create:
 		calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
-			args: createArgs(a, w.User, w.UserAgent, w.Remember, "", "", "", "", w.Set)}}
+			args: createArgs(a, w.User, w.UserAgent, w.Remember, w.Wrap, "", "", "", w.Set)}}
 		if w.User != "" {
 			calls = append(calls, s.indexAddCall(w.User, w.Key, a))
 		}
@@ -175,7 +175,7 @@ func (s *Store) renew(ctx context.Context, cn *conn, a *limitArgs, w session.Wri
 	for range 2 {
 		args := make([]string, 0, 16+2*len(w.Set)+len(w.Del))
 		args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
-			w.UserAgent, flag(w.Login), flag(w.Remember), "", ms(markerTTL), w.From, w.Key, s.prefix)
+			w.UserAgent, flag(w.Login), flag(w.Remember), w.Wrap, ms(markerTTL), w.From, w.Key, s.prefix)
 		args = change(args, w.Set, w.Del)
 		c := call{s: scriptRenew, args: args, keys: []string{s.sessionKey(w.From), s.markerKey(w.From),
 			s.sessionKey(w.Key), s.userKey(was), s.userKey(w.User)}}
@@ -285,7 +285,7 @@ func (s *Store) renewApart(ctx context.Context, cn *conn, a *limitArgs, w sessio
 		created, deadline = "", ""
 	}
 	out := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
-		args: createArgs(a, user, w.UserAgent, w.Remember, "", created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
+		args: createArgs(a, user, w.UserAgent, w.Remember, w.Wrap, created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
 	if md.User != "" {
 		out = append(out, s.indexRemoveCall(md.User, w.From))
 	}

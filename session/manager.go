@@ -15,10 +15,11 @@ import (
 // [Admin.Sessions], [Admin.Revoke], [Admin.RevokeAll],
 // [Admin.RevokeOthers].
 type Manager struct {
-	*Admin // the store, the configuration, the observer (admin.go)
-	codec  codec
-	lim    Limits
-	watch  watcher // sessions that long requests wait on (watch.go)
+	*Admin  // the store, the configuration, the observer (admin.go)
+	codec   codec
+	lim     Limits
+	encrypt bool    // new sessions' values are encrypted (seal.go)
+	watch   watcher // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -39,6 +40,7 @@ func New(store Store, cfg Config) *Manager {
 		Admin: newAdmin(store, cfg),
 		lim: Limits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout,
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
+		encrypt: !cfg.DisableEncryption,
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.watch.m = m
