@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"maps"
@@ -65,13 +64,27 @@ func gcm(key []byte) cipher.AEAD {
 	return g
 }
 
-// wrapping returns the AEAD under the key that t derives for wrapping.
+// wrapping returns the AEAD under the key that t derives for wrapping:
+// HKDF-Expand-SHA-256(t, wrapInfo, 32), which is one HMAC-SHA-256 of
+// wrapInfo || 0x01 keyed by t, computed here on the stack: crypto/hkdf
+// gives the same bytes (a test checks it) with ten allocations, a third
+// of what encryption costs a read.
 func wrapping(t *secretToken) cipher.AEAD {
-	kw, err := hkdf.Expand(sha256.New, t[:], wrapInfo, 32)
-	if err != nil {
-		panic("session: " + err.Error()) // only for a length past 255 blocks
+	var inner [sha256.BlockSize + len(wrapInfo) + 1]byte
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i := range sha256.BlockSize {
+		var k byte
+		if i < len(t) {
+			k = t[i]
+		}
+		inner[i], outer[i] = k^0x36, k^0x5c
 	}
-	return gcm(kw)
+	copy(inner[sha256.BlockSize:], wrapInfo)
+	inner[len(inner)-1] = 1
+	sum := sha256.Sum256(inner[:])
+	copy(outer[sha256.BlockSize:], sum[:])
+	kw := sha256.Sum256(outer[:])
+	return gcm(kw[:])
 }
 
 // wrapAD is the associated data of a wrap: its version.
