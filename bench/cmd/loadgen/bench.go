@@ -213,8 +213,8 @@ var contenderLabels = map[string]string{
 	"rawrueidis":      "rueidis by hand",
 	"scs":             "scs",
 	"gorilla":         "gorilla/sessions",
-	"stickless":             "stickless",
-	"stickless-cache":       "stickless + client cache",
+	"stickless":       "stickless",
+	"stickless-cache": "stickless + client cache",
 }
 
 // tableOnly are the contenders left out of the chart: stickless with its
