@@ -18,8 +18,9 @@ type Manager struct {
 	*Admin  // the store, the configuration, the observer (admin.go)
 	codec   codec
 	lim     Limits
-	encrypt bool    // new sessions' values are encrypted (seal.go)
-	watch   watcher // sessions that long requests wait on (watch.go)
+	encrypt bool     // new sessions' values are encrypted (seal.go)
+	keys    keyCache // the value keys of the sessions used last (seal.go)
+	watch   watcher  // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"maps"
+	"sync"
 )
 
 // Values are encrypted at rest under a key that only the session's cookie
@@ -39,10 +40,14 @@ const (
 	sealOverhead = nonceSize + tagSize
 )
 
-// valueKey is the key that encrypts one session's values.
+// valueKey is the key that encrypts one session's values. It is safe for
+// concurrent use: the Manager's cache shares it between the requests of
+// its session.
 type valueKey struct {
-	raw  [valueKeySize]byte
-	aead cipher.AEAD // made on first use
+	raw [valueKeySize]byte
+
+	mu   sync.Mutex
+	aead cipher.AEAD // made on first use; crypto/cipher does not promise that an AEAD is safe for concurrent use
 }
 
 func newValueKey() *valueKey {
@@ -66,9 +71,8 @@ func gcm(key []byte) cipher.AEAD {
 
 // wrapping returns the AEAD under the key that t derives for wrapping:
 // HKDF-Expand-SHA-256(t, wrapInfo, 32), which is one HMAC-SHA-256 of
-// wrapInfo || 0x01 keyed by t, computed here on the stack: crypto/hkdf
-// gives the same bytes (a test checks it) with ten allocations, a third
-// of what encryption costs a read.
+// wrapInfo || 0x01 keyed by t, computed here on the stack, without the
+// allocations of crypto/hkdf (a test checks that both agree).
 func wrapping(t *secretToken) cipher.AEAD {
 	var inner [sha256.BlockSize + len(wrapInfo) + 1]byte
 	var outer [sha256.BlockSize + sha256.Size]byte
@@ -113,20 +117,35 @@ func unwrap(t *secretToken, w string) (k *valueKey, ok bool) {
 	return k, true
 }
 
-func (k *valueKey) cipher() cipher.AEAD {
+// scratch holds the buffers that seal and open copy a name and a value
+// into, for the AEAD, which takes bytes.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// crypt runs f with k's AEAD and a buffer holding a, b and extra bytes
+// more, under k's lock.
+func (k *valueKey) crypt(a, b string, extra int, f func(g cipher.AEAD, buf []byte) string) string {
+	p := scratch.Get().(*[]byte)
+	buf := append(append((*p)[:0], a...), b...)
+	buf = append(buf, make([]byte, extra)...)
+	k.mu.Lock()
 	if k.aead == nil {
 		k.aead = gcm(k.raw[:])
 	}
-	return k.aead
+	out := f(k.aead, buf)
+	k.mu.Unlock()
+	*p = buf
+	scratch.Put(p)
+	return out
 }
 
 // seal returns the value v of the field name as stored.
 func (k *valueKey) seal(name, v string) string {
-	var nonce [nonceSize]byte
-	rand.Read(nonce[:])
-	out := make([]byte, 0, nonceSize+len(v)+tagSize)
-	out = append(out, nonce[:]...)
-	return string(k.cipher().Seal(out, nonce[:], []byte(v), []byte(name)))
+	return k.crypt(name, v, nonceSize, func(g cipher.AEAD, buf []byte) string {
+		ad, p, nonce := buf[:len(name)], buf[len(name):len(name)+len(v)], buf[len(name)+len(v):]
+		rand.Read(nonce)
+		out := append(make([]byte, 0, nonceSize+len(v)+tagSize), nonce...)
+		return string(g.Seal(out, nonce, p, ad))
+	})
 }
 
 // open returns the value of the field name that sealed holds; ok is false
@@ -135,21 +154,74 @@ func (k *valueKey) open(name, sealed string) (v string, ok bool) {
 	if len(sealed) < sealOverhead {
 		return "", false
 	}
-	b := []byte(sealed)
-	p, err := k.cipher().Open(b[nonceSize:nonceSize], b[:nonceSize], b[nonceSize:], []byte(name))
-	if err != nil {
-		return "", false
-	}
-	return string(p), true
+	v = k.crypt(name, sealed, 0, func(g cipher.AEAD, buf []byte) string {
+		ad, b := buf[:len(name)], buf[len(name):]
+		p, err := g.Open(b[nonceSize:nonceSize], b[:nonceSize], b[nonceSize:], ad)
+		if err != nil {
+			return ""
+		}
+		ok = true
+		return string(p)
+	})
+	return v, ok
 }
 
-// openLocked takes the values of rec, loaded with the token t, into the
+// keyCacheSize bounds the value keys that a Manager keeps opened, about a
+// kilobyte each.
+const keyCacheSize = 4096
+
+// keyCache keeps the value keys of the sessions used last, opened, so that
+// a session's next request on this instance skips the key derivation and
+// the unwrapping. It is a memo of unwrap(token, wrap), by the store key
+// (the token's SHA-256) and the wrap: a wrap changed in the store misses
+// and is unwrapped anew. It holds the keyCacheSize/2 to keyCacheSize keys
+// used last, in two generations. It is safe for concurrent use.
+type keyCache struct {
+	mu   sync.Mutex
+	gens [2]map[string]cachedKey // by store key; gens[0] the newer
+}
+
+type cachedKey struct {
+	wrap string
+	vk   *valueKey
+}
+
+// get returns the value key that wrap wraps for the session under key,
+// or nil when it is not cached.
+func (c *keyCache) get(key, wrap string) *valueKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, g := range c.gens {
+		if e, ok := g[key]; ok && e.wrap == wrap {
+			if i == 1 {
+				c.putLocked(key, e)
+			}
+			return e.vk
+		}
+	}
+	return nil
+}
+
+func (c *keyCache) put(key, wrap string, vk *valueKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(key, cachedKey{wrap, vk})
+}
+
+func (c *keyCache) putLocked(key string, e cachedKey) {
+	if len(c.gens[0]) >= keyCacheSize/2 || c.gens[0] == nil {
+		c.gens[1], c.gens[0] = c.gens[0], make(map[string]cachedKey, keyCacheSize/2)
+	}
+	c.gens[0][key] = e
+}
+
+// openLocked takes the values of rec, loaded under key with the token t, into the
 // request's copy, decrypted. It returns false, and logs, when rec cannot
 // be read with t: stored in clear while encryption is on, or with a
 // wrapped key that t does not open (changed or copied in the store). A
 // value that does not open (changed or moved in the store) is left out,
 // as missing, and logged.
-func (s *Session) openLocked(ctx context.Context, t *secretToken, rec *Record) bool {
+func (s *Session) openLocked(ctx context.Context, t *secretToken, key string, rec *Record) bool {
 	if rec.Wrap == "" {
 		if s.m.encrypt {
 			s.m.unreadable(ctx, unreadableClear, len(rec.Values))
@@ -158,10 +230,14 @@ func (s *Session) openLocked(ctx context.Context, t *secretToken, rec *Record) b
 		s.values = rec.Values
 		return true
 	}
-	vk, ok := unwrap(t, rec.Wrap)
-	if !ok {
-		s.m.unreadable(ctx, unreadableWrap, len(rec.Values))
-		return false
+	vk := s.m.keys.get(key, rec.Wrap)
+	if vk == nil {
+		var ok bool
+		if vk, ok = unwrap(t, rec.Wrap); !ok {
+			s.m.unreadable(ctx, unreadableWrap, len(rec.Values))
+			return false
+		}
+		s.m.keys.put(key, rec.Wrap, vk)
 	}
 	values := make(map[string]string, len(rec.Values))
 	bad := 0
@@ -216,6 +292,9 @@ func (s *Session) sealLocked(w Write) Write {
 func (s *Session) sealedLocked(w *Write) {
 	if s.vk == nil {
 		return
+	}
+	if w.Wrap != "" {
+		s.m.keys.put(w.Key, w.Wrap, s.vk)
 	}
 	if w.Create || w.Clear || s.sealed == nil {
 		s.sealed = make(map[string]string, len(w.Set))

@@ -148,7 +148,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		// after that of a concurrent login.
 		return nil
 	}
-	if !s.openLocked(ctx, &t, &rec) {
+	if !s.openLocked(ctx, &t, key, &rec) {
 		// Unreadable with this cookie (logged): as good as missing.
 		s.m.ob.request(ctx, OutcomeMissing)
 		return nil
