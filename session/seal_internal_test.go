@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"strconv"
 	"testing"
 )
 
@@ -61,5 +62,28 @@ func TestSealRoundTrip(t *testing.T) {
 	}
 	if _, ok := unwrap(&t1, w[:len(w)-1]); ok {
 		t.Error("a truncated wrap opened")
+	}
+}
+
+// TestKeyCache: a cached key is found by its store key and wrap only, and
+// the cache keeps the keys used last, within keyCacheSize.
+func TestKeyCache(t *testing.T) {
+	var c keyCache
+	a, b := newValueKey(), newValueKey()
+	c.put("ka", "wa", a)
+	if c.get("ka", "wa") != a || c.get("ka", "wb") != nil || c.get("kb", "wa") != nil {
+		t.Fatal("the cache answers another key or wrap")
+	}
+	c.put("ka", "wb", b) // the wrap changed: the new one counts
+	if c.get("ka", "wb") != b || c.get("ka", "wa") != nil {
+		t.Fatal("a changed wrap still finds the old key")
+	}
+	for i := range keyCacheSize {
+		c.put(strconv.Itoa(i), "w", a)
+		c.get("ka", "wb") // used all along: kept
+	}
+	n := len(c.gens[0]) + len(c.gens[1])
+	if n > keyCacheSize || c.get("ka", "wb") != b || c.get("0", "w") != nil || c.get(strconv.Itoa(keyCacheSize-1), "w") != a {
+		t.Errorf("after %d puts: %d keys held; want at most %d, the ones used last", keyCacheSize, n, keyCacheSize)
 	}
 }
