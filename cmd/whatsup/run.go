@@ -163,6 +163,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	ropts.Logger = log
 	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
 	if err != nil {
 		return err
@@ -246,9 +247,11 @@ func openStore(ctx context.Context, url string, opts redisstore.Options) (sessio
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// A Redis that does not answer yet is no error: the store connects in
+	// the background, and the instance answers 503 until it has.
 	s, err := redisstore.NewFromURL(ctx, url, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the Redis of -redis: %w", err)
+		return nil, nil, fmt.Errorf("the Redis of -redis: %w", err)
 	}
 	return s, func() { s.Close() }, nil
 }
