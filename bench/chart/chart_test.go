@@ -205,14 +205,29 @@ func TestSoakLabelsDoNotOverlap(t *testing.T) {
 func TestStreamsChart(t *testing.T) {
 	c, els := drawTestdata(t, "streams.json")
 	s := c.(*Streams)
-	if got := count(els, "fill:"+hex(navy)); got != 40 {
-		t.Errorf("%d histogram bins, want 40", got)
+	// One series: the share of the streams ended by each time.
+	if got := count(els, "fill:none", "stroke:"+hex(navy)); got != 1 {
+		t.Errorf("%d lines in the series' colour, want 1", got)
 	}
 	all := strings.ReplaceAll(texts(els), "\n", " ")
-	for _, want := range []string{"p50 ", "p99 ", "ms", fmt.Sprintf("%d of the %d streams", len(s.EndMS), s.Revoked), "within the target of 3 s"} {
+	for _, want := range []string{"p50 ", "p99 ", "% of the streams ended", fmt.Sprintf("%d of the %d streams", len(s.EndMS), s.Revoked),
+		"within the target of 3 s"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no text %q in the chart", want)
 		}
+	}
+	if strings.Contains(all, "before the logout's answer") {
+		t.Error("the caption counts streams ended before the answer; the test data has none")
+	}
+	// Ends seen before the logout's answer: drawn at 0 and counted.
+	s.EndMS, s.Revoked = append(s.EndMS, -0.4, -1.2), s.Revoked+2
+	svg, err := s.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = strings.ReplaceAll(texts(parse(t, svg)), "\n", " ")
+	if !strings.Contains(all, "2 of them before the logout's answer") || strings.Contains(all, " -") {
+		t.Errorf("with two ends before the answer, the texts are %q", all)
 	}
 }
 
