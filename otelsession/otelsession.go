@@ -37,7 +37,7 @@
 // # Cost
 //
 // With a no-op tracer provider (the global default until an SDK is set),
-// a store call costs three small allocations (the span's start options,
+// a store call costs three or four small allocations (the span's start options,
 // its start time, and the context that the no-op tracer returns) and
 // little else; the other reports cost nothing. The figures, against no
 // observer and against a recording SDK, are in the repository's
