@@ -27,9 +27,11 @@ type codec struct {
 	keys [][]byte
 
 	// macs[i] pools keyed HMACs of keys[i]: keying an HMAC costs two hash
-	// blocks and allocations, a Reset costs neither. Filled on first use.
-	once sync.Once
-	macs []sync.Pool
+	// blocks and allocations, a Reset costs neither. Filled on first use,
+	// with label: the name and a zero byte, the start of every message.
+	once  sync.Once
+	macs  []sync.Pool
+	label []byte
 }
 
 // Signature is an HMAC of a token; like [secretToken] it prints redacted.
@@ -42,15 +44,14 @@ func (signature) LogValue() slog.Value       { return slog.StringValue(redacted)
 
 // sign returns the HMAC of t under keys[i].
 func (c *codec) sign(i int, t *secretToken) signature {
-	c.once.Do(func() { c.macs = make([]sync.Pool, len(c.keys)) })
+	c.once.Do(func() { c.macs, c.label = make([]sync.Pool, len(c.keys)), append([]byte(c.name), 0) })
 	m, _ := c.macs[i].Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, c.keys[i])
 	} else {
 		m.Reset()
 	}
-	m.Write([]byte(c.name))
-	m.Write([]byte{0})
+	m.Write(c.label)
 	m.Write(t[:])
 	var s signature
 	m.Sum(s[:0])
