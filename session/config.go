@@ -119,8 +119,12 @@ type Config struct {
 	// be a local path. default: "/login".
 	LoginURL string
 
-	// Logger receives store errors, at most one record per 10 seconds with
-	// the count of failures since the last one. Tokens never reach it.
+	// Logger receives what an operator must see: store failures (ERROR),
+	// cookies that fail the signature check, a sign of instances with
+	// different keys, and changes made after the response headers were
+	// written (WARN), each kind at most once per 10 seconds with its count;
+	// and, at INFO, the fingerprints of the signing keys when the Manager
+	// is made. Tokens and keys never reach it.
 	// default: slog.Default().
 	Logger *slog.Logger
 

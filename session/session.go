@@ -151,6 +151,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 // the response headers are out: it could not be saved with its cookie.
 func (s *Session) mutableLocked() error {
 	if s.sent {
+		s.m.ob.lateChange(s.ctx, s.req)
 		return ErrHeadersWritten
 	}
 	return s.loadLocked(s.ctx)
