@@ -11,9 +11,14 @@ import (
 	"sync"
 )
 
-// A cookie value is base64url(token) "." base64url(HMAC-SHA-256(key, name, token)):
-// 43 + 1 + 43 characters. The cookie name is part of the MAC, so a value cut
-// from one cookie does not verify under another name.
+// A cookie value is base64url(token) sep base64url(HMAC-SHA-256(key, name,
+// flag, token)): 43 + 1 + 43 characters. The cookie name is part of the
+// MAC, so a value cut from one cookie does not verify under another name.
+// sep and the flag byte, which the MAC covers, say whether the session is
+// remembered ([Session.RememberMe]): "." and 0 for a session of the
+// browser's, "~" and 1 for a remembered one, so that the Manager knows
+// which timeouts to give the store before it loads the session. Names hold
+// no byte below 0x21, so the flag also ends the name.
 var (
 	tokenLen  = base64.RawURLEncoding.EncodedLen(tokenSize)
 	sigLen    = base64.RawURLEncoding.EncodedLen(sha256.Size)
@@ -40,8 +45,14 @@ func (signature) GoString() string           { return redacted }
 func (signature) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 func (signature) LogValue() slog.Value       { return slog.StringValue(redacted) }
 
-// sign returns the HMAC of t under keys[i].
-func (c *codec) sign(i int, t *secretToken) signature {
+// Separators of the cookie value, by the flag.
+const (
+	sepSession  = '.'
+	sepRemember = '~'
+)
+
+// sign returns the HMAC of t, remembered or not, under keys[i].
+func (c *codec) sign(i int, t *secretToken, remember bool) signature {
 	c.once.Do(func() { c.macs = make([]sync.Pool, len(c.keys)) })
 	m, _ := c.macs[i].Get().(hash.Hash)
 	if m == nil {
@@ -49,8 +60,12 @@ func (c *codec) sign(i int, t *secretToken) signature {
 	} else {
 		m.Reset()
 	}
+	flag := byte(0)
+	if remember {
+		flag = 1
+	}
 	m.Write([]byte(c.name))
-	m.Write([]byte{0})
+	m.Write([]byte{flag})
 	m.Write(t[:])
 	var s signature
 	m.Sum(s[:0])
@@ -58,35 +73,41 @@ func (c *codec) sign(i int, t *secretToken) signature {
 	return s
 }
 
-// encode returns the cookie value for t, signed with the first key.
-func (c *codec) encode(t secretToken) string {
-	sig := c.sign(0, &t)
+// encode returns the cookie value for t, remembered or not, signed with
+// the first key.
+func (c *codec) encode(t secretToken, remember bool) string {
+	sig := c.sign(0, &t, remember)
 	b := make([]byte, cookieLen)
 	base64.RawURLEncoding.Encode(b, t[:])
-	b[tokenLen] = '.'
+	b[tokenLen] = sepSession
+	if remember {
+		b[tokenLen] = sepRemember
+	}
 	base64.RawURLEncoding.Encode(b[tokenLen+1:], sig[:])
 	return string(b)
 }
 
-// decode verifies v and returns its token and the index of the key that
-// verified it. ok is false for anything that is not a value this codec made
-// with one of its keys; decode never panics and does no I/O.
-func (c *codec) decode(v string) (t secretToken, keyIndex int, ok bool) {
-	if len(v) != cookieLen || v[tokenLen] != '.' {
-		return secretToken{}, 0, false
+// decode verifies v and returns its token, the index of the key that
+// verified it and whether the session is remembered. ok is false for
+// anything that is not a value this codec made with one of its keys;
+// decode never panics and does no I/O.
+func (c *codec) decode(v string) (t secretToken, keyIndex int, remember, ok bool) {
+	if len(v) != cookieLen || (v[tokenLen] != sepSession && v[tokenLen] != sepRemember) {
+		return secretToken{}, 0, false, false
 	}
+	remember = v[tokenLen] == sepRemember
 	var sig signature
 	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
-		return secretToken{}, 0, false
+		return secretToken{}, 0, false, false
 	}
 	if n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(v[tokenLen+1:])); err != nil || n != sha256.Size {
-		return secretToken{}, 0, false
+		return secretToken{}, 0, false, false
 	}
 	for i := range c.keys {
-		want := c.sign(i, &t)
+		want := c.sign(i, &t, remember)
 		if hmac.Equal(want[:], sig[:]) {
-			return t, i, true
+			return t, i, remember, true
 		}
 	}
-	return secretToken{}, 0, false
+	return secretToken{}, 0, false, false
 }

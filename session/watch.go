@@ -39,20 +39,21 @@ type watcher struct {
 }
 
 // watch is one watched session: its channel, the requests waiting on it,
-// and its absolute deadline.
+// its absolute deadline and its limits.
 type watch struct {
 	done     chan struct{}
 	refs     int
 	deadline time.Time
+	lim      Limits
 	ended    bool
 }
 
 // closedChan is the channel given when there is nothing to watch.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// add starts watching key, whose session dies at deadline at the latest,
-// for one more request, and returns its channel.
-func (w *watcher) add(key string, deadline time.Time) <-chan struct{} {
+// add starts watching key, whose session dies at deadline at the latest
+// and has the limits lim, for one more request, and returns its channel.
+func (w *watcher) add(key string, deadline time.Time, lim Limits) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.keys == nil {
@@ -60,7 +61,7 @@ func (w *watcher) add(key string, deadline time.Time) <-chan struct{} {
 	}
 	wt := w.keys[key]
 	if wt == nil {
-		wt = &watch{done: make(chan struct{}), deadline: deadline}
+		wt = &watch{done: make(chan struct{}), deadline: deadline, lim: lim}
 		w.keys[key] = wt
 	}
 	wt.refs++
@@ -159,9 +160,15 @@ func (w *watcher) dead(keys []string) []string {
 		return dead
 	}
 	for _, k := range keys {
+		lim := m.limits(false)
+		w.mu.Lock()
+		if wt := w.keys[k]; wt != nil {
+			lim = wt.lim
+		}
+		w.mu.Unlock()
 		var found bool
 		err := m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
-			_, found, err = m.store.Load(ctx, k, m.lim)
+			_, found, err = m.store.Load(ctx, k, lim)
 			return notFound(found, err)
 		})
 		if err == nil && !found {
@@ -193,11 +200,12 @@ func (s *Session) Done() <-chan struct{} {
 		return closedChan
 	}
 	if s.watched == "" {
+		lim := s.m.limits(s.remember)
 		var deadline time.Time
 		if !s.loginAt.IsZero() {
-			deadline = s.loginAt.Add(s.m.lim.Absolute)
+			deadline = s.loginAt.Add(lim.Absolute)
 		}
-		s.watchDone = s.m.watch.add(s.key, deadline)
+		s.watchDone = s.m.watch.add(s.key, deadline, lim)
 		s.watched = s.key
 	}
 	return s.watchDone
