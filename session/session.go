@@ -642,7 +642,7 @@ replan:
 				continue
 			}
 			var applied bool
-			err := s.m.call(ctx, c.save.kind(), func(ctx context.Context) (err error) {
+			err := s.m.call(ctx, c.save.Kind(), func(ctx context.Context) (err error) {
 				applied, err = s.m.store.Save(ctx, *c.save)
 				if c.save.Create {
 					return err // a creation always applies

@@ -6,16 +6,6 @@ import (
 	"time"
 )
 
-// Checker is implemented by stores that tell, in one batch and without
-// sliding any idle deadline, which of many sessions are live. The Manager
-// uses it to end long-lived requests, such as event streams, whose session
-// ended elsewhere ([Session.Done]). A store without it is asked with Load,
-// one call per watched session, which also slides their idle deadlines.
-type Checker interface {
-	// Live reports, for each key, whether the session under it is live.
-	Live(ctx context.Context, keys []string) ([]bool, error)
-}
-
 // watchInterval is how often a Manager asks the store whether the sessions
 // it watches are still live: a session that ends on another instance ends
 // its watchers here within this long (plus one store call). Ends that this
