@@ -92,22 +92,40 @@ func (c *codec) encode(t secretToken, remember bool) string {
 // anything that is not a value this codec made with one of its keys;
 // decode never panics and does no I/O.
 func (c *codec) decode(v string) (t secretToken, keyIndex int, remember, ok bool) {
-	if len(v) != cookieLen || (v[tokenLen] != sepSession && v[tokenLen] != sepRemember) {
+	t, sig, remember, ok := c.parse(v)
+	if !ok {
 		return secretToken{}, 0, false, false
 	}
-	remember = v[tokenLen] == sepRemember
-	var sig signature
-	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
+	if keyIndex, ok = c.verify(&t, &sig, remember); !ok {
 		return secretToken{}, 0, false, false
+	}
+	return t, keyIndex, remember, true
+}
+
+// parse splits a well-formed value (the length, the separator and strict
+// base64url of the right sizes) into its token, signature and flag,
+// without an HMAC: a value that fails here costs next to nothing.
+func (c *codec) parse(v string) (t secretToken, sig signature, remember, ok bool) {
+	if len(v) != cookieLen || (v[tokenLen] != sepSession && v[tokenLen] != sepRemember) {
+		return t, sig, false, false
+	}
+	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
+		return t, sig, false, false
 	}
 	if n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(v[tokenLen+1:])); err != nil || n != sha256.Size {
-		return secretToken{}, 0, false, false
+		return t, sig, false, false
 	}
+	return t, sig, v[tokenLen] == sepRemember, true
+}
+
+// verify returns the index of the key whose HMAC of t, remembered or not,
+// is sig: one HMAC per key tried.
+func (c *codec) verify(t *secretToken, sig *signature, remember bool) (keyIndex int, ok bool) {
 	for i := range c.keys {
-		want := c.sign(i, &t, remember)
+		want := c.sign(i, t, remember)
 		if hmac.Equal(want[:], sig[:]) {
-			return t, i, remember, true
+			return i, true
 		}
 	}
-	return secretToken{}, 0, false, false
+	return 0, false
 }

@@ -73,9 +73,11 @@ const (
 	cookieClear
 )
 
-// maxCookieTries bounds how many cookies of the session's name a request
-// may make the Manager verify (one HMAC per key each): a request that
-// carries thousands of them costs no more than this.
+// maxCookieTries bounds how many well-formed cookies of the session's name
+// a request may make the Manager verify (one HMAC per key each): a request
+// that carries thousands of them costs no more than this. Malformed ones
+// (a wrong length, not base64) cost no HMAC and do not count, so that junk
+// planted ahead of the real cookie cannot push it out of reach.
 const maxCookieTries = 4
 
 // Load loads the session now if it is not loaded yet, and returns the error
@@ -104,7 +106,12 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	tries := 0
 	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
 	for _, c := range cookies {
-		if t, keyIndex, remember, ok = s.m.codec.decode(c.Value); ok {
+		var sig signature
+		var wellFormed bool
+		if t, sig, remember, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
+			continue
+		}
+		if keyIndex, ok = s.m.codec.verify(&t, &sig, remember); ok {
 			break
 		}
 		if tries++; tries == maxCookieTries {

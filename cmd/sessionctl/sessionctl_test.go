@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -355,6 +357,94 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := ctl(t, "keys", "retire", filepath.Join(dir, "missing")); err == nil {
 		t.Error("keys retire of a missing file succeeded")
+	}
+}
+
+// TestMain runs the test binary as sessionctl itself when
+// SESSIONCTL_TEST_MAIN is set, so that a test can start real, concurrent
+// sessionctl processes.
+func TestMain(m *testing.M) {
+	if os.Getenv("SESSIONCTL_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestKeysInParallel: 20 sessionctl processes run keys add at once on a
+// secrets file of 4 keys reached through a symlink: the file ends with 24
+// distinct keys, the 4 old ones last, and the link is still a link; then
+// 20 keys retire at once leave the first two.
+func TestKeysInParallel(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "release"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "release", "secrets")
+	link := filepath.Join(dir, "secrets")
+	var old []string
+	for i := range 4 {
+		old = append(old, strings.Repeat(strconv.Itoa(i), 40))
+	}
+	if err := os.WriteFile(file, []byte("# four keys\n"+strings.Join(old, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("release", "secrets"), link); err != nil {
+		t.Fatal(err)
+	}
+	parallel := func(args ...string) {
+		t.Helper()
+		errs := make(chan error, 20)
+		for range 20 {
+			go func() {
+				cmd := exec.Command(os.Args[0], args...)
+				cmd.Env = append(os.Environ(), "SESSIONCTL_TEST_MAIN=1")
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("sessionctl %s: %v: %s", strings.Join(args, " "), err, out)
+				}
+				errs <- err
+			}()
+		}
+		for range 20 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	keys := func() []string {
+		t.Helper()
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symlink: %v, %v", link, fi.Mode(), err)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+
+	parallel("keys", "add", link)
+	k := keys()
+	distinct := map[string]bool{}
+	for _, key := range k {
+		distinct[key] = true
+	}
+	if len(k) != 24 || len(distinct) != 24 || !slices.Equal(k[20:], old) {
+		t.Fatalf("after 20 parallel adds: %d keys (%d distinct), want 24 with the 4 old ones last", len(k), len(distinct))
+	}
+	parallel("keys", "retire", link)
+	if got := keys(); !slices.Equal(got, k[:2]) {
+		t.Fatalf("after 20 parallel retires: %d keys, want the first 2", len(got))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "release")); len(entries) != 1 {
+		t.Errorf("files left beside the secrets: %v", entries)
 	}
 }
 

@@ -37,6 +37,7 @@ type options struct {
 	reauth          time.Duration
 	clientCache     bool
 	waitReplicas    int
+	maxStreams      int
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 	accessLog       bool
 	writeStatic     string
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
 	fs.IntVar(&o.waitReplicas, "wait-replicas", 0, "with -redis: a logout or revoke waits (up to 500 ms) until this many replicas have it, so that a failover cannot bring the session back (redisstore.Options.WaitReplicas)")
 	fs.BoolVar(&o.clientCache, "client-cache", false, "with -redis: serve reads of unchanged sessions from a client-side cache (redisstore.Options.ClientCache)")
+	fs.IntVar(&o.maxStreams, "max-streams", defaultMaxStreams, "event streams (GET /api/events) this instance holds at once, about 47 KiB each; past it 503 with Retry-After")
 	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration)")
@@ -81,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if d.v <= 0 {
 			return o, fmt.Errorf("%w: %s must be positive, got %v", errUsage, d.name, d.v)
 		}
+	}
+	if o.maxStreams <= 0 {
+		return o, fmt.Errorf("%w: -max-streams must be positive, got %d", errUsage, o.maxStreams)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return o, fmt.Errorf("%w: -addr %q: %v", errUsage, o.addr, err)
@@ -161,6 +166,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	m := session.New(store, cfg)
 	a := newApp(m, o.instance)
 	a.reauth = o.reauth
+	a.streams = newStreams(eventsConfig{MaxPerInstance: o.maxStreams}, libraryWatch)
 	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)
@@ -198,6 +204,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 // redisOptions returns the store options that the flags set.
 func (o *options) redisOptions() redisstore.Options {
 	ropts := redisstore.Options{ClientCache: o.clientCache}
+	// Without the cache, no connection asks Redis to track keys, so that
+	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
+	ropts.Client.DisableCache = !o.clientCache
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +19,15 @@ func (t *Topology) startRedis() error {
 	opts := cfg.Redis
 	var sentinelExtra []string
 	if cfg.AdminPassword != "" {
-		rule, err := AppACL(cfg.DeployDir)
+		cache := slices.Contains(cfg.AppFlags, "-client-cache")
+		rule, err := AppACL(cfg.DeployDir, cache)
 		if err != nil {
 			return err
 		}
 		opts.User, opts.Password = AdminUser, cfg.AdminPassword
 		opts.ExtraConfig = append(slicesClip(opts.ExtraConfig),
 			"user "+AppUser+" on "+quoteConf(">"+cfg.AppPassword)+" "+rule)
-		sentinelExtra = []string{"user " + AppUser + " on " + quoteConf(">"+cfg.AppPassword) + " " + SentinelAppACL}
+		sentinelExtra = []string{"user " + AppUser + " on " + quoteConf(">"+cfg.AppPassword) + " " + SentinelAppACL(cache)}
 	}
 	n := 0
 	newDir := func() (string, error) {
