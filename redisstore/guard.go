@@ -11,24 +11,12 @@ import (
 )
 
 // guard is the rueidis.Client that the store calls through: it makes
-// every call return by its context's deadline, even where rueidis would
-// not.
-//
-// Why it is needed (rueidis v1.0.79, pipe.go and mux.go): rueidis abandons
-// a call at its deadline but keeps its slot in the connection's queue
-// (1024 per connection) until Redis answers or ConnWriteTimeout closes
-// the connection. Against a hung Redis (SIGSTOP) under load the queues
-// fill, and further calls then wait, without watching their context, for
-// up to ConnWriteTimeout (10 s by default). TestHungUnderLoad fails
-// without the guard (measured with suspicious always false: the slowest of
-// its calls took 11.2 s against a 200 ms deadline); should a rueidis
-// upgrade honour the context while queueing, that test keeps passing
-// without it and the guard can go.
-//
-// Once a call has timed out, the guard is suspicious for a while and runs
-// each call in a goroutine of its own that the caller leaves at its
-// deadline. Otherwise (the normal case) calls go straight to rueidis, at
-// no extra cost. Every other method is the client's own.
+// every call return by its context's deadline, which rueidis does not
+// while a connection's queue is full (rueidis issue #858, open; delete
+// the guard when a fixed release makes TestHungUnderLoad pass without
+// it). Once a call has timed out, each call runs in a goroutine of its
+// own that the caller leaves at its deadline, for a while; otherwise calls
+// go straight to rueidis.
 type guard struct {
 	rueidis.Client
 	window time.Duration

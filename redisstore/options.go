@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -32,7 +33,8 @@ const DefaultSentinelRefresh = 5 * time.Second
 type Options struct {
 	// Prefix starts every Redis key the store reads or writes, so that
 	// several applications can share one Redis. A session lives at
-	// Prefix+"{"+key+"}", a user's index at Prefix+"user:{"+user+"}".
+	// Prefix+"{"+key+"}", its marker at Prefix+"{"+key+"}~", a user's
+	// index at Prefix+"user:{"+user+"}".
 	// default: "stickless:" (DefaultPrefix).
 	Prefix string
 
@@ -53,27 +55,32 @@ type Options struct {
 	// dies between 28.5 and 30 minutes after its last request.
 	TouchThrottle time.Duration
 
-	// ClientCache serves Load from a cache in this process (RESP3 client
-	// tracking: Redis pushes an invalidation of a session key to every
-	// process that cached it as soon as anything changes or deletes it),
-	// so that a read of an unchanged session costs no Redis round trip at
-	// all. A miss costs one round trip (the same HGETALL, with the key's
-	// PTTL). A slide invalidates the session in every process's cache:
-	// keep the throttle large (the default, IdleTimeout/20, is; a negative
-	// TouchThrottle panics in New). The trade-offs are in the package doc
-	// under "Client-side cache". With the cache New opens one connection
-	// per Redis node (rueidis opens 2 to 4 for standalone and Sentinel)
-	// unless Client.PipelineMultiplex is set. New fails when Redis cannot
-	// track keys (before Redis 6, or over RESP2), and panics with
+	// ClientCache serves Load from a cache in this process, through
+	// rueidis's client-side caching (RESP3 client tracking: Redis pushes
+	// an invalidation of a session key to every process that cached it
+	// as soon as anything changes or deletes it), so that a read of an
+	// unchanged session costs no Redis round trip at all. A miss costs one
+	// round trip (the same HGETALL, with the key's PTTL). A slide
+	// invalidates the session in every process's cache: keep the throttle
+	// large (the default, IdleTimeout/20, is; a negative TouchThrottle
+	// panics in New).
+	//
+	// The cost is a window: a write acknowledged to one instance reaches
+	// another instance's cache when that instance has read Redis's
+	// invalidation, a moment later (the package doc gives the measured
+	// window, and what it means for a logout); a read there in between
+	// sees the session as it was before the write. Writes are never
+	// affected: every write is checked in Redis. New fails when Redis
+	// cannot track keys (before Redis 6, or over RESP2), and panics with
 	// Client.DisableCache or Client.AlwaysRESP2.
 	// default: false (every Load is one HGETALL round trip).
 	ClientCache bool
 
-	// OnCacheRead, with ClientCache, is called once per Load that asks the
-	// client-side cache, with whether the cache answered (hit) or Redis
-	// did (miss, or a read through Redis while the cache cannot be
-	// trusted), for metrics (prom.Metrics.CacheRead fits). It runs on the
-	// request path: it must be fast and safe for concurrent use.
+	// OnCacheRead, with ClientCache, is called once per Load, with
+	// whether the cache answered (hit) or Redis did (a miss, or a read
+	// of a session this process wrote within the last second), for
+	// metrics (prom.Metrics.CacheRead fits). It runs on the request path:
+	// it must be fast and safe for concurrent use.
 	// default: nil.
 	OnCacheRead func(hit bool)
 
@@ -104,6 +111,20 @@ type Options struct {
 	// no WAITAOF.
 	// default: false (WAIT: the replicas hold the deletion in memory).
 	WaitAOF bool
+
+	// FailFast makes New return an error when Redis cannot be reached
+	// within its context, instead of a store that connects in the
+	// background and answers ErrNotConnected (the Manager's 503) until
+	// it has.
+	// default: false (an instance starts before its Redis, and serves as
+	// soon as Redis answers).
+	FailFast bool
+
+	// Logger receives the store's own log lines: Redis unreachable at
+	// start and connected later, and a session stored in a layout version
+	// this store does not know (once).
+	// default: slog.Default().
+	Logger *slog.Logger
 
 	// Client is the rueidis client configuration: addresses (InitAddress),
 	// ACL user and password, db, TLS, Sentinel (Sentinel.MasterSet) and
@@ -137,6 +158,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ClientCache && o.TouchThrottle < 0 {
 		panic("redisstore: Options.ClientCache needs a touch throttle (TouchThrottle >= 0): a cached read cannot slide the idle deadline")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.Client.ClientName == "" {
 		o.Client.ClientName = DefaultClientName

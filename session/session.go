@@ -51,8 +51,7 @@ type Session struct {
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
 	stored   bool
-	values   map[string][]byte
-	size     int
+	values   map[string]string
 	user     string
 	loginAt  time.Time
 	remember bool   // a persistent cookie (RememberMe)
@@ -94,7 +93,6 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return s.err
 	}
 	s.loaded = true
-	s.values = map[string][]byte{}
 	// The first cookie of our name whose signature holds counts, so that a
 	// cookie planted ahead of the real one (possible without the __Host-
 	// prefix) cannot log the user out. No cookie, or none that verifies
@@ -146,13 +144,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	// A cookie signed by an older key, or whose flag disagrees with the
 	// store, is signed again.
 	s.resign = keyIndex != 0 || remember != rec.Remember
-	if rec.Values != nil {
-		s.values = rec.Values
-	}
-	s.size = 0
-	for k, v := range s.values {
-		s.size += len(k) + len(v)
-	}
+	s.values = rec.Values
 	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
 }
@@ -176,7 +168,7 @@ func (s *Session) get(key string) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	v, ok := s.values[key]
-	return v, ok, nil
+	return []byte(v), ok, nil
 }
 
 // Err returns the error of the last load or save that failed, or nil. It
@@ -307,7 +299,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	size, fields := s.size, len(s.values)
+	u := usageOf(s.values)
 	for k, v := range kv {
 		if k == "" {
 			return ErrBadKey
@@ -315,23 +307,17 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		if !json.Valid(v) {
 			return fmt.Errorf("session: the value of %q is not valid JSON", k)
 		}
-		if old, ok := s.values[k]; ok {
-			size -= len(k) + len(old)
-			fields--
-		}
-		size += len(k) + len(v)
-		fields++
+		old, had := s.values[k]
+		u = u.Change(k, old, had, string(v), true)
 	}
-	if size > s.m.cfg.MaxSize || fields > s.m.cfg.MaxFields {
+	if !u.Within(s.m.lim) {
 		s.m.ob.event(s.ctx, EventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
-		v = slices.Clone(v)
-		s.values[k] = v
-		s.p.put(k, v, s.stored)
+		s.setValueLocked(k, string(v))
+		s.p.put(k, string(v), s.stored)
 	}
-	s.size = size
 	return nil
 }
 
@@ -343,11 +329,8 @@ func (s *Session) Delete(key string) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	old, had := s.values[key]
-	if had {
-		s.size -= len(key) + len(old)
-		delete(s.values, key)
-	}
+	_, had := s.values[key]
+	delete(s.values, key)
 	s.p.remove(key, had, s.stored)
 	return nil
 }
@@ -373,7 +356,7 @@ func (s *Session) Login(user string) error {
 	clear := s.user != "" && s.user != user
 	s.p.bind(user, clear, s.stored, s.key)
 	if clear {
-		s.values, s.size = map[string][]byte{}, 0
+		s.values = nil
 	}
 	s.user = user
 	s.loginAt = time.Time{} // set by the store at commit
@@ -443,7 +426,7 @@ func (s *Session) Destroy() error {
 // forgetLocked drops the request's copy of a session that ended.
 func (s *Session) forgetLocked() {
 	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
-	s.values, s.size, s.user, s.loginAt, s.remember = map[string][]byte{}, 0, "", time.Time{}, false
+	s.values, s.user, s.loginAt, s.remember = nil, "", time.Time{}, false
 }
 
 func (s *Session) newTokenLocked() {
@@ -492,12 +475,12 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 	}
 	var v int64
 	err := s.immediate(ctx, OpIncr,
-		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
+		func() map[string]string { v = n; return map[string]string{key: strconv.FormatInt(n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			v, found, err = c.Incr(ctx, s.key, key, n, s.m.limits(s.remember))
 			return found, err
 		},
-		func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
+		func() { s.setValueLocked(key, strconv.FormatInt(v, 10)) })
 	return v, err
 }
 
@@ -523,12 +506,12 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 	}
 	var swapped bool
 	err = s.immediate(ctx, OpCompareAndSwap,
-		func() map[string][]byte {
+		func() map[string]string {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
 			}
 			swapped = true
-			return map[string][]byte{key: nb}
+			return map[string]string{key: string(nb)}
 		},
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.limits(s.remember))
@@ -536,7 +519,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		},
 		func() {
 			if swapped {
-				s.setValueLocked(key, nb)
+				s.setValueLocked(key, string(nb))
 			}
 		})
 	return swapped, err
@@ -546,7 +529,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, op Op, create func() map[string][]byte,
+func (s *Session) immediate(ctx context.Context, op Op, create func() map[string]string,
 	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
@@ -598,12 +581,20 @@ func (s *Session) immediate(ctx context.Context, op Op, create func() map[string
 	return nil
 }
 
-func (s *Session) setValueLocked(key string, v []byte) {
-	if old, ok := s.values[key]; ok {
-		s.size -= len(key) + len(old)
+func (s *Session) setValueLocked(key, v string) {
+	if s.values == nil {
+		s.values = map[string]string{}
 	}
 	s.values[key] = v
-	s.size += len(key) + len(v)
+}
+
+// usageOf is what the values use of the limits.
+func usageOf(values map[string]string) Usage {
+	var u Usage
+	for k, v := range values {
+		u = u.Change(k, "", false, v, true)
+	}
+	return u
 }
 
 // Commit saves the session's pending changes now. The middleware calls it
@@ -633,7 +624,7 @@ replan:
 		if s.p.op == opCreate && !s.hasToken {
 			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		calls := plan(s.p, s.key, ua, s.remember, s.m.limits(s.remember))
+		calls := plan(s.p, s.key, s.user, ua, s.remember, s.m.limits(s.remember))
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
@@ -676,7 +667,7 @@ replan:
 				s.stored, s.cookie = true, cookieSet
 			case !applied && c.save.From != "":
 				s.p = s.p.lostRenewal()
-				s.values, s.size = map[string][]byte{}, 0
+				s.values = nil
 				for k, v := range s.p.set {
 					s.setValueLocked(k, v)
 				}

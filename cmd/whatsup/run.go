@@ -49,7 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
 	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
-	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS);\nCluster: redis://host:port?addr=host2:port2; Sentinel: redis://sentinel:26379?addr=sentinel2:26379&master_set=mymaster;\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
 	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")

@@ -29,8 +29,9 @@ func firstLine(name string, args ...string) string {
 	return line
 }
 
-// writeMachine prints what the numbers depend on.
-func writeMachine(out io.Writer, r runner, redisAddr string) {
+// machine describes the machine the numbers depend on: CPU model, CPUs,
+// kernel.
+func machine() string {
 	cpu := "?"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -41,12 +42,19 @@ func writeMachine(out io.Writer, r runner, redisAddr string) {
 		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s, %d CPUs, Linux %s", cpu, runtime.NumCPU(), strings.TrimSpace(string(kernel)))
+}
+
+// started formats the time a run started, as the reports and charts give it.
+func started(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// writeMachine prints what the numbers depend on.
+func writeMachine(out io.Writer, r runner, redisAddr string, start time.Time) {
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(out, "Machine: %s, %d CPUs, Linux %s; load average before the run %s.\n",
-		cpu, runtime.NumCPU(), strings.TrimSpace(string(kernel)), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
+	fmt.Fprintf(out, "Machine: %s; load average before the run %s.\n",
+		machine(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Fprintf(out, "Software: %s; %s; %s; %s. Started %s.\n\n",
-		runtime.Version(), firstLine("redis-server", "--version"), firstLine("nginx", "-v"), firstLine("wrk", "-v"),
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+		runtime.Version(), firstLine("redis-server", "--version"), firstLine("nginx", "-v"), firstLine("wrk", "-v"), started(start))
 }
 
 func median(xs []float64) float64 {

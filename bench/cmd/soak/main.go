@@ -5,7 +5,7 @@
 // Usage (from the bench module; `make soak` runs it):
 //
 //	go run ./cmd/soak [-mode standalone|sentinel|cluster] [-duration 5m]
-//	                  [-users 300] [-rate 200] [-out report.md]
+//	                  [-users 300] [-rate 200] [-out report.md] [-charts ../docs/charts]
 //
 // The load: -users virtual users through nginx, -rate requests/s in all.
 // Each logs in (and logs in a second "device" of the same user), then
@@ -24,6 +24,9 @@
 //   - every answer is 2xx, 3xx, 401, 429, or 503 with Retry-After;
 //   - after each fault, service returns by itself (no instance restarted,
 //     except the one the fault killed).
+//
+// It saves its results as -charts/soak-MODE.json and draws their timeline
+// beside them, soak-MODE.svg (package chart; cmd/charts redraws it).
 //
 // Everything listens on 127.0.0.1 and stops when the run ends, also on
 // Ctrl-C.
@@ -57,6 +60,7 @@ type config struct {
 	keep     bool
 	verbose  bool
 	faults   bool
+	charts   string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -70,6 +74,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the run's directory (logs) after the run")
 	fs.BoolVar(&c.verbose, "v", false, "log every loss and every session served after its end as it is found")
 	fs.BoolVar(&c.faults, "faults", true, "inject the faults (false: the load alone)")
+	fs.StringVar(&c.charts, "charts", "../docs/charts", "`dir`ectory for the results (soak-MODE.json) and their timeline chart (soak-MODE.svg); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stickless/stickless/bench/chart"
 	"github.com/stickless/stickless/internal/redistest"
 	"github.com/stickless/stickless/internal/topology"
 )
@@ -106,6 +107,13 @@ func Run(ctx context.Context, args []string) error {
 
 	report := buildReport(cfg, mode, topo, rec, faults, elapsed)
 	fmt.Print(report)
+	if cfg.charts != "" {
+		base := filepath.Join(cfg.charts, "soak-"+string(mode))
+		if err := chart.Save(base, timeline(cfg, mode, rec, faults, start, elapsed)); err != nil {
+			return err
+		}
+		logf("results and chart: %s.json, %s.svg", base, base)
+	}
 	if cfg.out != "" {
 		f, err := os.OpenFile(cfg.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

@@ -1,0 +1,54 @@
+package redisstore
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// recentWindow is how long, after this process wrote a session, its
+// Loads read Redis rather than the client-side cache: Redis sends the
+// invalidation that a write causes with or just after the write's reply,
+// and rueidis applies it when its reader goroutine gets to it, a moment
+// later; a read in that moment would find the entry from before the
+// write. A second is orders of magnitude above the delay measured under
+// load (see TestClientCacheWindow), so that a request that follows a
+// write on the same instance always sees it.
+const recentWindow = time.Second
+
+// recent is the set of keys this process wrote within recentWindow, in
+// two generations of at least recentWindow each: a key is in the set
+// from its write for between one and two windows.
+type recent struct {
+	mu    sync.Mutex
+	gens  [2]map[string]struct{}
+	since int64        // UnixNano when gens[0] became the current generation
+	last  atomic.Int64 // UnixNano of the last write: no lookup when old
+}
+
+// add notes a write of key, at its reply.
+func (r *recent) add(keys ...string) {
+	now := time.Now().UnixNano()
+	r.last.Store(now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gens[0] == nil || now-r.since > int64(recentWindow) {
+		r.gens[1], r.gens[0], r.since = r.gens[0], make(map[string]struct{}), now
+	}
+	for _, k := range keys {
+		r.gens[0][k] = struct{}{}
+	}
+}
+
+// has reports whether key was written within the window (or a little
+// more, never less).
+func (r *recent) has(key string) bool {
+	if time.Now().UnixNano()-r.last.Load() > int64(recentWindow) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, a := r.gens[0][key]
+	_, b := r.gens[1][key]
+	return a || b
+}
