@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,13 +10,10 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// Incr implements [session.Counter.Incr] with HINCRBY inside a script
-// (lua/incr.lua) that first checks the session is live, so it is atomic
-// and never brings a session back, and undoes the increment when the
-// result would pass the limits (only a new field or a longer number can).
-// The field must hold a decimal integer (as the JSON of an int64 is);
-// anything else, or a result past the int64 range, gives an error
-// wrapping session.ErrNotInteger and leaves the field as it was.
+// Incr implements [session.Counter.Incr]: HINCRBY in a script
+// (lua/incr.lua) that checks the session is live first, and undoes the
+// increment past the limits. A field that holds no decimal integer, or a
+// result past int64, gives session.ErrNotInteger and is left as it was.
 func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
 	cn, err := s.use()
 	if err != nil {
@@ -56,17 +54,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 	a := s.args(lim)
 	defer s.wrote(key)
 	sent := time.Now()
-	r, err := parseReply(scriptCAS.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field, flag(old != nil),
-		string(old), string(new), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 2)
-	if err != nil {
-		return false, false, opError("CompareAndSwap", err)
-	}
-	switch r.code() {
-	case 0:
-		return false, false, nil
-	case -1, -2:
-		return false, true, tooLarge("CompareAndSwap", r.code(), lim)
-	}
-	s.clock.observe(r.int(1), sent)
-	return r.code() == 1, true, nil
+	r, applied, err := s.reply("CompareAndSwap", scriptCAS.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field,
+		flag(old != nil), string(old), string(new), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 2, 1, sent, lim)
+	return applied && r.code() == 1, applied || errors.Is(err, session.ErrTooLarge), err
 }

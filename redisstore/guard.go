@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -23,13 +24,10 @@ type guard struct {
 	until  atomic.Int64 // UnixNano until which calls are guarded
 }
 
+// newGuard guards c for long enough after a timeout for rueidis to have
+// closed every connection stuck on a hang (ConnWriteTimeout) and recovered.
 func newGuard(c rueidis.Client, connWriteTimeout time.Duration) *guard {
-	if connWriteTimeout <= 0 {
-		connWriteTimeout = 10 * time.Second // rueidis's default
-	}
-	// Long enough for rueidis to have closed every connection stuck on
-	// the hang, and recovered, before calls go straight again.
-	return &guard{Client: c, window: 2*connWriteTimeout + 5*time.Second}
+	return &guard{Client: c, window: 2*cmp.Or(connWriteTimeout, 10*time.Second) + 5*time.Second}
 }
 
 // suspicious reports whether calls must be guarded now.
@@ -45,13 +43,8 @@ func (g *guard) note(err error) {
 	}
 }
 
-// guarded runs f, left at ctx's deadline when the guard is suspicious.
-func guarded[T any](g *guard, ctx context.Context, f func() T, failed func(error) T, errOf func(T) error) T {
-	if !g.suspicious() {
-		r := f()
-		g.note(errOf(r))
-		return r
-	}
+// slow runs f in a goroutine that the caller leaves at ctx's deadline.
+func slow[T any](g *guard, ctx context.Context, f func() T, failed func(error) T, errOf func(T) error) T {
 	done := make(chan T, 1)
 	go func() { done <- f() }()
 	select {
@@ -64,31 +57,36 @@ func guarded[T any](g *guard, ctx context.Context, f func() T, failed func(error
 	}
 }
 
-func resultErr(r rueidis.RedisResult) error { return r.Error() }
-
 func (g *guard) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	return guarded(g, ctx, func() rueidis.RedisResult { return g.Client.Do(ctx, cmd) }, rueidis.NewErrorResult, resultErr)
+	if g.suspicious() {
+		return slow(g, ctx, func() rueidis.RedisResult { return g.Client.Do(ctx, cmd) }, rueidis.NewErrorResult, rueidis.RedisResult.Error)
+	}
+	r := g.Client.Do(ctx, cmd)
+	g.note(r.Error())
+	return r
 }
 
 func (g *guard) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
-	return guarded(g, ctx, func() rueidis.RedisResult { return g.Client.DoCache(ctx, cmd, ttl) }, rueidis.NewErrorResult, resultErr)
+	if g.suspicious() {
+		return slow(g, ctx, func() rueidis.RedisResult { return g.Client.DoCache(ctx, cmd, ttl) }, rueidis.NewErrorResult, rueidis.RedisResult.Error)
+	}
+	r := g.Client.DoCache(ctx, cmd, ttl)
+	g.note(r.Error())
+	return r
 }
 
 func (g *guard) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
-	return guarded(g, ctx, func() []rueidis.RedisResult { return g.Client.DoMulti(ctx, multi...) },
-		func(err error) []rueidis.RedisResult {
-			rs := make([]rueidis.RedisResult, len(multi))
-			for i := range rs {
-				rs[i] = rueidis.NewErrorResult(err)
-			}
-			return rs
-		},
-		func(rs []rueidis.RedisResult) error {
-			for _, r := range rs {
-				if err := r.Error(); err != nil {
-					return err
+	if g.suspicious() {
+		return slow(g, ctx, func() []rueidis.RedisResult { return g.Client.DoMulti(ctx, multi...) },
+			func(err error) []rueidis.RedisResult {
+				rs := make([]rueidis.RedisResult, len(multi))
+				for i := range rs {
+					rs[i] = rueidis.NewErrorResult(err)
 				}
-			}
-			return nil
-		})
+				return rs
+			}, firstErr)
+	}
+	rs := g.Client.DoMulti(ctx, multi...)
+	g.note(firstErr(rs))
+	return rs
 }

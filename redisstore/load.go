@@ -12,45 +12,35 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// expiryMargin is how far past a session's deadline, by this machine's
-// estimate of the Redis clock, Load stops trusting a reply that still
-// holds the session and asks Redis instead (through a slide, which only a
-// live session passes). Redis's own expiry is what enforces the deadlines;
-// this second line is against a reply that can be stale: a client-side
-// cache entry whose invalidation was lost on a connection cut without a
-// FIN, or a read answered by a copy of the data rather than the master.
+// expiryMargin is how far past a session's deadline, by the estimate of
+// the Redis clock, Load stops trusting a reply that holds the session and
+// asks Redis (a slide, which only a live session passes): against a stale
+// cache entry, or a reply of a copy of the data rather than the master.
 const expiryMargin = time.Second
 
-// redisClock estimates the Redis clock from this machine's: the store
-// reads TIME when it connects, and every script that reads the clock
-// replies with it. The estimate only decides when a slide is due, and when
-// Load stops trusting a stale reply: never whether Redis serves a session.
+// redisClock estimates the Redis clock from this machine's, with the TIME
+// read at connect and the time every script that reads the clock
+// replies. It decides when a slide is due, never whether a session lives.
 type redisClock struct {
 	offset atomic.Int64 // Redis ms minus local ms
 }
 
-// observe records that Redis read its clock as redisMS while a call sent
-// at sent was in flight (the midpoint estimate).
+// observe records that Redis read its clock as redisMS during a call sent
+// at sent (the midpoint estimate).
 func (c *redisClock) observe(redisMS int64, sent time.Time) {
-	if redisMS <= 0 {
-		return
+	if redisMS > 0 {
+		c.offset.Store(redisMS - sent.UnixMilli() - time.Since(sent).Milliseconds()/2)
 	}
-	local := sent.UnixMilli() + time.Since(sent).Milliseconds()/2
-	c.offset.Store(redisMS - local)
 }
 
 // now is the estimated Redis time, Unix ms.
 func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load() }
 
-// Load implements [session.Store.Load]. A read that needs no slide is one
-// plain HGETALL: Redis's expiry of the key (the idle deadline, never past
-// the absolute one) keeps expired and destroyed sessions out of the reply.
-// When the last slide is at least the touch throttle old by the estimated
-// Redis clock, or the reply looks stale (see expiryMargin), a second call
-// slides the idle deadline through the update script, which only a live
-// session passes. With Options.ClientCache the HGETALL is served from the
-// client-side cache while the session is unchanged, unless this process
-// wrote it within the last second (see recent).
+// Load implements [session.Store.Load]: one HGETALL (the key's expiry
+// keeps dead sessions out), then a slide through the update script when
+// the last is at least the touch throttle old or the reply looks stale.
+// With Options.ClientCache the HGETALL is the client-side cache's, unless
+// this process wrote the session within the last second (see recent).
 func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	cn, err := s.use()
 	if err != nil {
@@ -58,15 +48,13 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	}
 	sk := s.sessionKey(key)
 	var res rueidis.RedisResult
-	switch {
-	case s.opts.ClientCache && !s.recent.has(key):
+	if s.opts.ClientCache && !s.recent.has(key) {
 		res = cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
-		s.cacheRead(res.IsCacheHit())
-	case s.opts.ClientCache:
+	} else {
 		res = cn.r.Do(ctx, cn.r.B().Hgetall().Key(sk).Build())
-		s.cacheRead(false)
-	default:
-		res = cn.r.Do(ctx, cn.r.B().Hgetall().Key(sk).Build())
+	}
+	if s.opts.ClientCache && s.opts.OnCacheRead != nil {
+		s.opts.OnCacheRead(res.IsCacheHit())
 	}
 	h, err := res.AsStrMap()
 	if err != nil {
@@ -110,10 +98,9 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	return rec, true, nil
 }
 
-// parse decodes a session hash, as HGETALL returns it, into a record
-// whose Values are h itself, without the metadata. ok is false for no
-// session: an empty hash, or one of a layout version this store does not
-// know (logged once).
+// parse decodes a session hash into a record whose Values are h itself,
+// without the metadata; not ok for an empty hash, or one of a layout
+// version this store cannot read (logged once).
 func (s *Store) parse(h map[string]string) (rec session.Record, md redislayout.Meta, ok bool) {
 	m, has := h[redislayout.MetaField]
 	if !has {
@@ -139,20 +126,12 @@ func (s *Store) parse(h map[string]string) (rec session.Record, md redislayout.M
 	}, md, true
 }
 
-// unknownLayout logs, once per store, that a session was stored in a
-// layout this store cannot read; such sessions are read as missing.
+// unknownLayout logs, once, a session of a layout this store cannot read.
 func (s *Store) unknownLayout(err error) {
 	s.oldOnce.Do(func() {
-		s.log.Warn("redisstore: a session stored in a layout this version cannot read is treated as missing (its user logs in again); logged once",
+		s.opts.Logger.Warn("redisstore: a session stored in a layout this version cannot read is treated as missing (its user logs in again); logged once",
 			"err", err)
 	})
-}
-
-// cacheRead reports one Load with the client-side cache on.
-func (s *Store) cacheRead(hit bool) {
-	if s.opts.OnCacheRead != nil {
-		s.opts.OnCacheRead(hit)
-	}
 }
 
 // isOOM reports whether err is Redis refusing a write at maxmemory.

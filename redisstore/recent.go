@@ -7,13 +7,11 @@ import (
 )
 
 // recentWindow is how long, after this process wrote a session, its
-// Loads read Redis rather than the client-side cache: Redis sends the
-// invalidation that a write causes with or just after the write's reply,
-// and rueidis applies it when its reader goroutine gets to it, a moment
-// later; a read in that moment would find the entry from before the
-// write. A second is orders of magnitude above the delay measured under
-// load (see TestClientCacheWindow), so that a request that follows a
-// write on the same instance always sees it.
+// Loads read Redis, not the client-side cache: rueidis applies the
+// invalidation of a write a moment after its reply, when its reader gets
+// to it. A second is orders of magnitude above that moment under load
+// (TestClientCacheWindow): a request that follows a write on the same
+// instance sees it.
 const recentWindow = time.Second
 
 // recent is the set of keys this process wrote within recentWindow, in
@@ -32,6 +30,9 @@ func (r *recent) add(keys ...string) {
 	r.last.Store(now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if now-r.since > 2*int64(recentWindow) {
+		r.gens[0] = nil // older than the window: both generations go
+	}
 	if r.gens[0] == nil || now-r.since > int64(recentWindow) {
 		r.gens[1], r.gens[0], r.since = r.gens[0], make(map[string]struct{}), now
 	}

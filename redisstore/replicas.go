@@ -9,11 +9,9 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// ErrNotReplicated is returned (wrapped) by Destroy, a renewal and
-// DestroyUser when fewer replicas than Options.WaitReplicas acknowledged
-// the deletion within Options.WaitTimeout. The deletion stands on the
-// master, but a failover before the replicas catch up can bring the
-// session back.
+// ErrNotReplicated is returned (wrapped) by a deletion that fewer replicas
+// than Options.WaitReplicas acknowledged within Options.WaitTimeout: it
+// stands on the master, but a failover may bring the session back.
 var ErrNotReplicated = errors.New("redisstore: deletion not acknowledged by enough replicas")
 
 // waiter is Options.WaitReplicas: a WAIT (or WAITAOF) after a deletion.
@@ -73,36 +71,17 @@ func (w waiter) check(res []rueidis.RedisResult) error {
 }
 
 func (w waiter) acked(r rueidis.RedisResult) error {
-	var got int64
-	if w.aof {
-		v, err := r.AsIntSlice()
-		if err != nil {
-			return err
-		}
-		if len(v) == 2 {
-			got = v[1]
-		}
-	} else {
-		v, err := r.AsInt64()
-		if err != nil {
-			return err
-		}
-		got = v
+	v, err := r.AsIntSlice() // WAITAOF: [local, replicas]
+	if !w.aof {
+		var n int64
+		n, err = r.AsInt64()
+		v = []int64{0, n}
 	}
-	if got < w.n {
-		return fmt.Errorf("%w: %d of %d", ErrNotReplicated, got, w.n)
-	}
-	return nil
-}
-
-// probeWaitAOF checks that Redis has WAITAOF (Redis 7.2).
-func (s *Store) probeWaitAOF(ctx context.Context, cn *conn) error {
-	res, err := cn.r.Do(ctx, cn.r.B().CommandInfo().CommandName("waitaof").Build()).ToArray()
 	if err != nil {
-		return fail("probe WAITAOF", err)
+		return err
 	}
-	if len(res) == 0 || res[0].IsNil() {
-		return &configError{errors.New("redisstore: New: Options.WaitAOF: this Redis has no WAITAOF (it needs Redis 7.2 or later)")}
+	if len(v) != 2 || v[1] < w.n {
+		return fmt.Errorf("%w: %v of %d", ErrNotReplicated, v, w.n)
 	}
 	return nil
 }

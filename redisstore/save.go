@@ -1,7 +1,9 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"strconv"
 	"time"
 
@@ -80,11 +82,10 @@ func (s *Store) indexRemoveCall(user string, keys ...string) call {
 // result, and for an update or renewal that the session is live, before
 // it writes anything.
 //
-// The user index is written so that a session bound to a user is never
-// outside the user's index once Save returned nil: a creation adds the
-// index entry in the same round trip (a creation that fails is never
-// seen: its token does not reach the client); an update that binds a user
-// writes the entry first, then the session (two round trips). Entries
+// A session bound to a user is in the user's index once Save returned
+// nil: a creation adds the entry in the same round trip (a creation that
+// fails is never seen: its token does not reach the client); an update
+// that binds a user writes the entry first (two round trips). Entries
 // left behind by a write that then failed are pruned later.
 func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	cn, err := s.use()
@@ -104,178 +105,136 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		}
 		sent := time.Now()
 		res := pipeline(ctx, cn.r, calls...)
-		r, err := parseReply(res[0], 3)
-		if err != nil {
-			return false, opError("Save", err)
+		if err := firstErr(res[1:]); err != nil {
+			return false, opError("Save: user index", err)
 		}
-		if r.code() < 0 {
-			return false, tooLarge("Save", r.code(), w.Limits)
-		}
-		s.clock.observe(r.int(2), sent)
-		if len(res) > 1 {
-			if err := res[1].Error(); err != nil {
-				return false, opError("Save: user index", err)
-			}
-		}
-		return true, nil
+		return s.outcome("Save", res[0], 3, 2, sent, w.Limits)
 	}
 	if w.BindUser && w.User != "" {
-		if err := pipeline(ctx, cn.r, s.indexAddCall(w.User, w.Key, a))[0].Error(); err != nil {
+		if err := firstErr(pipeline(ctx, cn.r, s.indexAddCall(w.User, w.Key, a))); err != nil {
 			return false, opError("Save: user index", err)
 		}
 	}
 	sent := time.Now()
-	r, err := parseReply(scriptUpdate.run(ctx, cn.r, []string{s.sessionKey(w.Key)},
-		s.updateArgs(a, w, strconv.FormatInt(s.clock.now(), 10))...), 4)
-	if err != nil {
-		return false, opError("Save", err)
-	}
-	switch code := r.code(); {
-	case code < 0:
-		return false, tooLarge("Save", code, w.Limits)
-	case code == 0:
-		return false, nil
-	}
-	s.clock.observe(r.int(3), sent)
-	if prev := r.str(1); w.BindUser && prev != "" && prev != w.User {
+	res := scriptUpdate.run(ctx, cn.r, []string{s.sessionKey(w.Key)}, s.updateArgs(a, w, strconv.FormatInt(s.clock.now(), 10))...)
+	r, applied, err := s.reply("Save", res, 4, 3, sent, w.Limits)
+	if applied && w.BindUser && r.str(1) != "" && r.str(1) != w.User {
 		// Housekeeping: a stale entry is harmless (UserSessions and
 		// DestroyUser check the session's user) and pruned later.
-		_ = pipeline(ctx, cn.r, s.indexRemoveCall(prev, w.Key))
+		_ = pipeline(ctx, cn.r, s.indexRemoveCall(r.str(1), w.Key))
 	}
-	return true, nil
+	return applied, err
 }
 
-// renew is Save of a renewal. The old key dies for reads and writes, and
-// its marker points to the new key for a minute (markerTTL), so that a
-// revocation of the old key that races the renewal follows it and ends
-// the session under its new key too.
-//
-// Where every key is on one server (standalone, Sentinel) the renewal is
-// one script (lua/renew.lua), which moves the session and its index entry
-// at once. In Cluster the old and the new key are in different slots: one
-// round trip takes the old session (lua/take.lua: checked against the
-// limits first, so a renewal too large keeps the old session) and adds
-// the new key to the user's index, a second puts the session under the
-// new key (lua/create.lua) and removes the old key from the index. A
-// revocation that finds the new key in the index, or follows the marker,
-// before the put leaves a marker there that the put refuses; should Redis
-// fail between the two round trips, the session is lost (the user logs in
-// again). With Options.WaitReplicas, a WAIT follows the script that kills
-// the old key, on the same connection.
-//
-// w.User names the session's user as the caller knows it (the user
-// bound, with BindUser): the script finds the index it must change from
-// it, and when the session turns out bound to another user, the call is
-// made again with that user's index.
-func (s *Store) renew(ctx context.Context, cn *conn, a *limitArgs, w session.Write) (bool, error) {
-	if cn.cluster {
-		return s.renewApart(ctx, cn, a, w)
+// reply reads the reply of a write script, of at least n elements:
+// applied for a positive code, the Redis time at index now fed to the
+// clock estimate; not applied for 0; ErrTooLarge for -1 and -2.
+func (s *Store) reply(op string, res rueidis.RedisResult, n, now int, sent time.Time, lim session.Limits) (reply, bool, error) {
+	r, err := parseReply(res, n)
+	switch {
+	case err != nil:
+		return nil, false, opError(op, err)
+	case r.code() < 0:
+		return r, false, tooLarge(op, r.code(), lim)
+	case r.code() == 0:
+		return r, false, nil
 	}
+	s.clock.observe(r.int(now), sent)
+	return r, true, nil
+}
+
+func (s *Store) outcome(op string, res rueidis.RedisResult, n, now int, sent time.Time, lim session.Limits) (bool, error) {
+	_, applied, err := s.reply(op, res, n, now, sent, lim)
+	return applied, err
+}
+
+// firstErr is the first error among res.
+func firstErr(res []rueidis.RedisResult) error {
+	for _, r := range res {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renew is Save of a renewal. The old key dies and its marker points to
+// the new key for markerTTL, so that a revocation racing the renewal
+// follows it (see revoke). Where every key is on one server the renewal
+// is one script (lua/renew.lua), index included. In Cluster one round
+// trip takes the old session (lua/take.lua, after the limit check) and
+// adds the new key to the index, a second puts it under the new key
+// (lua/create.lua), which a revocation's marker there refuses; should
+// Redis fail in between, the user logs in again. With WaitReplicas a WAIT
+// follows the script that kills the old key. w.User is the session's user
+// as the caller knows it (the user bound, with BindUser): the scripts
+// find the index to change from it, and answer -5 with the right user
+// when it is not, to be called again.
+func (s *Store) renew(ctx context.Context, cn *conn, a *limitArgs, w session.Write) (bool, error) {
 	was := w.User
 	for range 2 {
-		args := make([]string, 0, 16+2*len(w.Set)+len(w.Del))
-		args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
-			w.UserAgent, flag(w.Login), flag(w.Remember), "", ms(markerTTL), w.From, w.Key, s.prefix)
-		args = change(args, w.Set, w.Del)
-		c := call{s: scriptRenew, args: args, keys: []string{s.sessionKey(w.From), s.markerKey(w.From),
-			s.sessionKey(w.Key), s.userKey(was), s.userKey(w.User)}}
-		sent := time.Now()
-		res := s.withWait(ctx, cn, c)
-		r, err := parseReply(res[0], 4)
-		if err != nil {
-			return false, opError("Save: renew", err)
+		var args []string
+		var res []rueidis.RedisResult
+		if cn.cluster {
+			args = append(args, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User, w.Key, ms(markerTTL))
+			take := call{s: scriptTake, keys: []string{s.sessionKey(w.From), s.markerKey(w.From)}, args: change(args, w.Set, w.Del)}
+			// The new key joins the index before the old key can die: a
+			// revocation reading the index meanwhile finds one or the other.
+			var idx []call
+			if w.User != "" {
+				idx = append(idx, s.indexAddCall(w.User, w.Key, a))
+			}
+			if s.wait.n > 0 {
+				if err := firstErr(pipeline(ctx, cn.r, idx...)); err != nil {
+					return false, opError("Save: renew: user index", err)
+				}
+				res = s.withWait(ctx, cn, take)
+			} else if res = pipeline(ctx, cn.r, append([]call{take}, idx...)...); firstErr(res[1:]) != nil {
+				return false, opError("Save: renew: user index", firstErr(res[1:]))
+			}
+		} else {
+			args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
+				w.UserAgent, flag(w.Login), flag(w.Remember), "", ms(markerTTL), w.From, w.Key, s.opts.Prefix)
+			res = s.withWait(ctx, cn, call{s: scriptRenew, args: change(args, w.Set, w.Del), keys: []string{
+				s.sessionKey(w.From), s.markerKey(w.From), s.sessionKey(w.Key), s.userKey(was), s.userKey(w.User)}})
 		}
-		switch code := r.code(); {
-		case code == -5:
-			was = r.str(1)
-			if !w.BindUser {
+		sent := time.Now()
+		if r, err := parseReply(res[0], 2); err == nil && r.code() == -5 {
+			if was = r.str(1); !w.BindUser {
 				w.User = was
 			}
 			continue
-		case code < 0:
-			return false, tooLarge("Save: renew", code, w.Limits)
-		case code == 0:
-			return false, nil
 		}
-		s.clock.observe(r.int(3), sent)
 		if err := s.wait.check(res); err != nil {
 			return false, opError("Save: renew", err)
 		}
-		return true, nil
+		if !cn.cluster {
+			return s.outcome("Save: renew", res[0], 4, 3, sent, w.Limits)
+		}
+		if applied, err := s.outcome("Save: renew", res[0], 1, 1, sent, w.Limits); !applied {
+			return false, err
+		}
+		return s.put(ctx, cn, a, w, res[0])
 	}
 	return false, opError("Save: renew", errUserMoved)
 }
 
-// renewApart is renew in Cluster: take, then put.
-func (s *Store) renewApart(ctx context.Context, cn *conn, a *limitArgs, w session.Write) (bool, error) {
-	var r reply
-	for try := 0; ; try++ {
-		args := make([]string, 0, 8+2*len(w.Set)+len(w.Del))
-		args = append(args, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User, w.Key, ms(markerTTL))
-		args = change(args, w.Set, w.Del)
-		take := call{s: scriptTake, keys: []string{s.sessionKey(w.From), s.markerKey(w.From)}, args: args}
-		// The new key joins the index before the old key can die: a
-		// revocation reading the index meanwhile finds one or the other.
-		var idx []call
-		if w.User != "" {
-			idx = append(idx, s.indexAddCall(w.User, w.Key, a))
-		}
-		var res []rueidis.RedisResult
-		if s.wait.n > 0 {
-			for _, r := range pipeline(ctx, cn.r, idx...) {
-				if err := r.Error(); err != nil {
-					return false, opError("Save: renew: user index", err)
-				}
-			}
-			res = s.withWait(ctx, cn, take)
-		} else {
-			res = pipeline(ctx, cn.r, append([]call{take}, idx...)...)
-			if len(idx) > 0 {
-				if err := res[1].Error(); err != nil {
-					return false, opError("Save: renew: user index", err)
-				}
-			}
-		}
-		var err error
-		if r, err = parseReply(res[0], 1); err != nil {
-			return false, opError("Save: renew", err)
-		}
-		switch code := r.code(); {
-		case code == -5 && try == 0 && !w.BindUser:
-			w.User = r.str(1)
-			continue
-		case code == -5:
-			return false, opError("Save: renew", errUserMoved)
-		case code < 0:
-			return false, tooLarge("Save: renew", code, w.Limits)
-		case code == 0:
-			return false, nil
-		}
-		if err := s.wait.check(res); err != nil {
-			return false, opError("Save: renew", err)
-		}
-		break
-	}
-	if len(r) < 3 {
-		return false, opError("Save: renew", errShape)
-	}
-	md, err := redislayout.ParseMeta(r.str(2))
-	if err != nil {
+// put is the second half of a renewal in Cluster: the session that take
+// answered, with the change applied, under the new key.
+func (s *Store) put(ctx context.Context, cn *conn, a *limitArgs, w session.Write, taken rueidis.RedisResult) (bool, error) {
+	r, err := parseReply(taken, 3)
+	md, perr := redislayout.ParseMeta(r.str(2))
+	if err = cmp.Or(err, perr); err != nil {
 		return false, opError("Save: renew", err)
 	}
-	// The values: the taken ones with the change applied.
 	values := make(map[string]string, (len(r)-3)/2+len(w.Set))
-	if !w.Clear {
-		for j := 3; j+1 < len(r); j += 2 {
-			values[r.str(j)] = r.str(j + 1)
-		}
+	for j := 3; j+1 < len(r) && !w.Clear; j += 2 {
+		values[r.str(j)] = r.str(j + 1)
 	}
 	for _, k := range w.Del {
 		delete(values, k)
 	}
-	for k, v := range w.Set {
-		values[k] = v
-	}
+	maps.Copy(values, w.Set)
 	user := md.User
 	if w.BindUser {
 		user = w.User
@@ -284,25 +243,14 @@ func (s *Store) renewApart(ctx context.Context, cn *conn, a *limitArgs, w sessio
 	if w.Login {
 		created, deadline = "", ""
 	}
-	out := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
+	calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
 		args: createArgs(a, user, w.UserAgent, w.Remember, "", created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
 	if md.User != "" {
-		out = append(out, s.indexRemoveCall(md.User, w.From))
+		calls = append(calls, s.indexRemoveCall(md.User, w.From))
 	}
 	sent := time.Now()
-	res := pipeline(ctx, cn.r, out...)
-	p, err := parseReply(res[0], 3)
-	if err != nil {
-		return false, opError("Save: renew", err)
-	}
-	switch code := p.code(); {
-	case code < 0:
-		return false, tooLarge("Save: renew", code, w.Limits)
-	case code == 0:
-		return false, nil // revoked meanwhile, or past its absolute deadline
-	}
-	s.clock.observe(p.int(2), sent)
-	return true, nil
+	// Not applied: revoked meanwhile, or past its absolute deadline.
+	return s.outcome("Save: renew", pipeline(ctx, cn.r, calls...)[0], 3, 2, sent, w.Limits)
 }
 
 // Destroy implements [session.Store.Destroy]: the destroy script deletes
@@ -314,23 +262,18 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	ends, err := s.revoke(ctx, cn, []string{key}, "")
+	gone, _, err := s.revoke(ctx, cn, []string{key}, "")
 	if err != nil {
 		return opError("Destroy", err)
 	}
-	for _, e := range ends {
-		s.wrote(e.key)
-	}
 	var calls []call
-	for _, e := range ends {
-		if e.user != "" {
-			calls = append(calls, s.indexRemoveCall(e.user, e.key))
+	for k, user := range gone {
+		if user != "" {
+			calls = append(calls, s.indexRemoveCall(user, k))
 		}
 	}
-	for _, r := range pipeline(ctx, cn.r, calls...) {
-		if err := r.Error(); err != nil {
-			return opError("Destroy: user index", err)
-		}
+	if err := firstErr(pipeline(ctx, cn.r, calls...)); err != nil {
+		return opError("Destroy: user index", err)
 	}
 	return nil
 }

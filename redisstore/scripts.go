@@ -1,9 +1,10 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
-	_ "embed"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -14,48 +15,25 @@ import (
 // The scripts, one .lua file each under lua/, with its KEYS/ARGV layout
 // and its one reply shape in its header comment; each runs after the
 // prelude. The layout they read and write is internal/redislayout's.
-var (
-	//go:embed lua/prelude.lua
-	luaPrelude string
-	//go:embed lua/create.lua
-	luaCreate string
-	//go:embed lua/update.lua
-	luaUpdate string
-	//go:embed lua/renew.lua
-	luaRenew string
-	//go:embed lua/take.lua
-	luaTake string
-	//go:embed lua/incr.lua
-	luaIncr string
-	//go:embed lua/cas.lua
-	luaCAS string
-	//go:embed lua/destroy.lua
-	luaDestroy string
-	//go:embed lua/index_add.lua
-	luaIndexAdd string
-	//go:embed lua/prune.lua
-	luaPrune string
-)
+//
+//go:embed lua
+var luaFiles embed.FS
 
+// rueidis sends a retryable script again, within its call's context, when
+// the connection broke under it (as after a Redis restart): one whose
+// second run leaves the same state (a creation's key reaches no client
+// before the call returns; an update's delta; a destroy; the index).
+// Incr would count twice, and CAS, Take and Renew would answer wrong.
 var (
-	// A retryable script is one whose second run, after a first one that
-	// may or may not have happened, leaves the same state and answers the
-	// same: rueidis sends it again, within the call's context, when the
-	// connection broke under it (as on the first call after a Redis
-	// restart). A creation writes the same session again (its key reaches
-	// no client before the call returns); an update applies the same delta;
-	// Destroy finds nothing the second time; the index scripts are
-	// idempotent. Incr would count twice, and CAS, Take and Renew would
-	// answer wrong: they are not retried.
-	scriptCreate   = newScript(luaCreate, true)
-	scriptUpdate   = newScript(luaUpdate, true)
-	scriptRenew    = newScript(luaRenew, false)
-	scriptTake     = newScript(luaTake, false)
-	scriptIncr     = newScript(luaIncr, false)
-	scriptCAS      = newScript(luaCAS, false)
-	scriptDestroy  = newScript(luaDestroy, true)
-	scriptIndexAdd = newScript(luaIndexAdd, true)
-	scriptPrune    = newScript(luaPrune, true)
+	scriptCreate   = newScript("create", true)
+	scriptUpdate   = newScript("update", true)
+	scriptRenew    = newScript("renew", false)
+	scriptTake     = newScript("take", false)
+	scriptIncr     = newScript("incr", false)
+	scriptCAS      = newScript("cas", false)
+	scriptDestroy  = newScript("destroy", true)
+	scriptIndexAdd = newScript("index_add", true)
+	scriptPrune    = newScript("prune", true)
 
 	allScripts = []*script{scriptCreate, scriptUpdate, scriptRenew, scriptTake, scriptIncr, scriptCAS,
 		scriptDestroy, scriptIndexAdd, scriptPrune}
@@ -71,8 +49,13 @@ type script struct {
 	retry bool
 }
 
-func newScript(body string, retry bool) *script {
-	src := luaPrelude + "\n" + body
+func newScript(name string, retry bool) *script {
+	prelude, err1 := luaFiles.ReadFile("lua/prelude.lua")
+	body, err2 := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err := cmp.Or(err1, err2); err != nil {
+		panic(err) // a mistake in this package: caught by every test
+	}
+	src := string(prelude) + "\n" + string(body)
 	sum := sha1.Sum([]byte(src))
 	return &script{src: src, sha: hex.EncodeToString(sum[:]), retry: retry}
 }
@@ -105,10 +88,9 @@ func noScript(err error) bool {
 	return ok && (re.IsNoScript() || strings.HasPrefix(re.Error(), "NOSCRIPT"))
 }
 
-// call is one command of a pipeline: a script call, or a plain command
-// (s == nil) that build makes (a command is built for each send: rueidis
-// recycles a command once sent). wait marks the WAIT that guards the call
-// before it.
+// call is one command of a pipeline: a script call, or a command that
+// build makes for each send (rueidis recycles a command once sent). wait
+// marks the WAIT that guards the call before it.
 type call struct {
 	s     *script
 	keys  []string
@@ -178,20 +160,20 @@ func parseReply(res rueidis.RedisResult, n int) (reply, error) {
 	return reply(arr), nil
 }
 
-func (r reply) code() int64 { n, _ := r[0].AsInt64(); return n }
+// code, int and str read the reply's elements; one that is missing or of
+// another type reads as zero.
+func (r reply) code() int64 { return r.int(0) }
 
-func (r reply) int(i int) int64 {
-	if i >= len(r) {
-		return 0
+func (r reply) int(i int) (n int64) {
+	if i < len(r) {
+		n, _ = r[i].AsInt64()
 	}
-	n, _ := r[i].AsInt64()
 	return n
 }
 
-func (r reply) str(i int) string {
-	if i >= len(r) {
-		return ""
+func (r reply) str(i int) (s string) {
+	if i < len(r) {
+		s, _ = r[i].ToString()
 	}
-	s, _ := r[i].ToString()
 	return s
 }

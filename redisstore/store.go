@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,9 +28,6 @@ import (
 // connection, and ErrClosed after Close.
 type Store struct {
 	opts     Options
-	prefix   string
-	throttle time.Duration
-	log      *slog.Logger
 	wait     waiter
 	clock    redisClock
 	lastArgs atomic.Pointer[limitArgs]
@@ -40,7 +35,7 @@ type Store struct {
 
 	cn      atomic.Pointer[conn] // nil until connected
 	lastErr atomic.Pointer[error]
-	mu      sync.Mutex // guards closed against a connection that lands late
+	mu      sync.Mutex // orders Close and a connection that lands late
 	closed  bool
 	done    chan struct{} // closed by Close: stops connecting
 	oldOnce sync.Once     // the log line for a session of another layout version
@@ -60,42 +55,33 @@ var (
 	_ session.Checker   = (*Store)(nil)
 )
 
-// ErrClosed is returned by every call made after [Store.Close].
-var ErrClosed = errors.New("redisstore: store closed")
-
-// ErrNotConnected is returned (wrapped, with the last connection error) by
-// the calls of a Store that has not reached Redis yet.
-var ErrNotConnected = errors.New("redisstore: not connected to Redis yet")
+var (
+	// ErrClosed is returned by every call made after [Store.Close].
+	ErrClosed = errors.New("redisstore: store closed")
+	// ErrNotConnected is returned (wrapped, with the last connection
+	// error) by the calls of a Store that has not reached Redis yet.
+	ErrNotConnected = errors.New("redisstore: not connected to Redis yet")
+)
 
 // New returns a store on the Redis that opts.Client names: standalone,
 // Sentinel when Client.Sentinel.MasterSet is set, Cluster when the first
 // address answers as a Cluster node (several addresses must be one). It
-// connects within ctx, loads the store's Lua scripts and checks what the
-// options need.
-//
-// A Redis that cannot be reached, or does not answer within ctx, is not an
-// error unless Options.FailFast is set: New logs it and returns a store
-// that keeps connecting in the background (every 2 s at most); its calls
-// fail with ErrNotConnected (the Manager answers 503) until it is
-// connected, and it logs when it is. Errors that a retry cannot mend come
-// back at once, connected or not: no Redis address, a refused password or
-// ACL user, TLS failures, a Sentinel URL that reaches no sentinel, several
-// addresses that are not a Cluster, a password for a Redis that has none,
-// and what ClientCache or WaitAOF need but Redis lacks. Bad options (a
-// negative WaitReplicas) panic.
+// connects within ctx, loads the Lua scripts and checks what the options
+// need. A Redis that cannot be reached is not an error unless
+// Options.FailFast: New logs it and returns a store that connects in the
+// background (every 2 s at most) and fails with ErrNotConnected (the
+// Manager's 503) until then. What connecting again cannot mend fails at
+// once: a refused password or ACL user, TLS, a Sentinel master set or a
+// Cluster that the addresses are not, a password for a Redis that takes
+// any, and what ClientCache or WaitAOF need but Redis lacks. Errors of
+// connecting match session.ErrStoreUnavailable. Bad options panic.
 func New(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if len(opts.Client.InitAddress) == 0 {
 		return nil, errors.New("redisstore: New: no Redis address: set Options.Client.InitAddress or use NewFromURL")
 	}
-	s := &Store{
-		opts:     opts,
-		prefix:   opts.Prefix,
-		throttle: opts.TouchThrottle,
-		log:      opts.Logger,
-		wait:     waiter{n: int64(opts.WaitReplicas), timeout: opts.WaitTimeout, aof: opts.WaitAOF},
-		done:     make(chan struct{}),
-	}
+	s := &Store{opts: opts, done: make(chan struct{}),
+		wait: waiter{n: int64(opts.WaitReplicas), timeout: opts.WaitTimeout, aof: opts.WaitAOF}}
 	cn, err := s.connect(ctx)
 	switch {
 	case err == nil:
@@ -105,7 +91,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.lastErr.Store(&err)
-	s.log.Warn("redisstore: Redis cannot be reached; connecting in the background, and answering 503 meanwhile",
+	s.opts.Logger.Warn("redisstore: Redis cannot be reached; connecting in the background, and answering 503 meanwhile",
 		"addr", opts.Client.InitAddress[0], "err", err)
 	go s.reconnect()
 	return s, nil
@@ -127,28 +113,25 @@ func (s *Store) reconnect() {
 		if err != nil {
 			s.lastErr.Store(&err)
 			if attempt%15 == 0 || permanent(err) {
-				s.log.Warn("redisstore: still cannot connect to Redis", "attempts", attempt, "err", err)
+				s.opts.Logger.Warn("redisstore: still cannot connect to Redis", "attempts", attempt, "err", err)
 			}
 			continue
 		}
 		s.mu.Lock()
-		closed := s.closed
-		if !closed {
+		if s.closed {
+			cn.c.Close()
+		} else {
 			s.cn.Store(cn)
+			s.opts.Logger.Info("redisstore: connected to Redis", "attempts", attempt)
 		}
 		s.mu.Unlock()
-		if closed {
-			cn.c.Close()
-			return
-		}
-		s.log.Info("redisstore: connected to Redis", "attempts", attempt)
 		return
 	}
 }
 
 // connect makes a client and checks it: the topology that the options
-// name, the scripts on every server, the Redis clock, and what the
-// options need.
+// name, the scripts on every server (SCRIPT LOAD, so that calls are
+// EVALSHA from the first), the Redis clock, and what the options need.
 func (s *Store) connect(ctx context.Context) (*conn, error) {
 	type result struct {
 		c   rueidis.Client
@@ -199,9 +182,6 @@ func (s *Store) explain(err error) error {
 	return err
 }
 
-// check loads every script on every server once (SCRIPT LOAD), so that
-// the first calls are EVALSHA already, reads the Redis clock, and checks
-// what the options need.
 func (s *Store) check(ctx context.Context, cn *conn) error {
 	for _, n := range cn.c.Nodes() {
 		cmds := make(rueidis.Commands, 0, len(allScripts))
@@ -222,51 +202,34 @@ func (s *Store) check(ctx context.Context, cn *conn) error {
 	sec, _ := strconv.ParseInt(t[0], 10, 64)
 	usec, _ := strconv.ParseInt(t[1], 10, 64)
 	s.clock.observe(sec*1000+usec/1000, t0)
-	if err := s.checkPassword(ctx, cn); err != nil {
-		return err
+	// A password for the default user of a Redis that has none: Redis
+	// takes any password, so the URL's author believes Redis protected
+	// when it is open. One AUTH with a random password tells (Redis logs
+	// it as a failed authentication when it does have one).
+	if o := s.opts.Client; o.Password != "" && (o.Username == "" || o.Username == "default") {
+		if cn.r.Do(ctx, cn.r.B().Auth().Username("default").Password(rand.Text()).Build()).Error() == nil {
+			return &configError{errors.New("redisstore: the URL gives a password, but this Redis takes any password: it has none for its default user; set one (requirepass, or an ACL user) or drop the password from the URL")}
+		}
 	}
 	if s.opts.ClientCache {
-		if err := s.probeCache(ctx, cn); err != nil {
-			return err
+		// rueidis silently runs cached commands uncached when Redis cannot
+		// track keys, which would make every Load two round trips.
+		res := cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(s.opts.Prefix+"{cache-probe}").Cache(), time.Second)
+		if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return fail("probe client-side cache", err)
+		}
+		if res.CachePTTL() < 0 {
+			return &configError{errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")}
 		}
 	}
 	if s.wait.aof {
-		if err := s.probeWaitAOF(ctx, cn); err != nil {
-			return err
+		res, err := cn.r.Do(ctx, cn.r.B().CommandInfo().CommandName("waitaof").Build()).ToArray()
+		if err != nil {
+			return fail("probe WAITAOF", err)
 		}
-	}
-	return nil
-}
-
-// checkPassword refuses a password for the default user of a Redis that
-// has none (such a Redis takes any password): the URL's author believes
-// Redis protected when it is open to anyone who reaches it. The check is
-// one AUTH with a random password, which Redis logs as a failed
-// authentication (ACL LOG) when it does have a password.
-func (s *Store) checkPassword(ctx context.Context, cn *conn) error {
-	o := s.opts.Client
-	if o.Password == "" || (o.Username != "" && o.Username != "default") {
-		return nil
-	}
-	b := make([]byte, 16)
-	rand.Read(b)
-	err := cn.r.Do(ctx, cn.r.B().Auth().Username("default").Password(hex.EncodeToString(b)).Build()).Error()
-	if err == nil {
-		return &configError{errors.New("redisstore: the URL gives a password, but this Redis takes any password: it has none for its default user; set one (requirepass, or an ACL user) or drop the password from the URL")}
-	}
-	return nil
-}
-
-// probeCache checks that Redis tracks the keys the client caches: rueidis
-// silently runs cached commands uncached when it cannot, which would make
-// every Load two round trips.
-func (s *Store) probeCache(ctx context.Context, cn *conn) error {
-	res := cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(s.prefix+"{cache-probe}").Cache(), time.Second)
-	if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
-		return fail("probe client-side cache", err)
-	}
-	if res.CachePTTL() < 0 {
-		return &configError{errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")}
+		if len(res) == 0 || res[0].IsNil() {
+			return &configError{errors.New("redisstore: New: Options.WaitAOF: this Redis has no WAITAOF (it needs Redis 7.2 or later)")}
+		}
 	}
 	return nil
 }
@@ -277,33 +240,26 @@ func (s *Store) probeCache(ctx context.Context, cn *conn) error {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	close(s.done)
-	if cn := s.cn.Load(); cn != nil {
-		cn.c.Close()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		if cn := s.cn.Load(); cn != nil {
+			cn.c.Close()
+		}
 	}
 	return nil
 }
 
 // use returns the connection for a call, or why there is none.
 func (s *Store) use() (*conn, error) {
-	if cn := s.cn.Load(); cn != nil {
-		select {
-		case <-s.done:
-			return nil, ErrClosed
-		default:
-			return cn, nil
-		}
-	}
 	select {
 	case <-s.done:
 		return nil, ErrClosed
 	default:
 	}
-	if p := s.lastErr.Load(); p != nil {
+	if cn := s.cn.Load(); cn != nil {
+		return cn, nil
+	} else if p := s.lastErr.Load(); p != nil {
 		return nil, fmt.Errorf("%w (last attempt: %w)", ErrNotConnected, *p)
 	}
 	return nil, ErrNotConnected
@@ -317,35 +273,28 @@ func (s *Store) wrote(keys ...string) {
 	}
 }
 
-func (s *Store) sessionKey(key string) string { return redislayout.SessionKey(s.prefix, key) }
-func (s *Store) markerKey(key string) string  { return redislayout.MarkerKey(s.prefix, key) }
-func (s *Store) userKey(user string) string   { return redislayout.UserKey(s.prefix, user) }
+func (s *Store) sessionKey(key string) string { return redislayout.SessionKey(s.opts.Prefix, key) }
+func (s *Store) markerKey(key string) string  { return redislayout.MarkerKey(s.opts.Prefix, key) }
+func (s *Store) userKey(user string) string   { return redislayout.UserKey(s.opts.Prefix, user) }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 // limitArgs are the script arguments of a session.Limits, formatted once
 // for the Limits that the Manager passes every time.
 type limitArgs struct {
-	lim                                session.Limits
-	idle, absolute, maxSize, maxFields string
-	throttleMS                         int64
-	throttle                           string
+	lim                                          session.Limits
+	idle, absolute, maxSize, maxFields, throttle string
+	throttleMS                                   int64
 }
 
 func (s *Store) args(lim session.Limits) *limitArgs {
 	if a := s.lastArgs.Load(); a != nil && a.lim == lim {
 		return a
 	}
-	t := throttle(s.throttle, lim.Idle).Milliseconds()
-	a := &limitArgs{
-		lim:        lim,
-		idle:       ms(max(lim.Idle, time.Millisecond)),
-		absolute:   ms(max(lim.Absolute, time.Millisecond)),
-		maxSize:    strconv.Itoa(max(lim.MaxSize, 0)),
-		maxFields:  strconv.Itoa(max(lim.MaxFields, 0)),
-		throttleMS: t,
-		throttle:   strconv.FormatInt(t, 10),
-	}
+	t := throttle(s.opts.TouchThrottle, lim.Idle).Milliseconds()
+	a := &limitArgs{lim: lim, idle: ms(max(lim.Idle, time.Millisecond)), absolute: ms(max(lim.Absolute, time.Millisecond)),
+		maxSize: strconv.Itoa(max(lim.MaxSize, 0)), maxFields: strconv.Itoa(max(lim.MaxFields, 0)),
+		throttle: strconv.FormatInt(t, 10), throttleMS: t}
 	s.lastArgs.Store(a)
 	return a
 }
@@ -362,10 +311,9 @@ func throttle(t, idle time.Duration) time.Duration {
 	return min(t, idle/4)
 }
 
-// markerTTL is how long a session's marker lives after it left its key;
-// takeGrace is how old a take may be for its put to be written (less, so
-// that a revocation's marker outlives every put it must refuse, across
-// the clocks of two Cluster nodes).
+// markerTTL is how long a session's marker lives; takeGrace, how old a
+// take may be for its put to be written: less, so that a revocation's
+// marker outlives every put it refuses, across two nodes' clocks.
 const (
 	markerTTL = time.Minute
 	takeGrace = 20 * time.Second
@@ -383,44 +331,32 @@ func tooLarge(op string, code int64, lim session.Limits) error {
 // opError names the operation that failed, keeping err for errors.Is.
 func opError(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
 
-// storeError is a failure of New to reach Redis: it matches
-// session.ErrStoreUnavailable and keeps the cause. Its text names the
-// step and the cause, never a secret.
-type storeError struct {
-	op  string
-	err error
-}
-
-func (e *storeError) Error() string { return "redisstore: " + e.op + ": " + e.err.Error() }
-
-func (e *storeError) Unwrap() []error { return []error{session.ErrStoreUnavailable, e.err} }
-
-// fail wraps err, a failure of the step op of connecting, so that it
-// matches session.ErrStoreUnavailable.
+// fail is the error of the step op of connecting: it matches
+// session.ErrStoreUnavailable and keeps err.
 func fail(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &storeError{op: op, err: err}
+	return unavailableError{fmt.Errorf("redisstore: %s: %w", op, err)}
 }
+
+type unavailableError struct{ error }
+
+func (e unavailableError) Unwrap() []error { return []error{e.error, session.ErrStoreUnavailable} }
 
 // configError is a failure that connecting again cannot mend.
-type configError struct{ err error }
+type configError struct{ error }
 
-func (e *configError) Error() string { return e.err.Error() }
-func (e *configError) Unwrap() error { return e.err }
+func (e *configError) Unwrap() error { return e.error }
 
 // permanent reports whether err, a failure to connect, needs a change of
-// configuration: a Redis error reply other than a passing state (LOADING,
-// BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN), a TLS failure, or one of the
-// store's own checks.
+// configuration, not time.
 func permanent(err error) bool {
 	var ce *configError
-	if errors.As(err, &ce) {
-		return true
-	}
 	var re *rueidis.RedisError
-	if errors.As(err, &re) && !rueidis.IsRedisNil(re) {
+	var rh tls.RecordHeaderError
+	var ve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &rh), errors.As(err, &ve):
+		return true
+	case errors.As(err, &re) && !rueidis.IsRedisNil(re):
 		for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
 			if strings.HasPrefix(re.Error(), p) {
 				return false
@@ -428,7 +364,5 @@ func permanent(err error) bool {
 		}
 		return true
 	}
-	var rh tls.RecordHeaderError
-	var ve *tls.CertificateVerificationError
-	return errors.As(err, &rh) || errors.As(err, &ve)
+	return false
 }

@@ -125,6 +125,39 @@ func TestLayout(t *testing.T) {
 	}
 }
 
+// TestLayoutAgreement: metadata that Go encodes (internal/redislayout) is
+// read by the Lua scripts and written back by them unchanged but for what
+// the write changes, for users, user agents and wrapped keys with the
+// layout's separators and binary bytes in them.
+func TestLayoutAgreement(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{TouchThrottle: -1}) // every call slides: the scripts decode it all
+	ctx := t.Context()
+	now := time.Now().UnixMilli()
+	want := redislayout.Meta{Size: len("a") + len(`"x"`), Count: 1, Seen: now - 1000, Created: now - 5000,
+		Absolute: now + 3_600_000, Idle: now + 60_000, Remember: true,
+		User: "ann,1,2:3", Wrap: "\x00,1,\xff\n", UserAgent: "Mozilla/5.0 (X11; Linux), 1,2,3"}
+	key := newKey()
+	rk := "stickless:{" + key + "}"
+	srv.DoOK(t, "HSET", rk, redislayout.MetaField, want.String(), "a", `"x"`)
+	srv.DoOK(t, "PEXPIRE", rk, "60000")
+	rec, ok, err := s.Load(ctx, key, long)
+	if err != nil || !ok || rec.User != want.User || rec.UserAgent != want.UserAgent || !rec.Remember || rec.Values["a"] != `"x"` {
+		t.Fatalf("Load of Go-encoded metadata = %+v %v %v", rec, ok, err)
+	}
+	if ok, err := s.tupdate(ctx, key, session.Write{Set: vals("bb", "22")}, long); err != nil || !ok {
+		t.Fatalf("update: %v %v", ok, err)
+	}
+	got := metaOf(t, srv, rk)
+	want.Size, want.Count, want.Seen, want.Idle = want.Size+len("bb22"), 2, got.Seen, got.Idle
+	if got != want {
+		t.Errorf("metadata after a slide and a write by the scripts:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Seen < now || got.Idle != min(got.Seen+long.Idle.Milliseconds(), want.Absolute) {
+		t.Errorf("the slide: seen %d, idle %d", got.Seen, got.Idle)
+	}
+}
+
 func TestTouchThrottle(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{})
 	s := newStore(t, srv.URL(), Options{TouchThrottle: time.Minute})

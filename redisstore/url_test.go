@@ -86,13 +86,13 @@ func TestParseURLErrors(t *testing.T) {
 		{"no scheme", "127.0.0.1:6379", "no scheme"},
 		{"unknown scheme", "http://127.0.0.1", "unknown scheme"},
 		{"the old sentinel scheme", "redis-sentinel://127.0.0.1:26379/m", "unknown scheme"},
-		{"unknown option", "redis://127.0.0.1:6379?foo=bar", `unknown option "foo"`},
-		{"secret-looking unknown option", "redis://127.0.0.1:6379?my_password=hunter2", `unknown option "xxxxx"`},
+		{"unknown option", "redis://127.0.0.1:6379?foo=bar", "unknown option foo; the options are addr"},
+		{"unknown option with a digit", "redis://127.0.0.1:6379?hunter2", "unknown option (not shown"},
 		{"sentinel credentials without master_set", "redis://127.0.0.1:26379?sentinel_password=x", "need master_set"},
 		{"cluster db", "redis://127.0.0.1:7000/1?addr=127.0.0.1:7001", "only database 0"},
 		{"bad db", "redis://127.0.0.1:6379/x", "database"},
 		{"bad timeout", "redis://127.0.0.1:6379?dial_timeout=soon", "dial_timeout"},
-		{"password redacted", "redis://u:hunter2@127.0.0.1:7000/1?addr=127.0.0.1:7001", "u:xxxxx@"},
+		{"password not shown", "redis://u:hunter2@127.0.0.1:7000/1?addr=127.0.0.1:7001", "only database 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,11 +187,11 @@ func TestParseURLErrorsHideSecrets(t *testing.T) {
 		{"question mark in password", "redis://app:1?hunter2@127.0.0.1:6379", "unescaped"},
 		{"hash in password", "redis://app:1#hunter2@127.0.0.1:7000", "unescaped"},
 		{"slash in password, sentinel", "redis://app:hun/ter2@127.0.0.1?master_set=m", "unescaped"},
-		{"sentinel password in query", "redis://127.0.0.1:26379/x?master_set=m&sentinel_password=hunter2", "sentinel_password=xxxxx"},
+		{"sentinel password in query", "redis://127.0.0.1:26379/x?master_set=m&sentinel_password=hunter2", "bad database number"},
 		{"sentinel password with bad escape", "redis://127.0.0.1:26379?master_set=m&sentinel_password=hun%zzter2", "no %XX escape"},
 		{"other secret parameter", "redis://127.0.0.1:6379/0?dial_timeout=x&password=hunter2&token=s3cr", "dial_timeout"},
-		{"lone user info", "redis://hunter2@127.0.0.1:7000/x", "xxxxx@127.0.0.1"},
-		{"password and bad db", "redis://app:hunter2@127.0.0.1:6379/x", "app:xxxxx@"},
+		{"lone user info", "redis://hunter2@127.0.0.1:7000/x", "bad database number"},
+		{"password and bad db", "redis://app:hunter2@127.0.0.1:6379/x", "bad database number"},
 		{"invalid port with password", "redis://app:hunter2@127.0.0.1:65x/0", "invalid port"},
 		{"no scheme", "app:hunter2@127.0.0.1:6379", "no scheme"},
 	}
@@ -214,23 +214,5 @@ func TestParseURLErrorsHideSecrets(t *testing.T) {
 				t.Errorf("NewFromURL: %v", err)
 			}
 		})
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
-		{"redis://app:pw@127.0.0.1:6379/0", "redis://app:xxxxx@127.0.0.1:6379/0"},
-		{"redis://:pw@127.0.0.1", "redis://:xxxxx@127.0.0.1"},
-		{"redis://pw@127.0.0.1", "redis://xxxxx@127.0.0.1"},
-		{"redis://app:p/w@x@127.0.0.1", "redis://app:xxxxx@127.0.0.1"},
-		{"redis://h?master_set=m&sentinel_username=su&sentinel_password=sp&db=1", "redis://h?master_set=m&sentinel_username=su&sentinel_password=xxxxx&db=1"},
-		{"redis://h?Password=a&auth=b&x_token=c&apikey=d&client_name=e", "redis://h?Password=xxxxx&auth=xxxxx&x_token=xxxxx&apikey=xxxxx&client_name=e"},
-		{"redis://h?sentinel_password=a@b", "redis://h?sentinel_password=xxxxx"},
-		{"u:pw@h", "[xxxxx]"},
-	} {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }

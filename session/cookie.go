@@ -32,9 +32,12 @@ type codec struct {
 	keys [][]byte
 
 	// macs[i] pools keyed HMACs of keys[i]: keying an HMAC costs two hash
-	// blocks and allocations, a Reset costs neither. Filled on first use.
-	once sync.Once
-	macs []sync.Pool
+	// blocks and allocations, a Reset costs neither. Filled on first use,
+	// with labels: the name and the flag byte, the start of every message
+	// (0 for a session of the browser's, 1 for a remembered one).
+	once   sync.Once
+	macs   []sync.Pool
+	labels [2][]byte
 }
 
 // Signature is an HMAC of a token; like [secretToken] it prints redacted.
@@ -53,19 +56,21 @@ const (
 
 // sign returns the HMAC of t, remembered or not, under keys[i].
 func (c *codec) sign(i int, t *secretToken, remember bool) signature {
-	c.once.Do(func() { c.macs = make([]sync.Pool, len(c.keys)) })
+	c.once.Do(func() {
+		c.macs = make([]sync.Pool, len(c.keys))
+		c.labels = [2][]byte{append([]byte(c.name), 0), append([]byte(c.name), 1)}
+	})
 	m, _ := c.macs[i].Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, c.keys[i])
 	} else {
 		m.Reset()
 	}
-	flag := byte(0)
+	label := c.labels[0]
 	if remember {
-		flag = 1
+		label = c.labels[1]
 	}
-	m.Write([]byte(c.name))
-	m.Write([]byte{flag})
+	m.Write(label)
 	m.Write(t[:])
 	var s signature
 	m.Sum(s[:0])

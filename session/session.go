@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is the session of one request, found with [FromContext]. It is
@@ -161,14 +163,14 @@ func (s *Session) mutableLocked() error {
 
 // get loads the session and returns the encoded value of key, or the
 // load error.
-func (s *Session) get(key string) ([]byte, bool, error) {
+func (s *Session) get(key string) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(s.ctx); err != nil {
-		return nil, false, err
+		return "", false, err
 	}
 	v, ok := s.values[key]
-	return []byte(v), ok, nil
+	return v, ok, nil
 }
 
 // Err returns the error of the last load or save that failed, or nil. It
@@ -188,14 +190,29 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	return true, json.Unmarshal(v, dst)
+	return true, json.Unmarshal([]byte(v), dst)
 }
 
 // String returns the string value of key; ok is false when key is missing
 // or not a string.
 func (s *Session) String(key string) (v string, ok bool) {
+	// Most strings need no decoding: no escape, nothing to check.
+	if b, found, _ := s.get(key); found && len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' &&
+		!strings.ContainsAny(b[1:len(b)-1], "\\\"") && utf8.ValidString(b) && !hasControl(b) {
+		return b[1 : len(b)-1], true
+	}
 	ok = decode(s, key, &v)
 	return v, ok
+}
+
+// hasControl reports whether s holds a byte below 0x20, which JSON escapes.
+func hasControl(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // Int64 returns the integer value of key; ok is false when key is missing
@@ -224,7 +241,7 @@ func decode[T any](s *Session, key string, dst *T) bool {
 	if !ok {
 		return false
 	}
-	if err := json.Unmarshal(b, dst); err != nil {
+	if err := json.Unmarshal([]byte(b), dst); err != nil {
 		var zero T
 		*dst = zero
 		return false

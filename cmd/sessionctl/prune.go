@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,8 +19,9 @@ type pruneResult struct {
 
 // runPrune: sessionctl prune. An entry is stale when its session is gone,
 // expired or bound to another user, and it was added more than a minute
-// ago (a younger one may belong to a session being created); the store
-// decides (redisstore.Store.PruneUser).
+// ago (a younger one may belong to a session being created). The store's
+// UserSessions prunes an index on the way; the count is the index's size
+// before and after.
 func runPrune(ctx context.Context, e *env, args []string) error {
 	if _, err := e.parseArgs("prune", args); err != nil {
 		return err
@@ -51,17 +51,25 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, e.timeout)
-			n, checked, err := store.PruneUser(cctx, user)
-			cancel()
-			if re, ok := rueidis.IsRedisErr(errors.Unwrap(err)); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
+			before, err := c.Do(cctx, c.B().Zcard().Key(k).Build()).AsInt64()
+			if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
+				cancel()
 				continue // a key of another application that looks like an index
 			}
+			if err == nil {
+				_, err = store.UserSessions(cctx, user)
+			}
+			var after int64
+			if err == nil {
+				after, err = c.Do(cctx, c.B().Zcard().Key(k).Build()).AsInt64()
+			}
+			cancel()
 			if err != nil {
 				return fmt.Errorf("pruning the index of %q: %w", user, err)
 			}
 			r.Indexes++
-			r.Entries += checked
-			r.Removed += n
+			r.Entries += int(before)
+			r.Removed += int(before - after)
 		}
 		return nil
 	})
