@@ -141,13 +141,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopTracing()
-	ropts := redisstore.Options{ClientCache: o.clientCache}
-	// Without the cache, no connection asks Redis to track keys, so that
-	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
-	ropts.Client.DisableCache = !o.clientCache
-	if o.waitReplicas > 0 {
-		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
-	}
+	ropts := o.redisOptions()
 	if o.clientCache && metrics != nil {
 		ropts.OnCacheRead = metrics.CacheRead
 	}
@@ -206,6 +200,18 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("whatsup stopped")
 	return nil
+}
+
+// redisOptions returns the store options that the flags set.
+func (o *options) redisOptions() redisstore.Options {
+	ropts := redisstore.Options{ClientCache: o.clientCache}
+	// Without the cache, no connection asks Redis to track keys, so that
+	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
+	ropts.Client.DisableCache = !o.clientCache
+	if o.waitReplicas > 0 {
+		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
+	}
+	return ropts
 }
 
 // loadKeys reads the signing keys from the file or, when no file is
