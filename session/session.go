@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is the session of one request, found with [FromContext]. It is
@@ -51,8 +53,7 @@ type Session struct {
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
 	stored   bool
-	values   map[string][]byte
-	size     int
+	values   map[string]string
 	user     string
 	loginAt  time.Time
 	remember bool   // a persistent cookie (RememberMe)
@@ -94,23 +95,23 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return s.err
 	}
 	s.loaded = true
-	s.values = map[string][]byte{}
 	// The first cookie of our name whose signature holds counts, so that a
 	// cookie planted ahead of the real one (possible without the __Host-
 	// prefix) cannot log the user out. No cookie, or none that verifies
 	// (forged, tampered, garbage): a new session, and no store call.
 	var t secretToken
 	var keyIndex int
+	var remember bool
 	ok := false
 	tries := 0
 	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
 	for _, c := range cookies {
 		var sig signature
 		var wellFormed bool
-		if t, sig, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
+		if t, sig, remember, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
 			continue
 		}
-		if keyIndex, ok = s.m.codec.verify(&t, &sig); ok {
+		if keyIndex, ok = s.m.codec.verify(&t, &sig, remember); ok {
 			break
 		}
 		if tries++; tries == maxCookieTries {
@@ -125,7 +126,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var rec Record
 	var found bool
 	err := s.m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
-		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
+		rec, found, err = s.m.store.Load(ctx, key, s.m.limits(remember))
 		return notFound(found, err)
 	})
 	if err != nil {
@@ -142,14 +143,10 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	}
 	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
-	s.resign = keyIndex != 0
-	if rec.Values != nil {
-		s.values = rec.Values
-	}
-	s.size = 0
-	for k, v := range s.values {
-		s.size += len(k) + len(v)
-	}
+	// A cookie signed by an older key, or whose flag disagrees with the
+	// store, is signed again.
+	s.resign = keyIndex != 0 || remember != rec.Remember
+	s.values = rec.Values
 	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
 }
@@ -158,6 +155,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 // the response headers are out: it could not be saved with its cookie.
 func (s *Session) mutableLocked() error {
 	if s.sent {
+		s.m.ob.lateChange(s.ctx, s.req)
 		return ErrHeadersWritten
 	}
 	return s.loadLocked(s.ctx)
@@ -165,11 +163,11 @@ func (s *Session) mutableLocked() error {
 
 // get loads the session and returns the encoded value of key, or the
 // load error.
-func (s *Session) get(key string) ([]byte, bool, error) {
+func (s *Session) get(key string) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(s.ctx); err != nil {
-		return nil, false, err
+		return "", false, err
 	}
 	v, ok := s.values[key]
 	return v, ok, nil
@@ -192,14 +190,29 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	return true, json.Unmarshal(v, dst)
+	return true, json.Unmarshal([]byte(v), dst)
 }
 
 // String returns the string value of key; ok is false when key is missing
 // or not a string.
 func (s *Session) String(key string) (v string, ok bool) {
+	// Most strings need no decoding: no escape, nothing to check.
+	if b, found, _ := s.get(key); found && len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' &&
+		!strings.ContainsAny(b[1:len(b)-1], "\\\"") && utf8.ValidString(b) && !hasControl(b) {
+		return b[1 : len(b)-1], true
+	}
 	ok = decode(s, key, &v)
 	return v, ok
+}
+
+// hasControl reports whether s holds a byte below 0x20, which JSON escapes.
+func hasControl(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // Int64 returns the integer value of key; ok is false when key is missing
@@ -228,7 +241,7 @@ func decode[T any](s *Session, key string, dst *T) bool {
 	if !ok {
 		return false
 	}
-	if err := json.Unmarshal(b, dst); err != nil {
+	if err := json.Unmarshal([]byte(b), dst); err != nil {
 		var zero T
 		*dst = zero
 		return false
@@ -303,7 +316,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	size, fields := s.size, len(s.values)
+	u := usageOf(s.values)
 	for k, v := range kv {
 		if k == "" {
 			return ErrBadKey
@@ -311,23 +324,17 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		if !json.Valid(v) {
 			return fmt.Errorf("session: the value of %q is not valid JSON", k)
 		}
-		if old, ok := s.values[k]; ok {
-			size -= len(k) + len(old)
-			fields--
-		}
-		size += len(k) + len(v)
-		fields++
+		old, had := s.values[k]
+		u = u.Change(k, old, had, string(v), true)
 	}
-	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
+	if !u.Within(s.m.lim) {
 		s.m.ob.event(s.ctx, EventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
-		v = slices.Clone(v)
-		s.values[k] = v
-		s.p.put(k, v, s.stored)
+		s.setValueLocked(k, string(v))
+		s.p.put(k, string(v), s.stored)
 	}
-	s.size = size
 	return nil
 }
 
@@ -339,11 +346,8 @@ func (s *Session) Delete(key string) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	old, had := s.values[key]
-	if had {
-		s.size -= len(key) + len(old)
-		delete(s.values, key)
-	}
+	_, had := s.values[key]
+	delete(s.values, key)
 	s.p.remove(key, had, s.stored)
 	return nil
 }
@@ -369,7 +373,7 @@ func (s *Session) Login(user string) error {
 	clear := s.user != "" && s.user != user
 	s.p.bind(user, clear, s.stored, s.key)
 	if clear {
-		s.values, s.size = map[string][]byte{}, 0
+		s.values = nil
 	}
 	s.user = user
 	s.loginAt = time.Time{} // set by the store at commit
@@ -377,13 +381,13 @@ func (s *Session) Login(user string) error {
 	return nil
 }
 
-// RememberMe chooses whether the session's cookie outlives the browser
-// session ("remember me"): with on, the cookie gets a Max-Age that ends at
-// the session's absolute deadline, so that a browser restart keeps the
-// user logged in until then; without (the default) it is a browser-session
-// cookie, while the server enforces the same timeouts either way. The
-// choice is stored with the session when it gets a new token: call it with
-// [Session.Login]. The change is deferred.
+// RememberMe chooses whether the session is remembered ("remember me"):
+// with on, its cookie gets a Max-Age that ends at the session's absolute
+// deadline, so that a browser restart keeps the user logged in, and the
+// session lives by Config.RememberIdleTimeout and RememberAbsoluteTimeout
+// instead of IdleTimeout and AbsoluteTimeout; without (the default) it is
+// a browser-session cookie. The choice is stored with the session when it
+// gets a new token: call it with [Session.Login]. The change is deferred.
 func (s *Session) RememberMe(on bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -439,7 +443,7 @@ func (s *Session) Destroy() error {
 // forgetLocked drops the request's copy of a session that ended.
 func (s *Session) forgetLocked() {
 	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
-	s.values, s.size, s.user, s.loginAt, s.remember = map[string][]byte{}, 0, "", time.Time{}, false
+	s.values, s.user, s.loginAt, s.remember = nil, "", time.Time{}, false
 }
 
 func (s *Session) newTokenLocked() {
@@ -488,12 +492,12 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 	}
 	var v int64
 	err := s.immediate(ctx, OpIncr,
-		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
+		func() map[string]string { v = n; return map[string]string{key: strconv.FormatInt(n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
-			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
+			v, found, err = c.Incr(ctx, s.key, key, n, s.m.limits(s.remember))
 			return found, err
 		},
-		func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
+		func() { s.setValueLocked(key, strconv.FormatInt(v, 10)) })
 	return v, err
 }
 
@@ -519,20 +523,20 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 	}
 	var swapped bool
 	err = s.immediate(ctx, OpCompareAndSwap,
-		func() map[string][]byte {
+		func() map[string]string {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
 			}
 			swapped = true
-			return map[string][]byte{key: nb}
+			return map[string]string{key: string(nb)}
 		},
 		func(ctx context.Context, c Counter) (found bool, err error) {
-			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
+			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.limits(s.remember))
 			return found, err
 		},
 		func() {
 			if swapped {
-				s.setValueLocked(key, nb)
+				s.setValueLocked(key, string(nb))
 			}
 		})
 	return swapped, err
@@ -542,7 +546,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, op Op, create func() map[string][]byte,
+func (s *Session) immediate(ctx context.Context, op Op, create func() map[string]string,
 	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
@@ -594,12 +598,20 @@ func (s *Session) immediate(ctx context.Context, op Op, create func() map[string
 	return nil
 }
 
-func (s *Session) setValueLocked(key string, v []byte) {
-	if old, ok := s.values[key]; ok {
-		s.size -= len(key) + len(old)
+func (s *Session) setValueLocked(key, v string) {
+	if s.values == nil {
+		s.values = map[string]string{}
 	}
 	s.values[key] = v
-	s.size += len(key) + len(v)
+}
+
+// usageOf is what the values use of the limits.
+func usageOf(values map[string]string) Usage {
+	var u Usage
+	for k, v := range values {
+		u = u.Change(k, "", false, v, true)
+	}
+	return u
 }
 
 // Commit saves the session's pending changes now. The middleware calls it
@@ -629,7 +641,7 @@ replan:
 		if s.p.op == opCreate && !s.hasToken {
 			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		calls := plan(s.p, s.key, ua, s.remember, s.m.lim)
+		calls := plan(s.p, s.key, s.user, ua, s.remember, s.m.limits(s.remember))
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
@@ -645,7 +657,7 @@ replan:
 				continue
 			}
 			var applied bool
-			err := s.m.call(ctx, c.save.kind(), func(ctx context.Context) (err error) {
+			err := s.m.call(ctx, c.save.Kind(), func(ctx context.Context) (err error) {
 				applied, err = s.m.store.Save(ctx, *c.save)
 				if c.save.Create {
 					return err // a creation always applies
@@ -672,7 +684,7 @@ replan:
 				s.stored, s.cookie = true, cookieSet
 			case !applied && c.save.From != "":
 				s.p = s.p.lostRenewal()
-				s.values, s.size = map[string][]byte{}, 0
+				s.values = nil
 				for k, v := range s.p.set {
 					s.setValueLocked(k, v)
 				}
@@ -753,10 +765,10 @@ func (s *Session) writeCookie(h http.Header) {
 	}
 	switch {
 	case s.stored && (s.cookie == cookieSet || s.resign):
-		c.Value = s.m.codec.encode(s.token)
+		c.Value = s.m.codec.encode(s.token, s.remember)
 		if s.remember && !s.loginAt.IsZero() {
 			// A persistent cookie lives no longer than the session can.
-			c.MaxAge = max(1, int(time.Until(s.loginAt.Add(s.m.lim.Absolute))/time.Second))
+			c.MaxAge = max(1, int(time.Until(s.loginAt.Add(s.m.limits(true).Absolute))/time.Second))
 		}
 	case !s.stored && s.cookie == cookieClear:
 		c.MaxAge = -1

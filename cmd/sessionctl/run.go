@@ -157,7 +157,7 @@ func (e *env) admin(ctx context.Context) (*session.Admin, func(), error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	store, err := redisstore.NewFromURL(cctx, e.redisURL, redisstore.Options{Prefix: e.prefix})
+	store, err := redisstore.NewFromURL(cctx, e.redisURL, redisstore.Options{Prefix: e.prefix, FailFast: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach Redis: %w", err)
 	}

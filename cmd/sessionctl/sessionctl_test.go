@@ -118,7 +118,7 @@ func topologies(t *testing.T, f func(t *testing.T, url string, keys func() []str
 	})
 	t.Run("cluster", func(t *testing.T) {
 		cs := redistest.Cluster(t, 3)
-		url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+		url := cs.URL()
 		f(t, url, func() []string { return cs.Keys(t) }, func(args ...string) redistest.Reply {
 			return cs.NodeFor(t, args[1]).Do(t, args...)
 		})

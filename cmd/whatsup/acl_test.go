@@ -73,11 +73,11 @@ func testRedisACL(t *testing.T, topo string, cache bool, admin, pw string) {
 	case "cluster":
 		cs := redistest.ClusterWith(t, 3, opts)
 		servers = cs.Nodes
-		rawURL = "redis-cluster://" + userinfo + "@" + strings.Join(cs.Addrs(), ",")
+		rawURL = "redis://" + userinfo + "@" + cs.Addrs()[0] + "?addr=" + strings.Join(cs.Addrs()[1:], "&addr=")
 	case "sentinel":
 		ss := redistest.SentinelWith(t, redistest.SentinelOptions{Options: opts})
 		servers = []*redistest.Server{ss.Master, ss.Replica}
-		rawURL = "redis-sentinel://" + userinfo + "@" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+		rawURL = "redis://" + userinfo + "@" + ss.SentinelAddrs()[0] + "/0?master_set=" + ss.MasterName + "&addr=" + strings.Join(ss.SentinelAddrs()[1:], "&addr=")
 	}
 	secrets := t.TempDir() + "/secrets"
 	if err := writeFile(secrets, string(testKey)+"\n"); err != nil {

@@ -49,7 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
 	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
-	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS);\nCluster: redis://host:port?addr=host2:port2; Sentinel: redis://sentinel:26379?addr=sentinel2:26379&master_set=mymaster;\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
 	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
@@ -141,13 +141,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopTracing()
-	ropts := redisstore.Options{ClientCache: o.clientCache}
-	// Without the cache, no connection asks Redis to track keys, so that
-	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
-	ropts.Client.DisableCache = !o.clientCache
-	if o.waitReplicas > 0 {
-		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
-	}
+	ropts := o.redisOptions()
 	if o.clientCache && metrics != nil {
 		ropts.OnCacheRead = metrics.CacheRead
 	}
@@ -163,6 +157,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	ropts.Logger = log
 	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
 	if err != nil {
 		return err
@@ -207,6 +202,18 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// redisOptions returns the store options that the flags set.
+func (o *options) redisOptions() redisstore.Options {
+	ropts := redisstore.Options{ClientCache: o.clientCache}
+	// Without the cache, no connection asks Redis to track keys, so that
+	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
+	ropts.Client.DisableCache = !o.clientCache
+	if o.waitReplicas > 0 {
+		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
+	}
+	return ropts
+}
+
 // loadKeys reads the signing keys from the file or, when no file is
 // given, from env (see session.ParseKeys). It returns no key when neither
 // is given.
@@ -246,9 +253,11 @@ func openStore(ctx context.Context, url string, opts redisstore.Options) (sessio
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// A Redis that does not answer yet is no error: the store connects in
+	// the background, and the instance answers 503 until it has.
 	s, err := redisstore.NewFromURL(ctx, url, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the Redis of -redis: %w", err)
+		return nil, nil, fmt.Errorf("the Redis of -redis: %w", err)
 	}
 	return s, func() { s.Close() }, nil
 }
