@@ -12,7 +12,7 @@ func WatchState(m *Manager) (keys int, timer bool) {
 // as m verifies it, for tests that reach into the store; "" when m does
 // not accept v.
 func StoreKey(m *Manager, v string) string {
-	t, _, ok := m.codec.decode(v)
+	t, _, _, ok := m.codec.decode(v)
 	if !ok {
 		return ""
 	}

@@ -15,12 +15,13 @@ import (
 // [Admin.Sessions], [Admin.Revoke], [Admin.RevokeAll],
 // [Admin.RevokeOthers].
 type Manager struct {
-	*Admin  // the store, the configuration, the observer (admin.go)
-	codec   codec
-	lim     Limits
-	encrypt bool     // new sessions' values are encrypted (seal.go)
-	keys    keyCache // the value keys of the sessions used last (seal.go)
-	watch   watcher  // sessions that long requests wait on (watch.go)
+	*Admin      // the store, the configuration, the observer (admin.go)
+	codec       codec
+	lim         Limits   // of a session of the browser's
+	rememberLim Limits   // of a remembered session (RememberMe)
+	encrypt     bool     // new sessions' values are encrypted (seal.go)
+	keys        keyCache // the value keys of the sessions used last (seal.go)
+	watch       watcher  // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -41,6 +42,8 @@ func New(store Store, cfg Config) *Manager {
 		Admin: newAdmin(store, cfg),
 		lim: Limits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout,
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
+		rememberLim: Limits{Idle: cfg.RememberIdleTimeout, Absolute: cfg.RememberAbsoluteTimeout,
+			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 		encrypt: !cfg.DisableEncryption,
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
@@ -52,6 +55,15 @@ func New(store Store, cfg Config) *Manager {
 	}
 	cfg.Logger.Info("session: signing keys", "fingerprints", fingerprints, "signing", fingerprints[0])
 	return m
+}
+
+// limits returns the limits of a remembered session, or of a session of
+// the browser's.
+func (m *Manager) limits(remember bool) Limits {
+	if remember {
+		return m.rememberLim
+	}
+	return m.lim
 }
 
 // Config returns a copy of the configuration in force, defaults filled

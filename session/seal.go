@@ -320,7 +320,7 @@ func (s *Session) swapLocked(ctx context.Context, c Counter, field string,
 		if fresh {
 			var rec Record
 			if err = s.m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
-				rec, found, err = s.m.store.Load(ctx, s.key, s.m.lim)
+				rec, found, err = s.m.store.Load(ctx, s.key, s.m.limits(s.remember))
 				return notFound(found, err)
 			}); err != nil || !found {
 				return false, found, err
@@ -344,7 +344,7 @@ func (s *Session) swapLocked(ctx context.Context, c Counter, field string,
 			old = []byte(stored)
 		}
 		if err = s.m.call(ctx, OpCompareAndSwap, func(ctx context.Context) (err error) {
-			swapped, found, err = c.CompareAndSwap(ctx, s.key, field, old, []byte(sealed), s.m.lim)
+			swapped, found, err = c.CompareAndSwap(ctx, s.key, field, old, []byte(sealed), s.m.limits(s.remember))
 			return notFound(found, err)
 		}); err != nil || !found {
 			return false, found, err

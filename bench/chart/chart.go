@@ -287,6 +287,9 @@ func niceTicks(lo, hi float64, n int) []plot.Tick {
 	step = max(step, 1)
 	var ticks []plot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		if v == 0 {
+			v = 0 // not -0
+		}
 		label := thousands(v)
 		if hi >= 10000 && v != 0 {
 			label = strconv.FormatFloat(v/1000, 'f', -1, 64) + "k"

@@ -160,13 +160,16 @@ func TestSoakChart(t *testing.T) {
 	if got, want := count(els, "fill:"+hex(bandGrey)), 2*len(s.Faults)+1; got != want {
 		t.Errorf("%d bands, want %d", got, want)
 	}
-	// Three series, each a line in its panel and a sample in the legend.
+	// Three series, each a line in its panel (the p99 one broken where a
+	// second had no answer) and a sample in the legend.
 	for _, l := range []struct {
-		name string
-		sty  string
-	}{{"answers/s", hex(answeredLine.Color.(color.RGBA))}, {"503/s", hex(unavailLine.Color.(color.RGBA))}, {"p99", hex(p99Line.Color.(color.RGBA))}} {
-		if got := count(els, "fill:none", "stroke:"+l.sty); got != 2 {
-			t.Errorf("%s: %d lines in its colour, want the series and its legend sample", l.name, got)
+		name  string
+		sty   string
+		lines int
+	}{{"answers/s", hex(answeredLine.Color.(color.RGBA)), 1}, {"503/s", hex(unavailLine.Color.(color.RGBA)), 1},
+		{"p99", hex(p99Line.Color.(color.RGBA)), 2}} {
+		if got := count(els, "fill:none", "stroke:"+l.sty); got != l.lines+1 {
+			t.Errorf("%s: %d lines in its colour, want %d and its legend sample", l.name, got, l.lines)
 		}
 	}
 	for _, want := range []string{"0 acknowledged writes lost", "0 sessions served after their logout", "1,140 of 12,000 answers were 503",
@@ -205,14 +208,29 @@ func TestSoakLabelsDoNotOverlap(t *testing.T) {
 func TestStreamsChart(t *testing.T) {
 	c, els := drawTestdata(t, "streams.json")
 	s := c.(*Streams)
-	if got := count(els, "fill:"+hex(navy)); got != 40 {
-		t.Errorf("%d histogram bins, want 40", got)
+	// One series: the share of the streams ended by each time.
+	if got := count(els, "fill:none", "stroke:"+hex(navy)); got != 1 {
+		t.Errorf("%d lines in the series' colour, want 1", got)
 	}
 	all := strings.ReplaceAll(texts(els), "\n", " ")
-	for _, want := range []string{"p50 ", "p99 ", "ms", fmt.Sprintf("%d of the %d streams", len(s.EndMS), s.Revoked), "within the target of 3 s"} {
+	for _, want := range []string{"p50 ", "p99 ", "% of the streams ended", fmt.Sprintf("%d of the %d streams", len(s.EndMS), s.Revoked),
+		"within the target of 3 s"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no text %q in the chart", want)
 		}
+	}
+	if strings.Contains(all, "before the logout's answer") {
+		t.Error("the caption counts streams ended before the answer; the test data has none")
+	}
+	// Ends seen before the logout's answer: drawn at 0 and counted.
+	s.EndMS, s.Revoked = append(s.EndMS, -0.4, -1.2), s.Revoked+2
+	svg, err := s.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = strings.ReplaceAll(texts(parse(t, svg)), "\n", " ")
+	if !strings.Contains(all, "2 of them before the logout's answer") || strings.Contains(all, " -") {
+		t.Errorf("with two ends before the answer, the texts are %q", all)
 	}
 }
 

@@ -37,43 +37,49 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// SVG draws a histogram of the end times with their p50 and p99 marked.
+// SVG draws the cumulative distribution of the end times: the share of
+// the streams that had ended by each time, with the p50 and p99 marked. A
+// stream that ended before the logout's answer reached the client (its
+// instance ended it at once) counts at 0.
 func (s *Streams) SVG() ([]byte, error) {
 	if len(s.EndMS) == 0 {
 		return nil, errors.New("no stream ended: nothing to draw")
 	}
 	sorted := slices.Sorted(slices.Values(s.EndMS))
+	early := 0
+	for i, v := range sorted {
+		if v < 0 {
+			sorted[i] = 0
+			early++
+		}
+	}
 	p50, p99, worst := percentile(sorted, 50), percentile(sorted, 99), sorted[len(sorted)-1]
 
 	p := newPlot()
 	p.X.Tick.Marker, p.Y.Tick.Marker = ticksOf(8), ticksOf(5)
 	p.X.Label.Text = "milliseconds from the logout's answer to the stream's \"event: end\""
-	p.Y.Label.Text = "streams"
-	p.X.Min, p.Y.Min = 0, 0
+	p.Y.Label.Text = "% of the streams ended"
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, 100
+	p.X.Max = max(worst*1.05, 10)
 	grid := plotter.NewGrid()
-	grid.Vertical.Color = nil
+	grid.Vertical.Color = gridGrey
 	grid.Horizontal.Color = gridGrey
 	p.Add(grid)
-	vals := make(plotter.Values, len(s.EndMS))
-	copy(vals, s.EndMS)
-	bins := 40
-	h, err := plotter.NewHist(vals, bins)
+	// A step up at each end: (t, share before), (t, share after).
+	n := float64(len(sorted))
+	steps := plotter.XYs{{X: 0, Y: 0}}
+	for i, v := range sorted {
+		steps = append(steps, plotter.XY{X: v, Y: 100 * float64(i) / n}, plotter.XY{X: v, Y: 100 * float64(i+1) / n})
+	}
+	line, err := plotter.NewLine(steps)
 	if err != nil {
 		return nil, err
 	}
-	h.FillColor = navy
-	h.LineStyle.Color = navy
-	h.LineStyle.Width = 0.5
-	p.Add(h)
-	top := 0.0
-	for _, b := range h.Bins {
-		top = max(top, b.Weight)
-	}
-	p.Y.Max = top * 1.25
-	p.X.Max = worst * 1.05
+	line.LineStyle = draw.LineStyle{Color: navy, Width: 2}
+	p.Add(line)
 	p.Add(
-		markLine{x: p50, label: fmt.Sprintf("p50 %.0f ms", p50), style: draw.LineStyle{Color: red, Width: 1.5, Dashes: []vg.Length{5, 3}}, row: 0},
-		markLine{x: p99, label: fmt.Sprintf("p99 %.0f ms", p99), style: draw.LineStyle{Color: black, Width: 1.5, Dashes: []vg.Length{1.5, 2}}, row: 1},
+		markLine{x: p50, label: fmt.Sprintf("p50 %.0f ms", p50), style: draw.LineStyle{Color: red, Width: 1.5, Dashes: []vg.Length{5, 3}}, row: 1},
+		markLine{x: p99, label: fmt.Sprintf("p99 %.0f ms", p99), style: draw.LineStyle{Color: black, Width: 1.5, Dashes: []vg.Length{1.5, 2}}, row: 2},
 	)
 
 	within := 0
@@ -82,10 +88,14 @@ func (s *Streams) SVG() ([]byte, error) {
 			within++
 		}
 	}
-	capText := fmt.Sprintf("%s. %d of the %d streams of the users logged out everywhere ended with \"event: end\"; slowest %.0f ms",
-		s.Setup, len(s.EndMS), s.Revoked, worst)
+	capText := fmt.Sprintf("%s. %s of the %s streams of the users logged out everywhere ended with \"event: end\"",
+		s.Setup, thousands(float64(len(s.EndMS))), thousands(float64(s.Revoked)))
+	if early > 0 {
+		capText += fmt.Sprintf(", %s of them before the logout's answer reached the client (drawn at 0 ms: their instance ended them at once)", thousands(float64(early)))
+	}
+	capText += fmt.Sprintf("; the slowest after %.0f ms", worst)
 	if s.TargetMS > 0 {
-		capText += fmt.Sprintf("; %d within the target of %.0f s", within, s.TargetMS/1000)
+		capText += fmt.Sprintf("; %s within the target of %.0f s", thousands(float64(within)), s.TargetMS/1000)
 	}
 	capText += fmt.Sprintf(". Streams of other users ended meanwhile: %d. %s, %s.", s.Wrong, s.Machine, s.Date)
 	capH := captionHeight(capText, Width)

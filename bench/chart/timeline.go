@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"math"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -151,16 +152,23 @@ func stack(top, bottom *plot.Plot, dc draw.Canvas) [2]draw.Canvas {
 // panels returns the two plots, with the bands in both.
 func (s *Soak) panels() (top, bottom *plot.Plot) {
 	end := float64(s.Seconds[len(s.Seconds)-1].T + 1)
-	var answered, unavail, p99 plotter.XYs
+	var answered, unavail plotter.XYs
+	var p99 []plotter.XYs // runs of seconds with answers: no line across a second without
 	maxRate := 0.0
-	for _, sec := range s.Seconds {
+	lo, hi := math.Inf(1), 0.0
+	for i, sec := range s.Seconds {
 		x := float64(sec.T)
 		answered = append(answered, plotter.XY{X: x, Y: float64(sec.Answered)})
 		unavail = append(unavail, plotter.XY{X: x, Y: float64(sec.Unavailable)})
 		maxRate = max(maxRate, float64(sec.Answered), float64(sec.Unavailable))
-		if sec.P99MS > 0 {
-			p99 = append(p99, plotter.XY{X: x, Y: sec.P99MS})
+		if sec.P99MS <= 0 {
+			continue
 		}
+		if i == 0 || s.Seconds[i-1].P99MS <= 0 || len(p99) == 0 {
+			p99 = append(p99, nil)
+		}
+		p99[len(p99)-1] = append(p99[len(p99)-1], plotter.XY{X: x, Y: sec.P99MS})
+		lo, hi = min(lo, sec.P99MS), max(hi, sec.P99MS)
 	}
 
 	top = newPlot()
@@ -194,12 +202,14 @@ func (s *Soak) panels() (top, bottom *plot.Plot) {
 	bottom.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	bottom.Add(bands{s.Faults})
 	if len(p99) > 0 {
-		lo, hi := p99[0].Y, p99[0].Y
-		for _, v := range p99 {
-			lo, hi = min(lo, v.Y), max(hi, v.Y)
-		}
 		bottom.Y.Min, bottom.Y.Max = lo/1.5, hi*1.5
-		if line, err := plotter.NewLine(p99); err == nil {
+	}
+	for _, run := range p99 {
+		// A lone second is a dot: a line of one point draws nothing.
+		if len(run) == 1 {
+			run = append(run, plotter.XY{X: run[0].X + 0.3, Y: run[0].Y})
+		}
+		if line, err := plotter.NewLine(run); err == nil {
 			line.LineStyle = p99Line
 			bottom.Add(line)
 		}
@@ -222,7 +232,7 @@ func (s *Soak) labelRows(top *plot.Plot, c draw.Canvas) []int {
 			x = data.Max.X + 12 - w // right-aligned at the edge: see drawLabels
 		}
 		r := 0
-		for r < len(rights) && x < rights[r]+6 {
+		for r < len(rights) && x < rights[r]+10 {
 			r++
 		}
 		if r == len(rights) {

@@ -15,7 +15,8 @@ import (
 func timeline(cfg config, mode topology.Mode, rec *recorder, faults []*fault, start time.Time, elapsed time.Duration) *chart.Soak {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	secs := int(elapsed/time.Second) + 1
+	// Whole seconds only: a last partial second would show as a fall.
+	secs := max(int(elapsed/time.Second), 1)
 	out := &chart.Soak{
 		Mode:    string(mode),
 		Date:    start.UTC().Format("2006-01-02 15:04 UTC"),
@@ -25,22 +26,21 @@ func timeline(cfg config, mode topology.Mode, rec *recorder, faults []*fault, st
 	lats := make([][]time.Duration, secs)
 	inv := &out.Invariants
 	for _, s := range rec.samples {
-		i := int(s.at.Sub(start) / time.Second)
-		if i < 0 || i >= secs {
-			continue
-		}
 		inv.Answers++
+		i := int(s.at.Sub(start) / time.Second)
+		in := i >= 0 && i < secs
 		switch {
 		case s.class == "503":
-			out.Seconds[i].Unavailable++
 			inv.Unavailable++
-			continue
+			if in {
+				out.Seconds[i].Unavailable++
+			}
 		case !s.ok:
 			inv.Bad++
-			continue
+		case in:
+			lats[i] = append(lats[i], s.took)
+			out.Seconds[i].Answered++
 		}
-		lats[i] = append(lats[i], s.took)
-		out.Seconds[i].Answered++
 	}
 	for i := range out.Seconds {
 		out.Seconds[i].T = i

@@ -24,6 +24,8 @@ func TestTimeline(t *testing.T) {
 	rec.add(sample{at: at(1.4), took: time.Millisecond, class: "503", ok: true})
 	// Second 2: a bad answer, which is not an answer of the chart's.
 	rec.add(sample{at: at(2.1), took: time.Millisecond, class: "status 502"})
+	// The last, partial second: counted in the invariants, not drawn.
+	rec.add(sample{at: at(3.1), took: time.Millisecond, class: "2xx", ok: true})
 	kill := &fault{name: "SIGKILL a master", label: "kill master", lossWindow: true,
 		start: at(1), healed: at(1.5), end: at(2.5), recovery: 1200 * time.Millisecond, outage: true}
 	notRun := &fault{name: "not run", note: "not run: out of time"}
@@ -35,7 +37,7 @@ func TestTimeline(t *testing.T) {
 	rec.staleServe(stale{acked: at(2.8), kind: "logout"})
 
 	cfg := config{users: 10, rate: 50}
-	c := timeline(cfg, topology.Standalone, rec, faults, start, 2900*time.Millisecond)
+	c := timeline(cfg, topology.Standalone, rec, faults, start, 3200*time.Millisecond)
 	if len(c.Seconds) != 3 {
 		t.Fatalf("%d seconds, want 3", len(c.Seconds))
 	}
@@ -49,7 +51,7 @@ func TestTimeline(t *testing.T) {
 		}
 	}
 	inv := c.Invariants
-	if inv.Answers != 106 || inv.Unavailable != 2 || inv.Bad != 1 || inv.LostInWindow != 2 || inv.Lost != 3 || inv.Stale != 1 || inv.NotBack != 0 {
+	if inv.Answers != 107 || inv.Unavailable != 2 || inv.Bad != 1 || inv.LostInWindow != 2 || inv.Lost != 3 || inv.Stale != 1 || inv.NotBack != 0 {
 		t.Errorf("invariants %+v", inv)
 	}
 	if len(c.Faults) != 1 {
