@@ -166,6 +166,49 @@ func (k *valueKey) open(name, sealed string) (v string, ok bool) {
 	return v, ok
 }
 
+// openAll returns the values in clear of sealed (name to stored value),
+// and the number of those that do not open, which it leaves out. The
+// values are slices of one string: two allocations, however many values.
+func (k *valueKey) openAll(sealed map[string]string) (values map[string]string, bad int) {
+	type span struct {
+		name     string
+		from, to int
+	}
+	var small [16]span
+	spans := small[:0]
+	pc, pp := scratch.Get().(*[]byte), scratch.Get().(*[]byte)
+	buf, plain := *pc, (*pp)[:0]
+	k.mu.Lock()
+	if k.aead == nil {
+		k.aead = gcm(k.raw[:])
+	}
+	for name, v := range sealed {
+		if len(v) < sealOverhead {
+			bad++
+			continue
+		}
+		buf = append(append(buf[:0], name...), v...)
+		ad, b := buf[:len(name)], buf[len(name):]
+		p, err := k.aead.Open(plain, b[:nonceSize], b[nonceSize:], ad)
+		if err != nil {
+			bad++
+			continue
+		}
+		spans = append(spans, span{name, len(plain), len(p)})
+		plain = p
+	}
+	k.mu.Unlock()
+	all := string(plain)
+	*pc, *pp = buf, plain
+	scratch.Put(pc)
+	scratch.Put(pp)
+	values = make(map[string]string, len(spans))
+	for _, sp := range spans {
+		values[sp.name] = all[sp.from:sp.to]
+	}
+	return values, bad
+}
+
 // keyCacheSize bounds the value keys that a Manager keeps opened, about a
 // kilobyte each.
 const keyCacheSize = 4096
@@ -239,15 +282,7 @@ func (s *Session) openLocked(ctx context.Context, t *secretToken, key string, re
 		}
 		s.m.keys.put(key, rec.Wrap, vk)
 	}
-	values := make(map[string]string, len(rec.Values))
-	bad := 0
-	for k, v := range rec.Values {
-		if p, ok := vk.open(k, v); ok {
-			values[k] = p
-		} else {
-			bad++
-		}
-	}
+	values, bad := vk.openAll(rec.Values)
 	if bad > 0 {
 		s.m.unreadable(ctx, unreadableValue, bad)
 	}

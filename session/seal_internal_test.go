@@ -87,3 +87,44 @@ func TestKeyCache(t *testing.T) {
 		t.Errorf("after %d puts: %d keys held; want at most %d, the ones used last", keyCacheSize, n, keyCacheSize)
 	}
 }
+
+func BenchmarkSeal(b *testing.B) {
+	k := newValueKey()
+	v := `"` + string(bytes.Repeat([]byte("7"), 100)) + `"`
+	sealed := k.seal("k7", v)
+	b.Run("open", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := k.open("k7", sealed); !ok {
+				b.Fatal("open failed")
+			}
+		}
+	})
+	b.Run("seal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			k.seal("k7", v)
+		}
+	})
+	stored := map[string]string{"user_name": k.seal("user_name", `"alice"`)}
+	for i := range 10 {
+		name := "k" + strconv.Itoa(i)
+		stored[name] = k.seal(name, v)
+	}
+	b.Run("openAll-11", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, bad := k.openAll(stored); bad != 0 {
+				b.Fatal("open failed")
+			}
+		}
+	})
+	var t secretToken
+	w := k.wrap(&t)
+	b.Run("unwrap", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			unwrap(&t, w)
+		}
+	})
+}
