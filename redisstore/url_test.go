@@ -216,3 +216,31 @@ func TestParseURLErrorsHideSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestURLNamesTheWrongServer: a URL that names a Sentinel master set or a
+// Cluster, pointed at a plain Redis, and a password for a Redis that has
+// none, fail in New with an error that says what to change, even without
+// FailFast: connecting again cannot mend them.
+func TestURLNamesTheWrongServer(t *testing.T) {
+	a := redistest.Standalone(t, redistest.Options{})
+	b := redistest.Standalone(t, redistest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, tc := range []struct{ name, url, want string }{
+		{"sentinel", "redis://" + a.Addr + "?master_set=mymaster", "is not a sentinel"},
+		{"cluster", "redis://" + a.Addr + "?addr=" + b.Addr, "is not a Cluster node"},
+		{"password for a Redis without one", "redis://:hunter2@" + a.Addr, "takes any password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewFromURL(ctx, tc.url, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("NewFromURL(%s): no error", tc.name)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q, want one that says %q and no password", err, tc.want)
+			}
+		})
+	}
+}

@@ -226,6 +226,6 @@ func (a *Admin) done(ctx context.Context, op Op, start time.Time, err error) err
 		a.ob.event(ctx, EventTooLarge)
 		return err
 	}
-	a.ob.storeFailed(ctx, a.cfg.Logger, op, err)
+	a.ob.storeFailed(ctx, op, err)
 	return unavailable(err)
 }
