@@ -113,9 +113,7 @@ func (o Options) withDefaults() Options {
 	if o.ClientCache && (o.Client.DisableCache || o.Client.AlwaysRESP2 || o.TouchThrottle < 0) {
 		panic("redisstore: Options.ClientCache needs Client.DisableCache and Client.AlwaysRESP2 false (RESP3 client tracking), and TouchThrottle >= 0 (a cached read cannot slide)")
 	}
-	// Without the cache, no connection asks Redis to track keys (rueidis
-	// does by default), so that the store's ACL user needs no tracking.
-	o.Client.DisableCache = !o.ClientCache
+	o.Client.DisableCache = !o.ClientCache // no key tracking asked of Redis (rueidis's default) without the cache
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
