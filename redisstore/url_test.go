@@ -1,14 +1,12 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +123,7 @@ func TestNewUnreachable(t *testing.T) {
 	if _, err := NewFromURL(ctx, url, Options{FailFast: true}); !errors.Is(err, session.ErrStoreUnavailable) {
 		t.Fatalf("NewFromURL to a closed port with FailFast: %v, want ErrStoreUnavailable", err)
 	}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	s := newStore(t, url, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	key := newKey()
 	err := s.tcreate(ctx, key, session.Write{Set: vals("a", "1")}, long)
@@ -150,24 +148,6 @@ func TestNewUnreachable(t *testing.T) {
 	if !strings.Contains(logs.String(), "connected to Redis") {
 		t.Errorf("no log line says that the store connected: %q", logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestParseURLErrorsHideSecrets: a malformed URL gives an error that says

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -60,22 +64,28 @@ func (c *codec) sign(i int, t *secretToken, remember bool) signature {
 		c.macs = make([]sync.Pool, len(c.keys))
 		c.labels = [2][]byte{append([]byte(c.name), 0), append([]byte(c.name), 1)}
 	})
-	m, _ := c.macs[i].Get().(hash.Hash)
+	m, _ := c.macs[i].Get().(*mac)
 	if m == nil {
-		m = hmac.New(sha256.New, c.keys[i])
+		m = &mac{h: hmac.New(sha256.New, c.keys[i])}
 	} else {
-		m.Reset()
+		m.h.Reset()
 	}
 	label := c.labels[0]
 	if remember {
 		label = c.labels[1]
 	}
-	m.Write(label)
-	m.Write(t[:])
-	var s signature
-	m.Sum(s[:0])
+	m.h.Write(label)
+	m.h.Write(t[:])
+	s := signature(m.h.Sum(m.sum[:0]))
 	c.macs[i].Put(m)
 	return s
+}
+
+// mac is a keyed HMAC with room for its sum (a sum into a local array
+// would escape to the heap through the hash.Hash interface).
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // encode returns the cookie value for t, remembered or not, signed with
@@ -133,4 +143,23 @@ func (c *codec) verify(t *secretToken, sig *signature, remember bool) (keyIndex 
 		}
 	}
 	return 0, false
+}
+
+// cookieValues yields the value of each cookie named name in the Cookie
+// headers h holds, in order, as net/http's Request.CookiesNamed finds
+// them but without allocating: a value in double quotes is yielded with
+// its quotes (none of ours has any, so it fails to parse).
+func cookieValues(h http.Header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range h["Cookie"] {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, ok := strings.Cut(textproto.TrimString(part), "=")
+				if ok && textproto.TrimString(k) == name && !yield(v) {
+					return
+				}
+			}
+		}
+	}
 }

@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -203,4 +205,28 @@ func FuzzCodecFlippedBit(f *testing.F) {
 			t.Errorf("value with bit %d flipped (%q) was accepted", n, v)
 		}
 	})
+}
+
+// TestCookieValues: cookieValues finds the values net/http's
+// CookiesNamed finds, in the same order, but for quoted values, which it
+// leaves quoted (no cookie of ours has quotes).
+func TestCookieValues(t *testing.T) {
+	for _, headers := range [][]string{
+		{"session=a"},
+		{"a=1; session=b; session=c", "session=d"},
+		{" session = x ;session=y;;session=", "other=session=z"},
+		{"sessionx=1; xsession=2; session=3=4"},
+		{""},
+		{},
+	} {
+		r := &http.Request{Header: http.Header{"Cookie": headers}}
+		var want []string
+		for _, c := range r.CookiesNamed("session") {
+			want = append(want, c.Value)
+		}
+		got := slices.Collect(cookieValues(r.Header, "session"))
+		if !slices.Equal(got, want) {
+			t.Errorf("Cookie %q: got %q, net/http %q", headers, got, want)
+		}
+	}
 }

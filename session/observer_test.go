@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
@@ -172,7 +173,7 @@ type auditRecord struct {
 	Renewed   bool   `json:"renewed"`
 }
 
-func auditRecords(t *testing.T, log *syncBuffer) []auditRecord {
+func auditRecords(t *testing.T, log *testenv.Buffer) []auditRecord {
 	t.Helper()
 	var out []auditRecord
 	sc := bufio.NewScanner(strings.NewReader(log.String()))
@@ -187,7 +188,7 @@ func auditRecords(t *testing.T, log *syncBuffer) []auditRecord {
 }
 
 func TestAuditLog(t *testing.T) {
-	audit := &syncBuffer{}
+	audit := &testenv.Buffer{}
 	cfg := session.Config{
 		AuditLog: slog.New(slog.NewJSONHandler(audit, nil)),
 		// A proxy-aware address, as an application behind one would give.

@@ -111,23 +111,22 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	var keyIndex int
 	var remember bool
 	ok := false
-	tries := 0
-	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
-	for _, c := range cookies {
+	tries, n := 0, 0
+	for v := range cookieValues(s.req.Header, s.m.cfg.CookieName) {
+		if n++; ok || tries == maxCookieTries {
+			continue // counted for noCookie only
+		}
 		var sig signature
 		var wellFormed bool
-		if t, sig, remember, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
+		if t, sig, remember, wellFormed = s.m.codec.parse(v); !wellFormed {
 			continue
 		}
-		if keyIndex, ok = s.m.codec.verify(&t, &sig, remember); ok {
-			break
-		}
-		if tries++; tries == maxCookieTries {
-			break
+		if keyIndex, ok = s.m.codec.verify(&t, &sig, remember); !ok {
+			tries++
 		}
 	}
 	if !ok {
-		s.m.ob.noCookie(ctx, s.req, len(cookies))
+		s.m.ob.noCookie(ctx, s.req, n)
 		return nil
 	}
 	key := t.Key()

@@ -84,7 +84,7 @@ func TestOpsFlags(t *testing.T) {
 func TestRunMetricsAndAudit(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -177,7 +177,7 @@ func TestRunClientCacheMetrics(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	t.Setenv("STICKLESS_SECRETS", "a signing key of the cache metrics test: 32 bytes or more")
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -209,9 +209,6 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 // redisOptions returns the store options that the flags set.
 func (o *options) redisOptions() redisstore.Options {
 	ropts := redisstore.Options{ClientCache: o.clientCache}
-	// Without the cache, no connection asks Redis to track keys, so that
-	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
-	ropts.Client.DisableCache = !o.clientCache
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
 	}
