@@ -24,13 +24,14 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom, cmd/whatsup and examples modules' tests (examples: chi, gin, echo
-# and the README's quick start) are short and run after the library's.
+# prom, cmd/whatsup, examples and bench modules' tests (examples: chi, gin,
+# echo and the README's quick start; bench: the soak's linearizability model
+# and checker, loadgen's units) are short and run after the library's.
 test: deps lint
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
 	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
-	( cd examples && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
+	( cd examples && $(GO) test $(TESTFLAGS) ./... && cd ../bench && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
 	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$ex -eq 0 ] && [ $$e -eq 0 ]
 
 lint:

@@ -57,6 +57,10 @@ type config struct {
 	keep     bool
 	verbose  bool
 	faults   bool
+	// The linearizability check (check.go):
+	checkTimeout time.Duration
+	vizDir       string
+	clientCache  bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -70,6 +74,9 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the run's directory (logs) after the run")
 	fs.BoolVar(&c.verbose, "v", false, "log every loss and every session served after its end as it is found")
 	fs.BoolVar(&c.faults, "faults", true, "inject the faults (false: the load alone)")
+	fs.DurationVar(&c.checkTimeout, "check-timeout", 10*time.Second, "bound of the linearizability check of each partition of the history (one browser session)")
+	fs.StringVar(&c.vizDir, "viz-dir", "", "`dir`ectory for the visualizations of partitions that are not linearizable (default: that of -out, or the system's temporary directory)")
+	fs.BoolVar(&c.clientCache, "client-cache", false, "run the instances with -client-cache (redisstore's client-side cache)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string) error {
 		AppPassword:   randHex(),
 		Instances:     3,
 		AppBin:        bin,
-		AppFlags:      appFlags(mode),
+		AppFlags:      appFlags(mode, cfg.clientCache),
 		Secrets:       secrets,
 		Logf:          logf,
 	})
@@ -88,7 +88,8 @@ func Run(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
-	load := newLoad(topo.URL, rec)
+	hist := newHistory()
+	load := newLoad(topo.URL, rec, hist)
 	load.store = &storage{topo: topo}
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -104,7 +105,7 @@ func Run(ctx context.Context, args []string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	report := buildReport(cfg, mode, topo, rec, faults, elapsed)
+	report := buildReport(cfg, mode, topo, rec, faults, elapsed) + runCheck(cfg, mode, hist, faults, logf)
 	fmt.Print(report)
 	if cfg.out != "" {
 		f, err := os.OpenFile(cfg.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -125,10 +126,15 @@ func randHex() string {
 
 // appFlags are the instances' extra flags: with replicas, a logout or
 // revoke waits until one replica has it (redisstore's WaitReplicas), so that
-// a failover cannot bring a logged-out session back.
-func appFlags(mode topology.Mode) []string {
-	if mode == topology.Standalone {
-		return nil
+// a failover cannot bring a logged-out session back; with cache, the
+// client-side cache.
+func appFlags(mode topology.Mode, cache bool) []string {
+	var f []string
+	if mode != topology.Standalone {
+		f = append(f, "-wait-replicas", "1")
 	}
-	return []string{"-wait-replicas", "1"}
+	if cache {
+		f = append(f, "-client-cache")
+	}
+	return f
 }
