@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,11 +34,12 @@ type checkConfig struct {
 	// windows are the stated windows: an operation that overlaps one may
 	// have been answered from data that a failover then lost, or from an
 	// old master's old data.
-	windows []span
-	faults  []span // shown in the visualizations
-	dir     string // where the visualizations go; "" writes none
-	prefix  string // their file names' start
-	workers int
+	windows  []span
+	faults   []span // shown in the visualizations
+	dir      string // where the visualizations go; "" writes none
+	prefix   string // their file names' start
+	maxFiles int    // visualizations written at most, those outside the windows first
+	workers  int
 }
 
 // maxStale bounds the staleness tried on a partition that is not
@@ -96,13 +100,29 @@ func checkHistory(parts []*partition, cfg checkConfig) checkResult {
 			res.illegal = append(res.illegal, v)
 		}
 	}
+	if cfg.dir != "" {
+		// Those that no stated window explains first.
+		slices.SortStableFunc(res.illegal, func(a, b verdict) int {
+			switch {
+			case a.windowed == b.windowed:
+				return 0
+			case !a.windowed:
+				return -1
+			}
+			return 1
+		})
+		for i := range res.illegal[:min(len(res.illegal), cfg.maxFiles)] {
+			v := &res.illegal[i]
+			v.file, v.err = visualize(v.p, closed(v.p.ops), cfg)
+		}
+	}
 	res.took = time.Since(start)
 	return res
 }
 
 // checkPartition checks one partition, and when it is not linearizable,
 // says whether a stated window explains it and how stale its reads would
-// have to be, and writes its visualization.
+// have to be.
 func checkPartition(p *partition, cfg checkConfig) verdict {
 	ops := closed(p.ops)
 	v := verdict{p: p, res: porcupine.CheckOperationsTimeout(sessionModel, ops, cfg.timeout)}
@@ -113,9 +133,6 @@ func checkPartition(p *partition, cfg checkConfig) verdict {
 		v.windowed = porcupine.CheckOperationsTimeout(sessionModel, relaxed, cfg.timeout) == porcupine.Ok
 	}
 	v.stale = leastStaleness(ops, cfg.timeout)
-	if cfg.dir != "" {
-		v.file, v.err = visualize(p, ops, cfg)
-	}
 	return v
 }
 
@@ -218,6 +235,9 @@ func visualize(p *partition, ops []porcupine.Operation, cfg checkConfig) (string
 	add("fault", "#fde2e2", cfg.faults)
 	add("stated window", "#fff4cc", cfg.windows)
 	info.AddAnnotations(notes)
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return "", err
+	}
 	path := filepath.Join(cfg.dir, cfg.prefix+p.name+".html")
 	return path, porcupine.VisualizePath(sessionModel, info, path)
 }
@@ -263,12 +283,19 @@ func (r checkResult) text(cfg checkConfig, expect string) string {
 		fmt.Fprintf(&b, "None is explained by reads up to %v stale (lost, not stale).\n\n", staleSteps[len(staleSteps)-1])
 	}
 	b.WriteString("| partition | within a stated window | least staleness | visualization |\n|---|---|---|---|\n")
-	for _, v := range r.illegal {
+	for i, v := range r.illegal {
+		if i == maxRows {
+			fmt.Fprintf(&b, "| and %d more | | | |\n", len(r.illegal)-maxRows)
+			break
+		}
 		st := "over " + staleSteps[len(staleSteps)-1].String()
 		if v.stale >= 0 {
 			st = v.stale.String()
 		}
 		file := v.file
+		if file == "" {
+			file = "–"
+		}
 		if v.err != nil {
 			file = "not written: " + v.err.Error()
 		}
@@ -277,6 +304,10 @@ func (r checkResult) text(cfg checkConfig, expect string) string {
 	b.WriteString("\n")
 	return b.String()
 }
+
+// maxRows bounds the report's table of partitions that are not
+// linearizable.
+const maxRows = 20
 
 func yesNo(b bool) string {
 	if b {
@@ -300,12 +331,14 @@ func expectation(mode topology.Mode, cache bool) string {
 
 // runCheck checks the run's history and returns the report's lines about
 // it.
-func runCheck(cfg config, mode topology.Mode, h *history, faults []*fault, logf func(string, ...any)) string {
+func runCheck(cfg config, topo *topology.Topology, h *history, faults []*fault, logf func(string, ...any)) string {
+	mode := topo.Mode
 	cc := checkConfig{
-		timeout: cfg.checkTimeout,
-		workers: runtime.GOMAXPROCS(0),
-		dir:     cfg.vizDir,
-		prefix:  fmt.Sprintf("soak-%s%s-%s-", mode, map[bool]string{true: "-cache"}[cfg.clientCache], time.Now().UTC().Format("20060102-150405")),
+		timeout:  cfg.checkTimeout,
+		workers:  runtime.GOMAXPROCS(0),
+		dir:      cfg.vizDir,
+		maxFiles: maxRows,
+		prefix:   fmt.Sprintf("soak-%s%s-%s-", mode, map[bool]string{true: "-cache"}[cfg.clientCache], time.Now().UTC().Format("20060102-150405")),
 	}
 	if cc.dir == "" {
 		cc.dir = os.TempDir()
@@ -337,5 +370,38 @@ func runCheck(cfg config, mode topology.Mode, h *history, faults []*fault, logf 
 	parts := h.partitions()
 	logf("checking %d partitions of the history for linearizability", len(parts))
 	r := checkHistory(parts, cc)
-	return r.text(cc, expectation(mode, cfg.clientCache))
+	text := r.text(cc, expectation(mode, cfg.clientCache))
+	if cfg.clientCache {
+		text += cacheReads(topo)
+	}
+	return text
+}
+
+// cacheReads returns a line with the instances' count of reads answered by
+// the client-side cache and by Redis, from their metrics.
+func cacheReads(topo *topology.Topology) string {
+	if !topo.Metrics {
+		return "The instances serve no metrics: how many reads the cache answered is not known.\n\n"
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var hit, miss float64
+	for _, in := range topo.Instances {
+		resp, err := hc.Get("http://" + in.MetricsAddr + "/metrics")
+		if err != nil {
+			return fmt.Sprintf("The metrics of %s could not be read: %v.\n\n", in.Name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for line := range strings.Lines(string(b)) {
+			name, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+			n, _ := strconv.ParseFloat(v, 64)
+			switch name {
+			case `stickless_client_cache_total{result="hit"}`:
+				hit += n
+			case `stickless_client_cache_total{result="miss"}`:
+				miss += n
+			}
+		}
+	}
+	return fmt.Sprintf("Client-side cache, from the instances' metrics (since each one's last start): %.0f reads answered by the cache, %.0f by Redis.\n\n", hit, miss)
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +69,8 @@ func TestCheckFindsBug(t *testing.T) {
 			wg.Wait()
 			l.tr.CloseIdleConnections()
 
-			r := checkHistory(hist.partitions(), checkConfig{timeout: 10 * time.Second, workers: 2})
+			dir := t.TempDir()
+			r := checkHistory(hist.partitions(), checkConfig{timeout: 10 * time.Second, workers: 2, dir: dir, prefix: "t-", maxFiles: 2})
 			incrs := 0
 			for _, p := range hist.partitions() {
 				for _, op := range p.ops {
@@ -87,6 +90,13 @@ func TestCheckFindsBug(t *testing.T) {
 			switch {
 			case tc.bug != nil && len(r.illegal) == 0:
 				t.Error("every partition linearizable, with the bug")
+			case tc.bug != nil:
+				for _, v := range r.illegal[:2] {
+					b, err := os.ReadFile(v.file)
+					if err != nil || !strings.Contains(string(b), v.p.ops[0].Metadata.(string)) {
+						t.Errorf("visualization of %s: %q, %v", v.p.name, v.file, err)
+					}
+				}
 			case tc.bug == nil && len(r.illegal) > 0:
 				for _, v := range r.illegal {
 					for _, op := range v.p.ops {

@@ -69,6 +69,7 @@ func Run(ctx context.Context, args []string) error {
 		AppBin:        bin,
 		AppFlags:      appFlags(mode, cfg.clientCache),
 		Secrets:       secrets,
+		MetricsFlag:   metricsFlag(cfg.clientCache), // the cache's hits
 		Logf:          logf,
 	})
 	if err != nil {
@@ -105,7 +106,7 @@ func Run(ctx context.Context, args []string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	report := buildReport(cfg, mode, topo, rec, faults, elapsed) + runCheck(cfg, mode, hist, faults, logf)
+	report := buildReport(cfg, mode, topo, rec, faults, elapsed) + runCheck(cfg, topo, hist, faults, logf)
 	fmt.Print(report)
 	if cfg.out != "" {
 		f, err := os.OpenFile(cfg.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -116,6 +117,15 @@ func Run(ctx context.Context, args []string) error {
 		fmt.Fprint(f, report)
 	}
 	return nil
+}
+
+// metricsFlag is whatsup's metrics flag when the instances' metrics are
+// read (the client-side cache's hits), else "".
+func metricsFlag(cache bool) string {
+	if cache {
+		return "-metrics-addr"
+	}
+	return ""
 }
 
 func randHex() string {
