@@ -576,7 +576,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 
 // DestroyUser implements [session.UserIndex]. The count includes live
 // sessions only.
-func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
+func (s *Store) DestroyUser(ctx context.Context, user, keep string) (int, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
 	}
@@ -584,7 +584,7 @@ func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
 	now := s.opts.Now()
 	n := 0
 	for k := range s.users[user] {
-		if s.userLiveLocked(user, k, now) != nil {
+		if k != keep && s.userLiveLocked(user, k, now) != nil {
 			s.removeLocked(k)
 			n++
 		}

@@ -324,7 +324,7 @@ func TestIndexInStep(t *testing.T) {
 		case 5:
 			err = s.Destroy(ctx, key)
 		case 6:
-			_, err = s.DestroyUser(ctx, user)
+			_, err = s.DestroyUser(ctx, user, pick(keys))
 		case 7:
 			_, err = s.UserSessions(ctx, user)
 		case 8:

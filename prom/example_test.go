@@ -2,6 +2,7 @@ package prom_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -17,10 +18,11 @@ func ExampleNew() {
 	cfg := session.Config{Observer: metrics.Observer()} // plus Keys, for session.New
 
 	// What a Manager reports: here by hand, two forged cookies and a read.
-	cfg.Observer.Request("invalid")
-	cfg.Observer.Request("invalid")
-	cfg.Observer.Request("live")
-	cfg.Observer.StoreCall("Load", "ok", 300*time.Microsecond)
+	ctx := context.Background()
+	cfg.Observer.Request(ctx, "invalid")
+	cfg.Observer.Request(ctx, "invalid")
+	cfg.Observer.Request(ctx, "live")
+	cfg.Observer.StoreCall(ctx, session.OpLoad, session.ResultOK, 300*time.Microsecond)
 
 	// The scrape, as prom.Handler serves it on /metrics.
 	rec := httptest.NewRecorder()

@@ -13,18 +13,15 @@
 // The names and labels are stable:
 //
 //   - stickless_session_requests_total{outcome}: counter of requests whose
-//     session was loaded, by what their cookie led to: "none" (no cookie),
-//     "invalid" (a cookie that failed verification: forged, tampered or
-//     signed by a retired key), "live", "missing" (verified, but the
-//     session is gone or expired).
+//     session was loaded, by what their cookie led to ([session.Outcome]:
+//     "none", "invalid", "live", "missing").
 //   - stickless_store_operation_duration_seconds{op,result}: histogram of
-//     session store calls; op is the call ("Load"; "Create", "Update" or
-//     "Renew" for the writes of Store.Save; "Destroy", "Incr",
-//     "CompareAndSwap", "UserSessions", "DestroyUser", and "Live" for the
-//     batched checks behind Session.Done), result is "ok", "not_found" or
-//     "unavailable".
-//   - stickless_session_events_total{event}: counter of "created",
-//     "renewed", "login", "destroyed", "revoked", "evicted", "too_large".
+//     session store calls, by [session.Op] ("Load", "Create", "Update",
+//     "Renew", "Destroy", ...) and [session.Result] ("ok", "not_found",
+//     "unavailable").
+//   - stickless_session_events_total{event}: counter of [session.Event]s
+//     ("created", "renewed", "login", "destroyed", "revoked", "evicted",
+//     "too_large").
 //   - stickless_unavailable_responses_total: counter of the 503s answered
 //     because the store could not.
 //   - stickless_client_cache_total{result}: counter of reads served by the
@@ -36,13 +33,14 @@
 //
 // # Cost
 //
-// Each label value is resolved to its counter or histogram when New runs,
-// so the Observer's funcs do not allocate: a request that reads a session
-// costs a few atomic additions. A label value that New does not know (an
-// op of a later stickless) is resolved on the fly, with one allocation.
+// Each label value that session lists ([session.Ops] and the others) is
+// resolved to its counter or histogram when New runs, so the Observer's
+// funcs do not allocate: a request that reads a session costs a few
+// atomic additions.
 package prom
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -66,14 +64,6 @@ const (
 // StoreTimeout of 1 s).
 var DefaultBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
-// Label values known in advance.
-var (
-	outcomes = []string{"none", "invalid", "live", "missing"}
-	ops      = []string{"Load", "Create", "Update", "Renew", "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser", "Live"}
-	results  = []string{"ok", "not_found", "unavailable"}
-	events   = []string{"created", "renewed", "login", "destroyed", "revoked", "evicted", "too_large"}
-)
-
 // Options configures [New]. The zero value is the default of each field.
 type Options struct {
 	// Buckets are the upper bounds of the store latency histogram, in
@@ -91,9 +81,9 @@ type Metrics struct {
 	cache       *prometheus.CounterVec
 
 	// Pre-resolved children: read-only after New, so lookups need no lock.
-	byOutcome map[string]prometheus.Counter
-	byOp      map[string]*[3]prometheus.Observer // index: ok, not_found, unavailable
-	byEvent   map[string]prometheus.Counter
+	byOutcome map[session.Outcome]prometheus.Counter
+	byOp      map[session.Op]map[session.Result]prometheus.Observer
+	byEvent   map[session.Event]prometheus.Counter
 	hit, miss prometheus.Counter
 }
 
@@ -125,22 +115,21 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 			Name: CacheName,
 			Help: "Session reads of the Redis store's client-side cache, by result (hit, miss).",
 		}, []string{"result"}),
-		byOutcome: map[string]prometheus.Counter{},
-		byOp:      map[string]*[3]prometheus.Observer{},
-		byEvent:   map[string]prometheus.Counter{},
+		byOutcome: map[session.Outcome]prometheus.Counter{},
+		byOp:      map[session.Op]map[session.Result]prometheus.Observer{},
+		byEvent:   map[session.Event]prometheus.Counter{},
 	}
-	for _, o := range outcomes {
-		m.byOutcome[o] = m.requests.WithLabelValues(o)
+	for _, o := range session.Outcomes() {
+		m.byOutcome[o] = m.requests.WithLabelValues(string(o))
 	}
-	for _, op := range ops {
-		var a [3]prometheus.Observer
-		for i, r := range results {
-			a[i] = m.store.WithLabelValues(op, r)
+	for _, op := range session.Ops() {
+		m.byOp[op] = map[session.Result]prometheus.Observer{}
+		for _, r := range session.Results() {
+			m.byOp[op][r] = m.store.WithLabelValues(string(op), string(r))
 		}
-		m.byOp[op] = &a
 	}
-	for _, e := range events {
-		m.byEvent[e] = m.events.WithLabelValues(e)
+	for _, e := range session.Events() {
+		m.byEvent[e] = m.events.WithLabelValues(string(e))
 	}
 	m.hit, m.miss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	reg.MustRegister(m.requests, m.store, m.events, m.unavailable, m.cache)
@@ -158,39 +147,31 @@ func (m *Metrics) Observer() session.Observer {
 	}
 }
 
-func (m *Metrics) request(outcome string) {
+// The funcs below fall back to a lookup by label for a value that
+// session's lists do not hold (one made up by a caller of Observer()).
+
+func (m *Metrics) request(_ context.Context, outcome session.Outcome) {
 	if c, ok := m.byOutcome[outcome]; ok {
 		c.Inc()
 		return
 	}
-	m.requests.WithLabelValues(outcome).Inc()
+	m.requests.WithLabelValues(string(outcome)).Inc()
 }
 
-func (m *Metrics) storeCall(op, result string, d time.Duration) {
-	i := 0
-	switch result {
-	case "ok":
-	case "not_found":
-		i = 1
-	case "unavailable":
-		i = 2
-	default:
-		m.store.WithLabelValues(op, result).Observe(d.Seconds())
+func (m *Metrics) storeCall(_ context.Context, op session.Op, result session.Result, d time.Duration) {
+	if h, ok := m.byOp[op][result]; ok {
+		h.Observe(d.Seconds())
 		return
 	}
-	if a, ok := m.byOp[op]; ok {
-		a[i].Observe(d.Seconds())
-		return
-	}
-	m.store.WithLabelValues(op, result).Observe(d.Seconds())
+	m.store.WithLabelValues(string(op), string(result)).Observe(d.Seconds())
 }
 
-func (m *Metrics) event(e string) {
+func (m *Metrics) event(_ context.Context, e session.Event) {
 	if c, ok := m.byEvent[e]; ok {
 		c.Inc()
 		return
 	}
-	m.events.WithLabelValues(e).Inc()
+	m.events.WithLabelValues(string(e)).Inc()
 }
 
 // CacheRead counts one read of the Redis store's client-side cache: hit

@@ -230,12 +230,13 @@ func mustURL(t *testing.T, raw string) *url.URL {
 func TestObserverDoesNotAllocate(t *testing.T) {
 	metrics := prom.New(prometheus.NewRegistry(), prom.Options{})
 	obs := metrics.Observer()
+	ctx := context.Background()
 	allocs := testing.AllocsPerRun(100, func() {
-		obs.Request("live")
-		obs.Request("invalid")
-		obs.StoreCall("Load", "ok", time.Millisecond)
-		obs.StoreCall("Update", "not_found", time.Millisecond)
-		obs.Event("login")
+		obs.Request(ctx, "live")
+		obs.Request(ctx, "invalid")
+		obs.StoreCall(ctx, "Load", "ok", time.Millisecond)
+		obs.StoreCall(ctx, "Update", "not_found", time.Millisecond)
+		obs.Event(ctx, "login")
 		obs.Unavailable()
 		metrics.CacheRead(true)
 		metrics.CacheRead(false)
@@ -265,10 +266,11 @@ func TestPromtool(t *testing.T) {
 	reg := prom.NewRegistry()
 	metrics := prom.New(reg, prom.Options{})
 	obs := metrics.Observer()
-	obs.Request("live")
-	obs.StoreCall("Load", "ok", 300*time.Microsecond)
-	obs.StoreCall("NewOp", "ok", time.Millisecond) // an op New does not know
-	obs.Event("login")
+	ctx := context.Background()
+	obs.Request(ctx, "live")
+	obs.StoreCall(ctx, "Load", "ok", 300*time.Microsecond)
+	obs.StoreCall(ctx, "NewOp", "ok", time.Millisecond) // an op New does not know
+	obs.Event(ctx, "login")
 	obs.Unavailable()
 	metrics.CacheRead(true)
 

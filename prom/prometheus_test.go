@@ -1,6 +1,7 @@
 package prom_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -56,7 +57,7 @@ func TestPrometheusScrapesTheTemplate(t *testing.T) {
 		reg := prom.NewRegistry()
 		m := prom.New(reg, prom.Options{})
 		for range 3 + i {
-			m.Observer().Request("invalid")
+			m.Observer().Request(context.Background(), "invalid")
 		}
 		srv := httptest.NewServer(prom.Handler(reg))
 		t.Cleanup(srv.Close)

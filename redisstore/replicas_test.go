@@ -60,7 +60,7 @@ func TestWaitSameConnection(t *testing.T) {
 		}{
 			{"Destroy", func(k string) error { return s.Destroy(ctx, k) }},
 			{"renew", func(k string) error { _, err := s.trenew(ctx, k, newKey(), session.Write{}, lim); return err }},
-			{"DestroyUser", func(string) error { _, err := s.DestroyUser(ctx, "wu"); return err }},
+			{"DestroyUser", func(string) error { _, err := s.DestroyUser(ctx, "wu", ""); return err }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				k := newKey()
@@ -120,7 +120,7 @@ func TestRevokeSurvivesFailover(t *testing.T) {
 			if tc.cut {
 				ss.Master.DoOK(t, "CLIENT", "KILL", "TYPE", "replica")
 			}
-			n, err := s.DestroyUser(ctx, "eve")
+			n, err := s.DestroyUser(ctx, "eve", "")
 			ss.Master.Kill(t)
 			if err != nil || n != 1 {
 				t.Fatalf("DestroyUser = %d, %v", n, err)

@@ -244,7 +244,7 @@ func TestUserIndex(t *testing.T) {
 	if n := srv.DoOK(t, "ZCARD", "stickless:user:{bob}").Int; n != 2 {
 		t.Errorf("index of bob holds %d entries, want 2", n)
 	}
-	if n, err := s.DestroyUser(ctx, "bob"); err != nil || n != 2 {
+	if n, err := s.DestroyUser(ctx, "bob", ""); err != nil || n != 2 {
 		t.Errorf("DestroyUser = %d, %v; want 2", n, err)
 	}
 	if _, ok, _ := s.Load(ctx, anon, long); !ok {
@@ -267,7 +267,7 @@ func TestScriptsReloaded(t *testing.T) {
 		t.Fatalf("Load after SCRIPT FLUSH: %v %v %v", rec, ok, err)
 	}
 	srv.DoOK(t, "SCRIPT", "FLUSH")
-	if n, err := s.DestroyUser(ctx, "u"); err != nil || n != 1 {
+	if n, err := s.DestroyUser(ctx, "u", ""); err != nil || n != 1 {
 		t.Fatalf("DestroyUser after SCRIPT FLUSH: %d %v", n, err)
 	}
 }

@@ -127,15 +127,21 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.UserSe
 // user's index, deletes in one pipeline every session in it that is still
 // bound to the user (with Options.WaitReplicas, each deletion followed by
 // a WAIT on its connection), then removes those entries: three round
-// trips. A session whose creation is in flight while DestroyUser runs may
-// survive it.
-func (s *Store) DestroyUser(ctx context.Context, user string) (int, error) {
+// trips. The session under keep is left alone. A session whose creation is
+// in flight while DestroyUser runs may survive it.
+func (s *Store) DestroyUser(ctx context.Context, user, keep string) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	keys, err := s.r.Do(ctx, s.r.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Build()).AsStrSlice()
+	all, err := s.r.Do(ctx, s.r.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
 		return 0, opError("DestroyUser", err)
+	}
+	keys := all[:0]
+	for _, k := range all {
+		if k != keep {
+			keys = append(keys, k)
+		}
 	}
 	if len(keys) == 0 {
 		return 0, nil

@@ -130,9 +130,9 @@ func (c *countingStore) UserSessions(ctx context.Context, user string) ([]sessio
 	return c.Store.UserSessions(ctx, user)
 }
 
-func (c *countingStore) DestroyUser(ctx context.Context, user string) (int, error) {
+func (c *countingStore) DestroyUser(ctx context.Context, user, keep string) (int, error) {
 	c.add("DestroyUser")
-	return c.Store.DestroyUser(ctx, user)
+	return c.Store.DestroyUser(ctx, user, keep)
 }
 
 // faultStore passes every call to a real store until told to fail: then
@@ -235,11 +235,11 @@ func (f *faultStore) UserSessions(ctx context.Context, user string) ([]session.U
 	return f.Store.UserSessions(ctx, user)
 }
 
-func (f *faultStore) DestroyUser(ctx context.Context, user string) (int, error) {
+func (f *faultStore) DestroyUser(ctx context.Context, user, keep string) (int, error) {
 	if err := f.fault(ctx, "DestroyUser"); err != nil {
 		return 0, err
 	}
-	return f.Store.DestroyUser(ctx, user)
+	return f.Store.DestroyUser(ctx, user, keep)
 }
 
 // harness is one test server: a real memstore (on a fake clock) behind a

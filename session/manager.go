@@ -117,7 +117,7 @@ var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "
 // their meaning, once for every store: ErrTooLarge and ErrNotInteger
 // refuse one call and come back as they are; every other failure is
 // logged and wrapped in ErrStoreUnavailable.
-func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
+func (m *Manager) call(ctx context.Context, op Op, f func(ctx context.Context) error) error {
 	// The store call is bounded by StoreTimeout alone, not by the request:
 	// it does not register with the request's cancellation (one map insert
 	// and delete under a lock per call), and a client that leaves does not
@@ -126,12 +126,12 @@ func (m *Manager) call(ctx context.Context, op string, f func(ctx context.Contex
 	start := m.ob.start()
 	err := f(cctx)
 	cancel()
-	err = m.ob.storeCall(op, start, err)
+	err = m.ob.storeCall(ctx, op, start, err)
 	switch {
 	case err == nil || errors.Is(err, ErrNotInteger):
 		return err
 	case errors.Is(err, ErrTooLarge):
-		m.ob.event(eventTooLarge)
+		m.ob.event(ctx, EventTooLarge)
 		return err
 	}
 	m.ob.storeFailed(ctx, m.cfg.Logger, op, err)
@@ -179,7 +179,7 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) (bool, error)
 	}
 	for _, us := range list {
 		if us.User == user && Handle(us.Key) == handle {
-			err := m.call(ctx, "Destroy", func(ctx context.Context) error {
+			err := m.call(ctx, OpDestroy, func(ctx context.Context) error {
 				return m.store.Destroy(ctx, us.Key)
 			})
 			if err == nil {
@@ -203,8 +203,8 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 		return 0, errNoUserIndex
 	}
 	var n int
-	err := m.call(ctx, "DestroyUser", func(ctx context.Context) (err error) {
-		n, err = ix.DestroyUser(ctx, user)
+	err := m.call(ctx, OpDestroyUser, func(ctx context.Context) (err error) {
+		n, err = ix.DestroyUser(ctx, user, "")
 		return err
 	})
 	if err == nil {
@@ -216,7 +216,7 @@ func (m *Manager) RevokeAll(ctx context.Context, user string) (int, error) {
 // Healthy reports whether the store answers, by loading a key that cannot
 // exist. It is meant for health checks.
 func (m *Manager) Healthy(ctx context.Context) error {
-	return m.call(ctx, "Load", func(ctx context.Context) error {
+	return m.call(ctx, OpLoad, func(ctx context.Context) error {
 		_, _, err := m.store.Load(ctx, "health-check", m.lim)
 		return err
 	})
@@ -229,7 +229,7 @@ func (m *Manager) userSessions(ctx context.Context, user string) ([]UserSession,
 		return nil, errNoUserIndex
 	}
 	var list []UserSession
-	err := m.call(ctx, "UserSessions", func(ctx context.Context) (err error) {
+	err := m.call(ctx, OpUserSessions, func(ctx context.Context) (err error) {
 		list, err = ix.UserSessions(ctx, user)
 		return err
 	})
@@ -258,7 +258,7 @@ func (m *Manager) evict(ctx context.Context, user, keep string) error {
 		if us.Key == keep {
 			continue
 		}
-		if err := m.call(ctx, "Destroy", func(ctx context.Context) error {
+		if err := m.call(ctx, OpDestroy, func(ctx context.Context) error {
 			return m.store.Destroy(ctx, us.Key)
 		}); err != nil {
 			return err

@@ -11,72 +11,112 @@ import (
 	"github.com/stickless/stickless/internal/logthrottle"
 )
 
-// Observer receives what a Manager sees, for metrics. Every field may be nil.
-// The funcs are called on the request path, synchronously: they must be
-// fast, safe for concurrent use and must not block. String arguments are
-// package constants (listed below), so an implementation can map them to
-// pre-built label values without allocating.
+// Observer receives what a Manager sees, for metrics and traces. Every field
+// may be nil. The funcs are called on the request path, synchronously: they
+// must be fast, safe for concurrent use and must not block. Their arguments
+// are the constants of [Outcome], [Op], [Result] and [Event], which
+// [Outcomes], [Ops], [Results] and [Events] list, so that an implementation
+// can map each to a pre-built label without allocating.
+//
+// The ctx of Request, StoreCall and Event is the context of the call that
+// led to them: the request's inside [Manager.Handler] (so it carries the
+// request's trace span, if any), the caller's for [Manager.Revoke] and the
+// other calls made outside a request, and a background context for the
+// batched liveness checks behind [Session.Done]. An Observer reads values
+// from it and never keeps it.
 //
 // Request is called once per request whose session was loaded, with what
-// its cookie led to:
-//   - "none": no session cookie;
-//   - "invalid": a cookie that failed verification (forged, tampered, signed
-//     by a retired key, garbage); no store call was made;
-//   - "live": a verified cookie whose session the store returned;
-//   - "missing": a verified cookie whose session is gone (expired, destroyed
-//     or renewed away).
+// its cookie led to. A request whose load failed is not reported by
+// Request: its store call reports [ResultUnavailable] and its 503 reports
+// Unavailable.
 //
-// A request whose load failed is not reported by Request: its store call
-// reports "unavailable" and its 503 reports Unavailable.
+// StoreCall is called after every store call with its op, its result and
+// its duration; the call began d before StoreCall is called.
 //
-// StoreCall is called after every store call with its name as op ("Load";
-// "Create", "Update" or "Renew" for the three writes of Store.Save;
-// "Destroy", "Incr", "CompareAndSwap", "UserSessions", "DestroyUser"), its
-// result ("ok", also when the store refused a change
-// with ErrTooLarge or ErrNotInteger; "not_found" when Load, an update or
-// renewal by Save, Incr or CompareAndSwap found no live session;
-// "unavailable" when the call failed or passed StoreTimeout) and its
-// duration.
-//
-// Event is called once per event:
-//   - "created": a new session was stored;
-//   - "renewed": a session got a new token ([Session.Renew]);
-//   - "login": a save bound a session to a user ([Session.Login]);
-//   - "destroyed": a session was destroyed by [Session.Destroy];
-//   - "revoked": a session was ended by [Manager.Revoke] or
-//     [Manager.RevokeAll] (once per session);
-//   - "evicted": a session was ended to keep a user within
-//     Config.MaxSessionsPerUser;
-//   - "too_large": a write was refused with ErrTooLarge.
+// Event is called once per event.
 //
 // Unavailable is called for every 503 that the middleware or
 // [Manager.Unavailable] answers.
 type Observer struct {
-	Request     func(outcome string)
-	StoreCall   func(op, result string, d time.Duration)
-	Event       func(e string)
+	Request     func(ctx context.Context, outcome Outcome)
+	StoreCall   func(ctx context.Context, op Op, result Result, d time.Duration)
+	Event       func(ctx context.Context, e Event)
 	Unavailable func()
 }
 
-// The strings an Observer receives.
+// Outcome is what a request's session cookie led to, for [Observer].Request.
+type Outcome string
+
+// The outcomes.
 const (
-	outcomeNone    = "none"
-	outcomeInvalid = "invalid"
-	outcomeLive    = "live"
-	outcomeMissing = "missing"
-
-	resultOK          = "ok"
-	resultNotFound    = "not_found"
-	resultUnavailable = "unavailable"
-
-	eventCreated   = "created"
-	eventRenewed   = "renewed"
-	eventLogin     = "login"
-	eventDestroyed = "destroyed"
-	eventRevoked   = "revoked"
-	eventEvicted   = "evicted"
-	eventTooLarge  = "too_large"
+	OutcomeNone    Outcome = "none"    // no session cookie
+	OutcomeInvalid Outcome = "invalid" // a cookie that failed verification (forged, tampered, signed by a retired key, garbage); no store call was made
+	OutcomeLive    Outcome = "live"    // a verified cookie whose session the store returned
+	OutcomeMissing Outcome = "missing" // a verified cookie whose session is gone (expired, destroyed or renewed away)
 )
+
+// Op is the store call that [Observer].StoreCall reports: a method of
+// [Store], [Counter], [UserIndex] or [Checker], with Save reported by the
+// kind of its write.
+type Op string
+
+// The ops.
+const (
+	OpLoad           Op = "Load"
+	OpCreate         Op = "Create" // Store.Save of a new session
+	OpUpdate         Op = "Update" // Store.Save of a live session
+	OpRenew          Op = "Renew"  // Store.Save that moves a session to a new key
+	OpDestroy        Op = "Destroy"
+	OpIncr           Op = "Incr"
+	OpCompareAndSwap Op = "CompareAndSwap"
+	OpUserSessions   Op = "UserSessions"
+	OpDestroyUser    Op = "DestroyUser"
+	OpLive           Op = "Live" // the batched checks behind [Session.Done]
+)
+
+// Result is how a store call ended, for [Observer].StoreCall.
+type Result string
+
+// The results.
+const (
+	ResultOK          Result = "ok"          // the store answered; also when it refused a change with ErrTooLarge or ErrNotInteger
+	ResultNotFound    Result = "not_found"   // Load, an update or renewal by Save, Incr or CompareAndSwap found no live session
+	ResultUnavailable Result = "unavailable" // the call failed or passed StoreTimeout
+)
+
+// Event is something that happened to a session, for [Observer].Event.
+type Event string
+
+// The events.
+const (
+	EventCreated   Event = "created"   // a new session was stored
+	EventRenewed   Event = "renewed"   // a session got a new token ([Session.Renew])
+	EventLogin     Event = "login"     // a save bound a session to a user ([Session.Login])
+	EventDestroyed Event = "destroyed" // a session was destroyed by [Session.Destroy]
+	EventRevoked   Event = "revoked"   // a session was ended by [Manager.Revoke] or [Manager.RevokeAll] (once per session)
+	EventEvicted   Event = "evicted"   // a session was ended to keep a user within Config.MaxSessionsPerUser
+	EventTooLarge  Event = "too_large" // a write was refused with ErrTooLarge
+)
+
+// Outcomes returns every [Outcome], in a new slice.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeNone, OutcomeInvalid, OutcomeLive, OutcomeMissing}
+}
+
+// Ops returns every [Op], in a new slice.
+func Ops() []Op {
+	return []Op{OpLoad, OpCreate, OpUpdate, OpRenew, OpDestroy, OpIncr, OpCompareAndSwap, OpUserSessions, OpDestroyUser, OpLive}
+}
+
+// Results returns every [Result], in a new slice.
+func Results() []Result {
+	return []Result{ResultOK, ResultNotFound, ResultUnavailable}
+}
+
+// Events returns every [Event], in a new slice.
+func Events() []Event {
+	return []Event{EventCreated, EventRenewed, EventLogin, EventDestroyed, EventRevoked, EventEvicted, EventTooLarge}
+}
 
 // logInterval is the least time between two records of the same throttled
 // kind (forged cookies, store failures), so that an attacker or an outage
@@ -118,19 +158,19 @@ func notFound(found bool, err error) error {
 
 // storeCall reports one store call that began at start (zero when no
 // StoreCall is set) and returns err with errNotFound mapped to nil.
-func (o *observing) storeCall(op string, start time.Time, err error) error {
-	result := resultOK
+func (o *observing) storeCall(ctx context.Context, op Op, start time.Time, err error) error {
+	result := ResultOK
 	switch {
 	case err == nil:
 	case err == errNotFound:
-		result, err = resultNotFound, nil
+		result, err = ResultNotFound, nil
 	case errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotInteger):
 		// The store answered, refusing the change.
 	default:
-		result = resultUnavailable
+		result = ResultUnavailable
 	}
 	if o.StoreCall != nil {
-		o.StoreCall(op, result, time.Since(start))
+		o.StoreCall(ctx, op, result, time.Since(start))
 	}
 	return err
 }
@@ -143,15 +183,15 @@ func (o *observing) start() time.Time {
 	return time.Now()
 }
 
-func (o *observing) request(outcome string) {
+func (o *observing) request(ctx context.Context, outcome Outcome) {
 	if o.Request != nil {
-		o.Request(outcome)
+		o.Request(ctx, outcome)
 	}
 }
 
-func (o *observing) event(e string) {
+func (o *observing) event(ctx context.Context, e Event) {
 	if o.Event != nil {
-		o.Event(e)
+		o.Event(ctx, e)
 	}
 }
 
@@ -163,10 +203,10 @@ func (o *observing) unavailable() {
 
 // storeFailed logs a failed store call on logger, at most once per
 // logInterval, with the count of failures since the last record.
-func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op string, err error) {
+func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op Op, err error) {
 	if ok, suppressed := o.failing.Allow(); ok {
 		n := suppressed + 1 // this failure included
-		logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", op), errAttr(err),
+		logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", string(op)), errAttr(err),
 			slog.Int64("count", n), slog.Duration("interval", logInterval))
 	}
 }
@@ -176,10 +216,10 @@ func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op str
 // once per logInterval, with their count.
 func (o *observing) noCookie(ctx context.Context, r *http.Request, n int) {
 	if n == 0 {
-		o.request(outcomeNone)
+		o.request(ctx, OutcomeNone)
 		return
 	}
-	o.request(outcomeInvalid)
+	o.request(ctx, OutcomeInvalid)
 	if o.audit == nil {
 		return
 	}
@@ -214,14 +254,14 @@ func (s *Session) saved(ctx context.Context, w *Write) {
 	o := &s.m.ob
 	created, renewed := w.Create, w.From != ""
 	if created {
-		o.event(eventCreated)
+		o.event(ctx, EventCreated)
 	}
 	if renewed {
-		o.event(eventRenewed)
+		o.event(ctx, EventRenewed)
 	}
 	switch {
 	case w.Login && w.User != "":
-		o.event(eventLogin)
+		o.event(ctx, EventLogin)
 		o.record(ctx, s.req, "login", w.User, Handle(w.Key), slog.Bool("renewed", renewed))
 	case renewed:
 		o.record(ctx, s.req, "renew", s.user, Handle(w.Key))
@@ -231,7 +271,7 @@ func (s *Session) saved(ctx context.Context, w *Write) {
 // destroyed reports a session destroyed by Session.Destroy; user is the
 // user it was bound to ("" for an anonymous one, which has no audit record).
 func (s *Session) destroyed(ctx context.Context, key, user string) {
-	s.m.ob.event(eventDestroyed)
+	s.m.ob.event(ctx, EventDestroyed)
 	if user != "" {
 		s.m.ob.record(ctx, s.req, "logout", user, Handle(key))
 	}
@@ -243,7 +283,7 @@ func (s *Session) destroyed(ctx context.Context, key, user string) {
 // whoever revoked.
 func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
 	for range n {
-		m.ob.event(eventRevoked)
+		m.ob.event(ctx, EventRevoked)
 	}
 	r := requestOf(ctx)
 	if handle != "" {
@@ -264,7 +304,7 @@ func remoteHost(r *http.Request) string {
 // evicted reports a session ended to keep user within
 // Config.MaxSessionsPerUser.
 func (m *Manager) evicted(ctx context.Context, user, handle string) {
-	m.ob.event(eventEvicted)
+	m.ob.event(ctx, EventEvicted)
 	m.ob.record(ctx, requestOf(ctx), "evict", user, handle)
 }
 

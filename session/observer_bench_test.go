@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,30 +26,30 @@ type counters struct {
 
 func (c *counters) observer() session.Observer {
 	return session.Observer{
-		Request: func(o string) {
+		Request: func(_ context.Context, o session.Outcome) {
 			i := 0
 			switch o {
-			case "invalid":
+			case session.OutcomeInvalid:
 				i = 1
-			case "live":
+			case session.OutcomeLive:
 				i = 2
-			case "missing":
+			case session.OutcomeMissing:
 				i = 3
 			}
 			c.requests[i].Add(1)
 		},
-		StoreCall: func(op, result string, d time.Duration) {
+		StoreCall: func(_ context.Context, op session.Op, result session.Result, d time.Duration) {
 			i := 0
 			switch result {
-			case "not_found":
+			case session.ResultNotFound:
 				i = 1
-			case "unavailable":
+			case session.ResultUnavailable:
 				i = 2
 			}
 			c.store[i].Add(1)
 			c.nanos.Add(int64(d))
 		},
-		Event:       func(string) { c.events.Add(1) },
+		Event:       func(context.Context, session.Event) { c.events.Add(1) },
 		Unavailable: func() { c.down.Add(1) },
 	}
 }

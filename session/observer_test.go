@@ -2,16 +2,19 @@ package session_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
 
@@ -27,15 +30,31 @@ func (t *tally) add(k string) { t.mu.Lock(); t.counts[k]++; t.mu.Unlock() }
 
 func (t *tally) observer() session.Observer {
 	return session.Observer{
-		Request: func(o string) { t.add("request/" + o) },
-		StoreCall: func(op, result string, d time.Duration) {
+		Request: func(_ context.Context, o session.Outcome) {
+			listed(t, session.Outcomes(), o)
+			t.add("request/" + string(o))
+		},
+		StoreCall: func(_ context.Context, op session.Op, result session.Result, d time.Duration) {
 			if d < 0 {
 				t.add("negative duration")
 			}
-			t.add("store/" + op + "/" + result)
+			listed(t, session.Ops(), op)
+			listed(t, session.Results(), result)
+			t.add("store/" + string(op) + "/" + string(result))
 		},
-		Event:       func(e string) { t.add("event/" + e) },
+		Event: func(_ context.Context, e session.Event) {
+			listed(t, session.Events(), e)
+			t.add("event/" + string(e))
+		},
 		Unavailable: func() { t.add("unavailable") },
+	}
+}
+
+// listed counts a value that its list (session.Ops and the others) does
+// not hold, so that a test's exact counts fail on it.
+func listed[T ~string](t *tally, list []T, v T) {
+	if !slices.Contains(list, v) {
+		t.add("unlisted " + string(v))
 	}
 }
 
@@ -55,7 +74,7 @@ func TestObserver(t *testing.T) {
 	// increment.
 	routes := map[string]http.HandlerFunc{"POST /incr-after-logout": func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		h.mem.DestroyUser(r.Context(), s.User())
+		h.mem.DestroyUser(r.Context(), s.User(), "")
 		if _, err := s.Incr(r.Context(), "n", 1); err != session.ErrGone {
 			http.Error(w, fmt.Sprint(err), 500)
 		}
@@ -277,5 +296,54 @@ func TestAuditLogOff(t *testing.T) {
 	c.do("POST", "/revoke-all").must(t, 200, "1")
 	if strings.Contains(h.appLog.String(), "login") {
 		t.Errorf("audit records went to Config.Logger:\n%s", h.appLog)
+	}
+}
+
+// TestObserverContext checks that the Observer gets the context of the
+// call that led to each report: the request's inside Manager.Handler (a
+// tracer finds the request's span there), the caller's outside a request.
+func TestObserverContext(t *testing.T) {
+	type mark struct{}
+	var mu sync.Mutex
+	seen := map[string]any{} // what -> the mark its ctx carried
+	note := func(ctx context.Context, what string) {
+		mu.Lock()
+		seen[what] = ctx.Value(mark{})
+		mu.Unlock()
+	}
+	m := session.New(memstore.New(memstore.Options{}), session.Config{Keys: [][]byte{exampleKey}, Observer: session.Observer{
+		Request: func(ctx context.Context, o session.Outcome) { note(ctx, "request/"+string(o)) },
+		StoreCall: func(ctx context.Context, op session.Op, _ session.Result, _ time.Duration) {
+			note(ctx, "store/"+string(op))
+		},
+		Event: func(ctx context.Context, e session.Event) { note(ctx, "event/"+string(e)) },
+	}})
+	app := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Login("ann"); err != nil {
+			t.Error(err)
+		}
+	}))
+	// Outer middleware, as a tracer's would be, marks the request's context.
+	marked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mark{}, "request")))
+	})
+	resp := serve(marked, "GET", "/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	if _, err := m.RevokeAll(context.WithValue(context.Background(), mark{}, "caller"), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"request/none": "request", "store/UserSessions": "request", "store/Create": "request",
+		"event/created": "request", "event/login": "request", "store/DestroyUser": "caller", "event/revoked": "caller"}
+	mu.Lock()
+	defer mu.Unlock()
+	for what, w := range want {
+		if got, ok := seen[what]; !ok {
+			t.Errorf("%s: not reported (reports: %v)", what, seen)
+		} else if got != w {
+			t.Errorf("%s: its ctx carried %v, want the %v's", what, got, w)
+		}
 	}
 }

@@ -116,7 +116,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	key := t.Key()
 	var rec Record
 	var found bool
-	err := s.m.call(ctx, "Load", func(ctx context.Context) (err error) {
+	err := s.m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
 		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
 		return notFound(found, err)
 	})
@@ -125,14 +125,14 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		s.m.ob.request(outcomeMissing)
+		s.m.ob.request(ctx, OutcomeMissing)
 		// Expired, destroyed or renewed away: a new session, with a new
 		// token when needed. The dead cookie is left alone: clearing it
 		// could delete the browser's new cookie when this answer arrives
 		// after that of a concurrent login.
 		return nil
 	}
-	s.m.ob.request(outcomeLive)
+	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
 	if rec.Values != nil {
@@ -308,7 +308,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		fields++
 	}
 	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
-		s.m.ob.event(eventTooLarge)
+		s.m.ob.event(s.ctx, EventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
@@ -476,7 +476,7 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 		return 0, ErrBadKey
 	}
 	var v int64
-	err := s.immediate(ctx, "Incr",
+	err := s.immediate(ctx, OpIncr,
 		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
@@ -507,7 +507,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		return false, err
 	}
 	var swapped bool
-	err = s.immediate(ctx, "CompareAndSwap",
+	err = s.immediate(ctx, OpCompareAndSwap,
 		func() map[string][]byte {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
@@ -531,7 +531,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, name string, create func() map[string][]byte,
+func (s *Session) immediate(ctx context.Context, op Op, create func() map[string][]byte,
 	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
@@ -568,7 +568,7 @@ func (s *Session) immediate(ctx context.Context, name string, create func() map[
 		return nil
 	}
 	var found bool
-	err := s.m.call(ctx, name, func(ctx context.Context) (err error) {
+	err := s.m.call(ctx, op, func(ctx context.Context) (err error) {
 		found, err = run(ctx, c)
 		return notFound(found, err)
 	})
@@ -622,7 +622,7 @@ replan:
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
-				if err := s.m.call(ctx, "Destroy", func(ctx context.Context) error {
+				if err := s.m.call(ctx, OpDestroy, func(ctx context.Context) error {
 					return s.m.store.Destroy(ctx, key)
 				}); err != nil {
 					s.err = err

@@ -81,9 +81,10 @@ type UserIndex interface {
 	// out of the records.
 	UserSessions(ctx context.Context, user string) ([]UserSession, error)
 
-	// DestroyUser destroys every session bound to user and returns how
-	// many live ones there were.
-	DestroyUser(ctx context.Context, user string) (n int, err error)
+	// DestroyUser destroys every session bound to user except the one
+	// under keep ("" keeps none), and returns how many live ones it
+	// destroyed.
+	DestroyUser(ctx context.Context, user, keep string) (n int, err error)
 }
 
 // Limits are what a store enforces on every call, from the [Config] of the
@@ -118,14 +119,14 @@ type Write struct {
 }
 
 // kind names the write for logs and metrics.
-func (w *Write) kind() string {
+func (w *Write) kind() Op {
 	switch {
 	case w.Create:
-		return "Create"
+		return OpCreate
 	case w.From != "":
-		return "Renew"
+		return OpRenew
 	}
-	return "Update"
+	return OpUpdate
 }
 
 // Record is one stored session as a store returns it.

@@ -137,7 +137,7 @@ func (w *watcher) dead(keys []string) []string {
 	var dead []string
 	if c, ok := m.store.(Checker); ok {
 		var live []bool
-		err := m.call(ctx, "Live", func(ctx context.Context) (err error) {
+		err := m.call(ctx, OpLive, func(ctx context.Context) (err error) {
 			live, err = c.Live(ctx, keys)
 			return err
 		})
@@ -153,7 +153,7 @@ func (w *watcher) dead(keys []string) []string {
 	}
 	for _, k := range keys {
 		var found bool
-		err := m.call(ctx, "Load", func(ctx context.Context) (err error) {
+		err := m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
 			_, found, err = m.store.Load(ctx, k, m.lim)
 			return notFound(found, err)
 		})

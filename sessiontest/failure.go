@@ -50,7 +50,7 @@ func calls(ctx context.Context, s session.Store, key, user string) map[string]er
 	}
 	if ix, ok := s.(session.UserIndex); ok {
 		run("UserSessions", func() error { _, err := ix.UserSessions(ctx, user); return err })
-		run("DestroyUser", func() error { _, err := ix.DestroyUser(ctx, user); return err })
+		run("DestroyUser", func() error { _, err := ix.DestroyUser(ctx, user, ""); return err })
 	}
 	if c, ok := s.(session.Checker); ok {
 		run("Live", func() error { _, err := c.Live(ctx, []string{key}); return err })

@@ -206,10 +206,14 @@ func (m *model) do() {
 		m.checkCAS(sl, field, old, new, swapped, found, err)
 	case op == 9 && m.ix != nil: // DestroyUser
 		user := m.users[m.rng.IntN(len(m.users))]
-		n, err := m.ix.DestroyUser(ctx, user)
+		keep := ""
+		if m.rng.IntN(2) == 0 {
+			keep = m.slots[m.rng.IntN(len(m.slots))].key
+		}
+		n, err := m.ix.DestroyUser(ctx, user, keep)
 		want := 0
 		for j := range m.slots {
-			if o := &m.slots[j]; o.live && o.user == user {
+			if o := &m.slots[j]; o.live && o.user == user && o.key != keep {
 				o.live = false
 				want++
 			}

@@ -200,6 +200,7 @@ var cases = []struct {
 	{"UserIndex/FollowsBindUser", needUserIndex, testUserIndexFollowsBindUser},
 	{"UserIndex/LoginOfAnotherUser", needUserIndex, testLoginOfAnotherUser},
 	{"UserIndex/DestroyUser", needUserIndex, testDestroyUser},
+	{"UserIndex/DestroyUserKeep", needUserIndex, testDestroyUserKeep},
 	{"Checker/Live", needChecker, testLive},
 	{"Checker/LiveDoesNotSlide", needChecker, testLiveDoesNotSlide},
 }

@@ -116,7 +116,7 @@ func testDestroyUser(t *testing.T, s session.Store) {
 	create(t, s, b1, session.Write{User: bob})
 	create(t, s, anon, session.Write{})
 
-	n, err := s.(session.UserIndex).DestroyUser(t.Context(), alice)
+	n, err := s.(session.UserIndex).DestroyUser(t.Context(), alice, "")
 	if err != nil || n != len(a) {
 		t.Fatalf("DestroyUser = %d, %v; want %d, nil", n, err, len(a))
 	}
@@ -129,8 +129,43 @@ func testDestroyUser(t *testing.T, s session.Store) {
 	mustLoad(t, s, anon)
 
 	for _, user := range []string{alice, newUser()} {
-		if n, err := s.(session.UserIndex).DestroyUser(t.Context(), user); err != nil || n != 0 {
+		if n, err := s.(session.UserIndex).DestroyUser(t.Context(), user, ""); err != nil || n != 0 {
 			t.Errorf("DestroyUser with no sessions = %d, %v; want 0, nil", n, err)
 		}
 	}
+}
+
+// testDestroyUserKeep checks that DestroyUser spares the session under
+// keep, and that a keep which is not one of the user's sessions (another
+// user's, or none at all) spares nothing of the user's.
+func testDestroyUserKeep(t *testing.T, s session.Store) {
+	ix := s.(session.UserIndex)
+	alice, bob := newUser(), newUser()
+	a1, a2, a3, b1 := newKey(), newKey(), newKey(), newKey()
+	for _, k := range []string{a1, a2, a3} {
+		create(t, s, k, session.Write{Set: values("x", "1"), User: alice})
+	}
+	create(t, s, b1, session.Write{User: bob})
+
+	n, err := ix.DestroyUser(t.Context(), alice, a2)
+	if err != nil || n != 2 {
+		t.Fatalf("DestroyUser(alice, keep one of hers) = %d, %v; want 2, nil", n, err)
+	}
+	mustBeGone(t, s, a1)
+	mustBeGone(t, s, a3)
+	wantValues(t, mustLoad(t, s, a2), values("x", "1"))
+	wantUserKeys(t, s, alice, a2)
+
+	if n, err := ix.DestroyUser(t.Context(), alice, a2); err != nil || n != 0 {
+		t.Errorf("DestroyUser(alice, keep her only session) = %d, %v; want 0, nil", n, err)
+	}
+	wantUserKeys(t, s, alice, a2)
+
+	if n, err := ix.DestroyUser(t.Context(), alice, b1); err != nil || n != 1 {
+		t.Errorf("DestroyUser(alice, keep bob's session) = %d, %v; want 1, nil", n, err)
+	}
+	mustBeGone(t, s, a2)
+	wantUserKeys(t, s, alice)
+	wantUserKeys(t, s, bob, b1)
+	mustLoad(t, s, b1)
 }
