@@ -40,9 +40,12 @@ type checkConfig struct {
 	prefix   string // their file names' start
 	maxFiles int    // visualizations written at most, those outside the windows first
 	workers  int
+	// stale: for a partition that is not linearizable, find how stale its
+	// reads would have to be (leastStaleness; up to 12 more checks).
+	stale bool
 }
 
-// maxStale bounds the staleness tried on a partition that is not
+// staleSteps are the stalenesses tried on a partition that is not
 // linearizable (see leastStaleness).
 var staleSteps = []time.Duration{
 	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
@@ -56,7 +59,7 @@ type verdict struct {
 	res porcupine.CheckResult
 	// Of a partition that is not linearizable:
 	windowed bool          // linearizable once the operations within a stated window count as unanswered
-	stale    time.Duration // the least staleness of its reads that makes it linearizable; -1: none up to 5 s
+	stale    time.Duration // the least staleness of its reads that makes it linearizable; noStaleness, staleUnknown
 	file     string        // its visualization
 	err      error         // writing it
 }
@@ -120,19 +123,23 @@ func checkHistory(parts []*partition, cfg checkConfig) checkResult {
 	return res
 }
 
-// checkPartition checks one partition, and when it is not linearizable,
-// says whether a stated window explains it and how stale its reads would
-// have to be.
+// checkPartition checks one partition within cfg.timeout, and when it is
+// not linearizable, says (within cfg.timeout more) whether a stated window
+// explains it and how stale its reads would have to be.
 func checkPartition(p *partition, cfg checkConfig) verdict {
 	ops := closed(p.ops)
 	v := verdict{p: p, res: porcupine.CheckOperationsTimeout(sessionModel, ops, cfg.timeout)}
 	if v.res != porcupine.Illegal {
 		return v
 	}
+	deadline := time.Now().Add(cfg.timeout)
 	if relaxed, ok := relaxWindows(ops, cfg.windows); ok {
 		v.windowed = porcupine.CheckOperationsTimeout(sessionModel, relaxed, cfg.timeout) == porcupine.Ok
 	}
-	v.stale = leastStaleness(ops, cfg.timeout)
+	v.stale = staleUnknown
+	if cfg.stale {
+		v.stale = leastStaleness(ops, deadline)
+	}
 	return v
 }
 
@@ -197,22 +204,44 @@ func relaxWindows(ops []porcupine.Operation, windows []span) ([]porcupine.Operat
 	return out, hit && len(out) > 0
 }
 
-// leastStaleness returns the least staleness d that makes ops linearizable
-// when every observation may see the session as it was up to d before it
-// was sent (its call moved d earlier); -1 when none up to 5 s does.
-func leastStaleness(ops []porcupine.Operation, timeout time.Duration) time.Duration {
+// What leastStaleness returns when no staleness of staleSteps explains a
+// partition, or when it ran out of time.
+const (
+	noStaleness  time.Duration = -1
+	staleUnknown time.Duration = -2
+)
+
+// leastStaleness returns the least of staleSteps, d, that makes ops
+// linearizable when every observation may see the session as it was up to
+// d before it was sent (its call moved d earlier): noStaleness when none
+// does, staleUnknown when the deadline came first.
+func leastStaleness(ops []porcupine.Operation, deadline time.Time) time.Duration {
+	from, to := ops[0].Call, ops[0].Return
+	for _, op := range ops {
+		from, to = min(from, op.Call), max(to, op.Return)
+	}
 	for _, d := range staleSteps {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return staleUnknown
+		}
 		shifted := slices.Clone(ops)
 		for i := range shifted {
 			if observation(shifted[i]) {
 				shifted[i].Call -= int64(d / time.Microsecond)
 			}
 		}
-		if porcupine.CheckOperationsTimeout(sessionModel, shifted, timeout) == porcupine.Ok {
+		switch porcupine.CheckOperationsTimeout(sessionModel, shifted, left) {
+		case porcupine.Ok:
 			return d
+		case porcupine.Unknown:
+			return staleUnknown
+		}
+		if int64(d/time.Microsecond) > to-from {
+			break // every observation may already see any state: more changes nothing
 		}
 	}
-	return -1
+	return noStaleness
 }
 
 // visualize writes Porcupine's HTML view of the partition, with the faults
@@ -264,33 +293,37 @@ func (r checkResult) text(cfg checkConfig, expect string) string {
 		return b.String()
 	}
 	var stale []time.Duration
-	unexplained := 0
+	unexplained, unknown := 0, 0
 	for _, v := range r.illegal {
-		if v.stale < 0 {
+		switch v.stale {
+		case noStaleness:
 			unexplained++
-		} else {
+		case staleUnknown:
+			unknown++
+		default:
 			stale = append(stale, v.stale)
 		}
 	}
 	slices.Sort(stale)
+	fmt.Fprintf(&b, "Seen as stale reads (the least staleness of its reads that makes a partition linearizable): ")
 	if len(stale) > 0 {
-		fmt.Fprintf(&b, "Seen as stale reads, the least staleness that makes each partition linearizable: median %v, max %v over %d partitions", stale[len(stale)/2], stale[len(stale)-1], len(stale))
-		if unexplained > 0 {
-			fmt.Fprintf(&b, "; %d need more than %v (lost, not stale)", unexplained, staleSteps[len(staleSteps)-1])
-		}
-		b.WriteString(".\n\n")
+		fmt.Fprintf(&b, "%d partitions, median %v, max %v", len(stale), stale[len(stale)/2], stale[len(stale)-1])
 	} else {
-		fmt.Fprintf(&b, "None is explained by reads up to %v stale (lost, not stale).\n\n", staleSteps[len(staleSteps)-1])
+		b.WriteString("none")
 	}
+	fmt.Fprintf(&b, "; not explained by reads up to %v stale (lost, not stale): %d; not known within the bound: %d.\n\n", staleSteps[len(staleSteps)-1], unexplained, unknown)
 	b.WriteString("| partition | within a stated window | least staleness | visualization |\n|---|---|---|---|\n")
 	for i, v := range r.illegal {
 		if i == maxRows {
 			fmt.Fprintf(&b, "| and %d more | | | |\n", len(r.illegal)-maxRows)
 			break
 		}
-		st := "over " + staleSteps[len(staleSteps)-1].String()
-		if v.stale >= 0 {
-			st = v.stale.String()
+		st := v.stale.String()
+		switch v.stale {
+		case noStaleness:
+			st = "over " + staleSteps[len(staleSteps)-1].String()
+		case staleUnknown:
+			st = "not known within the bound"
 		}
 		file := v.file
 		if file == "" {
@@ -338,6 +371,7 @@ func runCheck(cfg config, topo *topology.Topology, h *history, faults []*fault, 
 		workers:  runtime.GOMAXPROCS(0),
 		dir:      cfg.vizDir,
 		maxFiles: maxRows,
+		stale:    true,
 		prefix:   fmt.Sprintf("soak-%s%s-%s-", mode, map[bool]string{true: "-cache"}[cfg.clientCache], time.Now().UTC().Format("20060102-150405")),
 	}
 	if cc.dir == "" {

@@ -79,8 +79,8 @@ func TestCheckFindsBug(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d partitions, %d operations (%d acknowledged increments): %d linearizable, %d not, %d timed out",
-				r.partitions, r.ops, incrs, r.linearizable, len(r.illegal), len(r.timedOut))
+			t.Logf("%d partitions, %d operations (%d acknowledged increments): %d linearizable, %d not, %d timed out, checked in %v",
+				r.partitions, r.ops, incrs, r.linearizable, len(r.illegal), len(r.timedOut), r.took)
 			if incrs < 20 {
 				t.Fatalf("only %d acknowledged increments: the load did too little to tell", incrs)
 			}
@@ -122,7 +122,8 @@ func soakApp(m *session.Manager) http.Handler {
 			reply(w, http.StatusUnauthorized, nil)
 			return
 		}
-		m.Unavailable(w)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 store unavailable", http.StatusServiceUnavailable)
 	}
 	// api needs a login, as whatsup's requireAPI.
 	api := func(h func(http.ResponseWriter, *http.Request, *session.Session)) http.HandlerFunc {

@@ -143,13 +143,13 @@ func TestStaleness(t *testing.T) {
 		op(0, 1, login, loggedIn), op(2, 3, put("w0", "1"), isLive), op(4, 5, put("w0", "2"), isLive),
 		op(8, 9, read, values("w0", "1")), op(10, 11, read, values("w0", "2")),
 	})
-	if got := leastStaleness(ops, time.Second); got != 5*time.Millisecond {
+	if got := leastStaleness(ops, time.Now().Add(time.Second)); got != 5*time.Millisecond {
 		t.Errorf("least staleness = %v, want 5ms (the read was sent 3 ms after the overwrite's answer)", got)
 	}
 	lost := closed([]porcupine.Operation{
 		op(0, 1, login, loggedIn), op(2, 3, incr("c0"), value(1)), op(4, 5, read, values()), op(10000, 10001, read, values()),
 	})
-	if got := leastStaleness(lost, time.Second); got != -1 {
+	if got := leastStaleness(lost, time.Now().Add(time.Second)); got != noStaleness {
 		t.Errorf("least staleness of a loss = %v, want -1 (not explained)", got)
 	}
 	for _, tc := range []struct {
