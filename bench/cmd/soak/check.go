@@ -34,12 +34,11 @@ type checkConfig struct {
 	// windows are the stated windows: an operation that overlaps one may
 	// have been answered from data that a failover then lost, or from an
 	// old master's old data.
-	windows  []span
-	faults   []span // shown in the visualizations
-	dir      string // where the visualizations go; "" writes none
-	prefix   string // their file names' start
-	maxFiles int    // visualizations written at most, those outside the windows first
-	workers  int
+	windows []span
+	faults  []span // shown in the visualizations
+	dir     string // where the visualizations go; "" writes none
+	prefix  string // their file names' start
+	workers int
 	// stale: for a partition that is not linearizable, find how stale its
 	// reads would have to be (leastStaleness; up to 12 more checks).
 	stale bool
@@ -103,18 +102,18 @@ func checkHistory(parts []*partition, cfg checkConfig) checkResult {
 			res.illegal = append(res.illegal, v)
 		}
 	}
+	// Those that no stated window explains first.
+	slices.SortStableFunc(res.illegal, func(a, b verdict) int {
+		switch {
+		case a.windowed == b.windowed:
+			return 0
+		case !a.windowed:
+			return -1
+		}
+		return 1
+	})
 	if cfg.dir != "" {
-		// Those that no stated window explains first.
-		slices.SortStableFunc(res.illegal, func(a, b verdict) int {
-			switch {
-			case a.windowed == b.windowed:
-				return 0
-			case !a.windowed:
-				return -1
-			}
-			return 1
-		})
-		for i := range res.illegal[:min(len(res.illegal), cfg.maxFiles)] {
+		for i := range res.illegal {
 			v := &res.illegal[i]
 			v.file, v.err = visualize(v.p, closed(v.p.ops), cfg)
 		}
@@ -315,7 +314,7 @@ func (r checkResult) text(cfg checkConfig, expect string) string {
 	b.WriteString("| partition | within a stated window | least staleness | visualization |\n|---|---|---|---|\n")
 	for i, v := range r.illegal {
 		if i == maxRows {
-			fmt.Fprintf(&b, "| and %d more | | | |\n", len(r.illegal)-maxRows)
+			fmt.Fprintf(&b, "| and %d more | | | in %s |\n", len(r.illegal)-maxRows, cfg.dir)
 			break
 		}
 		st := v.stale.String()
@@ -367,12 +366,11 @@ func expectation(mode topology.Mode, cache bool) string {
 func runCheck(cfg config, topo *topology.Topology, h *history, faults []*fault, logf func(string, ...any)) string {
 	mode := topo.Mode
 	cc := checkConfig{
-		timeout:  cfg.checkTimeout,
-		workers:  runtime.GOMAXPROCS(0),
-		dir:      cfg.vizDir,
-		maxFiles: maxRows,
-		stale:    true,
-		prefix:   fmt.Sprintf("soak-%s%s-%s-", mode, map[bool]string{true: "-cache"}[cfg.clientCache], time.Now().UTC().Format("20060102-150405")),
+		timeout: cfg.checkTimeout,
+		workers: runtime.GOMAXPROCS(0),
+		dir:     cfg.vizDir,
+		stale:   true,
+		prefix:  fmt.Sprintf("soak-%s%s-%s-", mode, map[bool]string{true: "-cache"}[cfg.clientCache], time.Now().UTC().Format("20060102-150405")),
 	}
 	if cc.dir == "" {
 		cc.dir = os.TempDir()
