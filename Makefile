@@ -5,16 +5,18 @@
 #   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
 #   make test   install the servers the tests need (as root, if missing), then run every test
 #   make lint   go vet, gofmt and staticcheck on every module of the repository
+#   make rules  promtool check and unit tests of the alert rules (deploy/alerts.yml)
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 # The modules of this repository: the library at the root, and those whose
-# heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus)
-# must stay out of the library's module graph. The demo, cmd/whatsup, is
-# one of them: it serves Prometheus metrics through prom.
-MODULES ?= . e2e bench prom cmd/whatsup examples
+# heavier dependencies (chromedp, peers' libraries, frameworks, Prometheus,
+# OpenTelemetry) must stay out of the library's module graph. The demo,
+# cmd/whatsup, is one of them: it serves Prometheus metrics through prom and
+# exports traces through otelsession.
+MODULES ?= . e2e bench prom otelsession cmd/whatsup examples
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test lint deps build
+.PHONY: demo test lint deps build rules
 
 demo:
 	cd cmd/whatsup && $(GO) run . -insecure-cookie
@@ -24,15 +26,24 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom, cmd/whatsup, examples and bench modules' tests (examples: chi, gin,
-# echo and the README's quick start; bench: the soak's linearizability model
-# and checker, loadgen's units) are short and run after the library's.
-test: deps lint
+# prom, otelsession, cmd/whatsup, examples and bench modules' tests
+# (examples: chi, gin, echo and the README's quick start;
+# examples/internal/docblocks compiles every Go block of README.md and docs/;
+# bench: the soak's linearizability model and checker, loadgen's units) are
+# short and run after the library's.
+test: deps lint rules
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
-	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
+	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../otelsession && $(GO) test $(TESTFLAGS) ./... && \
+	  cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
 	( cd examples && $(GO) test $(TESTFLAGS) ./... && cd ../bench && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
 	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$ex -eq 0 ] && [ $$e -eq 0 ]
+
+# The alerting rules, checked and unit-tested (deploy/alerts_test.yml: each
+# rule firing and not) by promtool, of Debian's prometheus package.
+rules:
+	promtool check rules deploy/alerts.yml
+	promtool test rules deploy/alerts_test.yml
 
 lint:
 	@set -e; for m in $(MODULES); do echo "lint: $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done

@@ -86,7 +86,7 @@ func testApp(m *session.Manager) http.Handler {
 	})
 	mux.HandleFunc("POST /revoke-all", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := m.RevokeAll(r.Context(), sess(r).User()); err != nil {
-			m.Unavailable(w)
+			session.Error(w, r, err)
 		}
 	})
 	return m.Handler(mux)

@@ -70,6 +70,13 @@ func TestPrometheusScrapesTheTemplate(t *testing.T) {
 		"@METRICS_TARGETS@": strings.Join(targets, ", "),
 		"@PROMETHEUS_ADDR@": addr,
 	})
+	rules, err := os.ReadFile("../deploy/alerts.yml") // beside the config, as the template says
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command(promtool, "check", "config", conf).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -38,6 +39,8 @@ type Config struct {
 	// old one still accepts the cookies already out (rotation). A cookie
 	// verified by an older key is signed again with the first. Each key has
 	// at least MinKeySize bytes. Required: New panics without one.
+	// [ParseKeys] reads them from a file or the environment, with an error
+	// that names a bad key.
 	Keys [][]byte
 
 	// CookieName names the session cookie.
@@ -100,6 +103,18 @@ type Config struct {
 	// unavailable, rounded up to whole seconds. default: 2 seconds.
 	RetryAfter time.Duration
 
+	// ErrorFunc writes the answer to a request that failed for a session
+	// error, in place of the handler's: when the store cannot answer (err
+	// wraps ErrStoreUnavailable), when the store refused the request's
+	// changes because concurrent requests filled the session (ErrTooLarge),
+	// and for the errors that handlers pass to [Error]. It is called with
+	// the headers prepared as [Error] says, Retry-After included, and
+	// writes the status and the body. It must not write err's text, which
+	// may describe the store, to the client.
+	// default: plain text: 503 for ErrStoreUnavailable, 413 for
+	// ErrTooLarge, 500 otherwise.
+	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
+
 	// LoginURL is where [Manager.RequireLogin] sends anonymous users; it must
 	// be a local path. default: "/login".
 	LoginURL string
@@ -128,17 +143,24 @@ type Config struct {
 	ClientAddr func(r *http.Request) string
 }
 
-// withDefaults returns a copy of c with its zero fields filled, and panics
-// on a configuration that cannot work.
-func (c Config) withDefaults() Config {
-	if len(c.Keys) == 0 {
-		panic("session: Config.Keys is empty: give at least one signing key of 32 bytes or more")
+// Validate reports the first problem of c that would make [New] panic,
+// as an error that names the field and says why, or nil. A program that
+// reads its configuration at run time (keys from a file or the
+// environment, timeouts from flags) calls it before New, so that a bad
+// value is an error it can report rather than a panic.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// withDefaults returns a copy of c with its zero fields filled, or the
+// error that says why c cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if err := checkKeys(c.Keys); err != nil {
+		return c, err
 	}
 	keys := make([][]byte, len(c.Keys))
 	for i, k := range c.Keys {
-		if len(k) < MinKeySize {
-			panic("session: Config.Keys: every key needs at least 32 bytes")
-		}
 		keys[i] = append([]byte(nil), k...)
 	}
 	c.Keys = keys
@@ -151,36 +173,44 @@ func (c Config) withDefaults() Config {
 			c.CookieName = defaultInsecureCookieName
 		}
 	}
-	if !validCookieName(c.CookieName) {
-		panic("session: Config.CookieName " + c.CookieName + " is not a valid cookie name")
-	}
-	if c.Domain != "" && hasPrefixFold(c.CookieName, "__Host-") {
-		panic("session: Config.CookieName: browsers refuse a __Host- cookie with a Domain; drop the prefix or the Domain")
-	}
-	if strings.ContainsAny(c.Domain, " ;,\"\t\r\n") {
-		panic("session: Config.Domain " + strconv.Quote(c.Domain) + " is not a domain name")
-	}
-	if c.InsecureCookie && (hasPrefixFold(c.CookieName, "__Host-") || hasPrefixFold(c.CookieName, "__Secure-")) {
-		panic("session: Config.CookieName: browsers refuse a __Host- or __Secure- cookie that is not Secure; drop the prefix with InsecureCookie")
+	switch {
+	case !validCookieName(c.CookieName):
+		return c, errors.New("session: Config.CookieName " + strconv.Quote(c.CookieName) + " is not a valid cookie name")
+	case c.Domain != "" && hasPrefixFold(c.CookieName, "__Host-"):
+		return c, errors.New("session: Config.CookieName: browsers refuse a __Host- cookie with a Domain; drop the prefix or the Domain")
+	case strings.ContainsAny(c.Domain, " ;,\"\t\r\n"):
+		return c, errors.New("session: Config.Domain " + strconv.Quote(c.Domain) + " is not a domain name")
+	case c.InsecureCookie && (hasPrefixFold(c.CookieName, "__Host-") || hasPrefixFold(c.CookieName, "__Secure-")):
+		return c, errors.New("session: Config.CookieName: browsers refuse a __Host- or __Secure- cookie that is not Secure; drop the prefix with InsecureCookie")
+	case c.SameSite == http.SameSiteNoneMode && c.InsecureCookie:
+		return c, errors.New("session: Config.SameSite: browsers refuse a SameSite=None cookie that is not Secure; do not combine it with InsecureCookie")
+	case c.MaxSize < 0:
+		return c, errors.New("session: Config.MaxSize is negative")
+	case c.MaxFields < 0:
+		return c, errors.New("session: Config.MaxFields is negative")
 	}
 	if c.SameSite == 0 {
 		c.SameSite = http.SameSiteLaxMode
 	}
-	if c.SameSite == http.SameSiteNoneMode && c.InsecureCookie {
-		panic("session: Config.SameSite: browsers refuse a SameSite=None cookie that is not Secure; do not combine it with InsecureCookie")
-	}
-	c.IdleTimeout = positive("IdleTimeout", c.IdleTimeout, DefaultIdleTimeout)
-	c.AbsoluteTimeout = positive("AbsoluteTimeout", c.AbsoluteTimeout, DefaultAbsoluteTimeout)
-	c.StoreTimeout = positive("StoreTimeout", c.StoreTimeout, DefaultStoreTimeout)
-	c.RetryAfter = positive("RetryAfter", c.RetryAfter, defaultRetryAfter)
-	if c.MaxSize < 0 {
-		panic("session: Config.MaxSize is negative")
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
+		{"AbsoluteTimeout", &c.AbsoluteTimeout, DefaultAbsoluteTimeout},
+		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
+		{"RetryAfter", &c.RetryAfter, defaultRetryAfter},
+	} {
+		if *d.v < 0 {
+			return c, errors.New("session: Config." + d.name + " is negative")
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = defaultMaxSize
-	}
-	if c.MaxFields < 0 {
-		panic("session: Config.MaxFields is negative")
 	}
 	if c.MaxFields == 0 {
 		c.MaxFields = defaultMaxFields
@@ -192,22 +222,12 @@ func (c Config) withDefaults() Config {
 		c.LoginURL = defaultLoginURL
 	}
 	if LocalPath(c.LoginURL, "") == "" {
-		panic("session: Config.LoginURL must be a local path such as /login")
+		return c, errors.New("session: Config.LoginURL " + strconv.Quote(c.LoginURL) + " must be a local path such as /login")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return c
-}
-
-func positive(name string, d, def time.Duration) time.Duration {
-	if d < 0 {
-		panic("session: Config." + name + " is negative")
-	}
-	if d == 0 {
-		return def
-	}
-	return d
+	return c, nil
 }
 
 // hasPrefixFold reports whether s begins with prefix, ignoring ASCII case,

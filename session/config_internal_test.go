@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,7 +68,7 @@ func TestLocalPath(t *testing.T) {
 
 func validConfig() Config { return Config{Keys: [][]byte{testKey1}} }
 
-func TestConfigPanics(t *testing.T) {
+func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(*Config)
@@ -101,20 +102,25 @@ func TestConfigPanics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			tt.change(&c)
+			err := c.Validate()
+			if err == nil || !strings.HasPrefix(err.Error(), "session: ") {
+				t.Fatalf("Validate = %v, want an error with a \"session: \" prefix", err)
+			}
 			defer func() {
-				r := recover()
-				msg := fmt.Sprint(r)
-				if r == nil || !strings.HasPrefix(msg, "session: ") {
-					t.Errorf("withDefaults did not panic with a \"session: \" message; recovered %#v", r)
+				if r := recover(); fmt.Sprint(r) != err.Error() {
+					t.Errorf("New panicked with %#v, want Validate's error %q", r, err)
 				}
 			}()
-			c.withDefaults()
+			New(noStore{}, c)
 		})
 	}
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c := validConfig().withDefaults()
+	if err := validConfig().Validate(); err != nil {
+		t.Fatalf("Validate of a valid Config: %v", err)
+	}
+	c, _ := validConfig().withDefaults()
 	want := Config{
 		Keys:               [][]byte{testKey1},
 		CookieName:         "__Host-session",
@@ -136,12 +142,12 @@ func TestConfigDefaults(t *testing.T) {
 		t.Error("InsecureCookie defaults to true")
 	}
 
-	insecure := Config{Keys: [][]byte{testKey1}, InsecureCookie: true}.withDefaults()
+	insecure, _ := Config{Keys: [][]byte{testKey1}, InsecureCookie: true}.withDefaults()
 	if insecure.CookieName != "session" {
 		t.Errorf("CookieName with InsecureCookie = %q, want \"session\"", insecure.CookieName)
 	}
 
-	set := Config{
+	set, _ := Config{
 		Keys: [][]byte{testKey1}, CookieName: "sid", SameSite: http.SameSiteStrictMode,
 		IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour, StoreTimeout: 50 * time.Millisecond,
 		MaxSize: 100, RetryAfter: time.Second, LoginURL: "/signin?from=app",
@@ -155,9 +161,80 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigCopiesKeys(t *testing.T) {
 	key := bytes.Clone(testKey1)
-	c := Config{Keys: [][]byte{key}}.withDefaults()
+	c, _ := Config{Keys: [][]byte{key}}.withDefaults()
 	key[0] ^= 0xff
 	if !bytes.Equal(c.Keys[0], testKey1) {
 		t.Error("changing the caller's key after set-up changed the key in force")
+	}
+}
+
+// noStore is a Store for tests of New that never reach it.
+type noStore struct{}
+
+func (noStore) Load(context.Context, string, Limits) (Record, bool, error) { panic("not reached") }
+func (noStore) Save(context.Context, Write) (bool, error)                  { panic("not reached") }
+func (noStore) Destroy(context.Context, string) error                      { panic("not reached") }
+
+func TestKeyErrorsNameTheKey(t *testing.T) {
+	short := bytes.Repeat([]byte{'k'}, 20)
+	err := Config{Keys: [][]byte{testKey1, short, testKey1}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "key 2 of 3 has 20 bytes") || strings.Contains(err.Error(), string(short)) {
+		t.Errorf("Validate with a short second key = %v; want the key's position and length, not its content", err)
+	}
+}
+
+func TestParseKeys(t *testing.T) {
+	k1, k2 := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	tests := []struct {
+		name, in string
+		want     []string
+		err      string // a part of the error; "" for none
+	}{
+		{"one key", k1, []string{k1}, ""},
+		{"comma-separated, spaces trimmed", " " + k1 + " , " + k2 + ",", []string{k1, k2}, ""},
+		{"lines, blanks and comments", "# keys\n\n" + k2 + "\n  " + k1 + "  \n", []string{k2, k1}, ""},
+		{"empty", "", nil, "no signing key"},
+		{"only a comment", "# " + k1, nil, "no signing key"},
+		{"short second key", k1 + "\nshort-key", nil, "signing key 2 of 2 has 9 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := ParseKeys(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "short-key") {
+					t.Fatalf("ParseKeys = %v; want an error with %q that does not show the key", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("ParseKeys = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyFingerprint(t *testing.T) {
+	a, b := KeyFingerprint(testKey1), KeyFingerprint(testKey2)
+	if len(a) != 16 || a == b || a != KeyFingerprint(bytes.Clone(testKey1)) {
+		t.Errorf("fingerprints %q and %q: want 16 hex digits, stable for a key and different between keys", a, b)
+	}
+}
+
+func TestNewLogsKeyFingerprints(t *testing.T) {
+	var buf bytes.Buffer
+	New(noStore{}, Config{Keys: [][]byte{testKey2, testKey1}, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	out := buf.String()
+	if !strings.Contains(out, KeyFingerprint(testKey2)) || !strings.Contains(out, KeyFingerprint(testKey1)) {
+		t.Errorf("New logged %q; want the fingerprint of each key", out)
+	}
+	if strings.Contains(out, string(testKey1[:8])) {
+		t.Errorf("New logged a key: %q", out)
 	}
 }

@@ -120,7 +120,7 @@ func ExampleSession_Renew() {
 		// After checking the password: bind the user, with a new token
 		// against session fixation.
 		if err := session.FromContext(r.Context()).Login(r.FormValue("user")); err != nil {
-			m.Unavailable(w)
+			session.Error(w, r, err)
 			return
 		}
 		http.Redirect(w, r, session.LocalPath(r.FormValue("next"), "/"), http.StatusSeeOther)

@@ -495,12 +495,12 @@ type profile struct {
 func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	sess := func(r *http.Request) *session.Session { return session.FromContext(r.Context()) }
-	fail := func(w http.ResponseWriter, err error) {
+	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, session.ErrTooLarge):
 			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 		case errors.Is(err, session.ErrStoreUnavailable):
-			m.Unavailable(w)
+			session.Error(w, r, err)
 		case errors.Is(err, session.ErrGone):
 			http.Error(w, "gone", http.StatusConflict)
 		case errors.Is(err, session.ErrNotInteger):
@@ -542,7 +542,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 			err = s.PutMany(map[string][]byte{k: []byte(v)})
 		}
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		io.WriteString(w, "ok")
@@ -568,7 +568,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 			var err error
 			ok, err = s.Get(k, &p)
 			if err != nil {
-				fail(w, err)
+				fail(w, r, err)
 				return
 			}
 			b, _ := json.Marshal(p)
@@ -589,28 +589,28 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 	})
 	mux.HandleFunc("POST /delete", func(w http.ResponseWriter, r *http.Request) {
 		if err := sess(r).Delete(r.URL.Query().Get("k")); err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
 		if err := sess(r).Renew(); err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("POST /destroy", func(w http.ResponseWriter, r *http.Request) {
 		if err := sess(r).Destroy(); err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		if err := sess(r).Login(r.URL.Query().Get("user")); err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		io.WriteString(w, "ok")
@@ -627,7 +627,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 	mux.HandleFunc("POST /incr", func(w http.ResponseWriter, r *http.Request) {
 		n, err := sess(r).Incr(r.Context(), r.URL.Query().Get("k"), 1)
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		fmt.Fprint(w, n)
@@ -640,7 +640,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 		}
 		swapped, err := sess(r).CompareAndSwap(r.Context(), q.Get("k"), old, q.Get("new"))
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		fmt.Fprint(w, swapped)
@@ -651,7 +651,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
 		list, err := sess(r).Sessions(r.Context())
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		json.NewEncoder(w).Encode(list)
@@ -659,7 +659,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {
 		ok, err := m.Revoke(r.Context(), sess(r).User(), r.URL.Query().Get("h"))
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		fmt.Fprint(w, ok)
@@ -667,7 +667,7 @@ func testApp(m *session.Manager, routes map[string]http.HandlerFunc) http.Handle
 	mux.HandleFunc("POST /revoke-all", func(w http.ResponseWriter, r *http.Request) {
 		n, err := m.RevokeAll(r.Context(), sess(r).User())
 		if err != nil {
-			fail(w, err)
+			fail(w, r, err)
 			return
 		}
 		fmt.Fprint(w, n)

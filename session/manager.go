@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -24,12 +23,18 @@ type Manager struct {
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
 // the safe defaults except for Keys, which must be set. New panics, with a
-// message that starts with "session:", when store is nil or cfg cannot work.
+// message that starts with "session:", when store is nil or cfg cannot work
+// ([Config.Validate] returns that error instead). It logs the fingerprint
+// of each signing key ([KeyFingerprint]) to Config.Logger at INFO, so that
+// an operator can see whether instances share their keys.
 func New(store Store, cfg Config) *Manager {
 	if store == nil {
 		panic("session: New: nil Store")
 	}
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		panic(err.Error())
+	}
 	m := &Manager{
 		store: store,
 		cfg:   cfg,
@@ -39,6 +44,11 @@ func New(store Store, cfg Config) *Manager {
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.ob.init(cfg)
 	m.watch.m = m
+	fingerprints := make([]string, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		fingerprints[i] = KeyFingerprint(k)
+	}
+	cfg.Logger.Info("session: signing keys", "fingerprints", fingerprints, "signing", fingerprints[0])
 	return m
 }
 
@@ -88,30 +98,6 @@ func FromContext(ctx context.Context) *Session {
 	}
 	return s
 }
-
-// unavailable writes the 503 answered when the store cannot answer: a plain
-// message, never the store's own error text.
-func (m *Manager) unavailable(w http.ResponseWriter) {
-	m.ob.unavailable()
-	h := w.Header()
-	// Drop what described the handler's own answer; keep headers such as
-	// X-Request-Id or security headers that outer middleware set.
-	for _, k := range replacedHeaders {
-		delete(h, k)
-	}
-	secs := int64((m.cfg.RetryAfter + time.Second - 1) / time.Second)
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	w.Write([]byte("503 Service Unavailable: the session store is not answering; please retry shortly.\n"))
-}
-
-// replacedHeaders are the headers of a handler's answer that do not fit
-// the 503 that replaces it.
-var replacedHeaders = []string{"Set-Cookie", "Content-Type", "Content-Length", "Content-Encoding",
-	"Content-Disposition", "Content-Language", "Location", "Etag", "Last-Modified", "Refresh", "Cache-Control", "Expires"}
 
 // call runs f with the store timeout. It is where the store's errors get
 // their meaning, once for every store: ErrTooLarge and ErrNotInteger

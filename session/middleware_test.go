@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -369,4 +370,93 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Errorf("X-Frame-Options dropped from the 503: %v", r.header)
 		}
 	})
+}
+
+// TestErrorFunc: Config.ErrorFunc writes the answers to a store that
+// cannot answer, at load and at commit, to a session that a commit finds
+// full, and to the errors that handlers pass to session.Error, with the
+// headers prepared; session.Error outside Manager.Handler gives the
+// default answers.
+func TestErrorFunc(t *testing.T) {
+	var got syncStrings
+	errorFunc := func(w http.ResponseWriter, r *http.Request, err error) {
+		kind := "other"
+		switch {
+		case errors.Is(err, session.ErrStoreUnavailable):
+			kind = "unavailable"
+		case errors.Is(err, session.ErrTooLarge):
+			kind = "too large"
+		}
+		got.add(kind + " " + r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(599)
+		fmt.Fprintf(w, `{"error":%q}`, kind)
+	}
+	var h *harness
+	routes := map[string]http.HandlerFunc{
+		"/fail": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/elsewhere")
+			session.Error(w, r, errors.New("the handler's own failure"))
+		},
+		"/put-then-fill": func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			if err := s.Put("b", strings.Repeat("x", 90)); err != nil {
+				t.Error(err)
+			}
+			// Another request fills the stored session meanwhile.
+			list, err := h.mem.UserSessions(r.Context(), s.User())
+			if err != nil || len(list) != 1 {
+				t.Fatalf("UserSessions = %d, %v", len(list), err)
+			}
+			w1 := session.Write{Key: list[0].Key, Set: map[string][]byte{"c": []byte(`"` + strings.Repeat("y", 150) + `"`)}, Limits: session.Limits{Idle: time.Hour, Absolute: time.Hour}}
+			if ok, err := h.mem.Save(r.Context(), w1); !ok || err != nil {
+				t.Fatalf("filling the session: %v, %v", ok, err)
+			}
+			io.WriteString(w, "the handler's own answer")
+		},
+	}
+	h = newHarness(t, session.Config{StoreTimeout: 100 * time.Millisecond, ErrorFunc: errorFunc, MaxSize: 200}, harnessOptions{routes: routes})
+	c := h.newClient("")
+	c.do("POST", "/login?user=ann").must(t, 200, "ok")
+
+	h.faults.set("error", "Load")
+	r := c.do("GET", "/whoami").must(t, 599, `{"error":"unavailable"}`)
+	if r.header.Get("Retry-After") == "" || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("the answer to a store failure lacks Retry-After or no-store: %v", r.header)
+	}
+	h.faults.set("error", "Update")
+	c.do("POST", "/put?k=a&v=1").must(t, 599, `{"error":"unavailable"}`)
+	h.faults.set("")
+
+	// Another client fills the session between this request's Put and its
+	// commit: the store refuses, and the answer is ErrorFunc's.
+	c.do("POST", "/put-then-fill").must(t, 599, `{"error":"too large"}`)
+
+	r = c.do("GET", "/fail").must(t, 599, `{"error":"other"}`)
+	if r.header.Get("Location") != "" || r.header.Get("Retry-After") != "" {
+		t.Errorf("the answer to a handler's failure keeps the handler's Location or has Retry-After: %v", r.header)
+	}
+	if !strings.Contains(h.appLog.String(), "the handler's own failure") {
+		t.Errorf("a handler's failure passed to session.Error was not logged:\n%s", h.appLog)
+	}
+	want := []string{"unavailable /whoami", "unavailable /put", "too large /put-then-fill", "other /fail"}
+	if fmt.Sprint(got.all()) != fmt.Sprint(want) {
+		t.Errorf("ErrorFunc saw %q, want %q", got.all(), want)
+	}
+
+	// Outside Manager.Handler: the default answers.
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("load: %w", session.ErrStoreUnavailable), 503},
+		{session.ErrTooLarge, 413},
+		{errors.New("boom"), 500},
+	} {
+		rec := httptest.NewRecorder()
+		session.Error(rec, httptest.NewRequest("GET", "/", nil), tt.err)
+		if rec.Code != tt.code || strings.Contains(rec.Body.String(), "load") || strings.Contains(rec.Body.String(), "boom") {
+			t.Errorf("session.Error(%v) outside Handler: %d %q, want %d without the error's text", tt.err, rec.Code, rec.Body, tt.code)
+		}
+	}
 }

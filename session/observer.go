@@ -316,3 +316,58 @@ func requestOf(ctx context.Context) *http.Request {
 	}
 	return nil
 }
+
+// MultiObserver returns an Observer that passes each report to every one
+// of obs in order, for example metrics and traces together. Nil funcs are
+// skipped; a func that none of obs sets stays nil, so that the Manager
+// skips the work it would only do for it (timing store calls).
+func MultiObserver(obs ...Observer) Observer {
+	var m Observer
+	var req []func(context.Context, Outcome)
+	var calls []func(context.Context, Op, Result, time.Duration)
+	var evs []func(context.Context, Event)
+	var down []func()
+	for _, o := range obs {
+		if o.Request != nil {
+			req = append(req, o.Request)
+		}
+		if o.StoreCall != nil {
+			calls = append(calls, o.StoreCall)
+		}
+		if o.Event != nil {
+			evs = append(evs, o.Event)
+		}
+		if o.Unavailable != nil {
+			down = append(down, o.Unavailable)
+		}
+	}
+	if len(req) > 0 {
+		m.Request = func(ctx context.Context, outcome Outcome) {
+			for _, f := range req {
+				f(ctx, outcome)
+			}
+		}
+	}
+	if len(calls) > 0 {
+		m.StoreCall = func(ctx context.Context, op Op, result Result, d time.Duration) {
+			for _, f := range calls {
+				f(ctx, op, result, d)
+			}
+		}
+	}
+	if len(evs) > 0 {
+		m.Event = func(ctx context.Context, e Event) {
+			for _, f := range evs {
+				f(ctx, e)
+			}
+		}
+	}
+	if len(down) > 0 {
+		m.Unavailable = func() {
+			for _, f := range down {
+				f()
+			}
+		}
+	}
+	return m
+}

@@ -347,3 +347,23 @@ func TestObserverContext(t *testing.T) {
 		}
 	}
 }
+
+func TestMultiObserver(t *testing.T) {
+	a, b := newTally(), newTally()
+	onlyEvents := session.Observer{Event: func(_ context.Context, e session.Event) { b.add("event/" + string(e)) }}
+	m := session.MultiObserver(a.observer(), onlyEvents, session.Observer{})
+	ctx := context.Background()
+	m.Request(ctx, session.OutcomeLive)
+	m.StoreCall(ctx, session.OpLoad, session.ResultOK, time.Millisecond)
+	m.Event(ctx, session.EventLogin)
+	m.Unavailable()
+	if got, want := a.take(), map[string]int{"request/live": 1, "store/Load/ok": 1, "event/login": 1, "unavailable": 1}; !maps.Equal(got, want) {
+		t.Errorf("first observer got %v, want %v", got, want)
+	}
+	if got, want := b.take(), map[string]int{"event/login": 1}; !maps.Equal(got, want) {
+		t.Errorf("second observer got %v, want %v", got, want)
+	}
+	if none := session.MultiObserver(onlyEvents); none.Request != nil || none.StoreCall != nil || none.Unavailable != nil {
+		t.Error("funcs that no observer sets are not nil")
+	}
+}

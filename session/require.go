@@ -50,7 +50,7 @@ func (m *Manager) require(next http.Handler, name string, api bool, maxAge time.
 			panic("session: " + name + " used outside Manager.Handler")
 		}
 		if err := s.Load(r.Context()); err != nil {
-			m.unavailable(w)
+			m.fail(w, r, err)
 			return
 		}
 		user := s.User()

@@ -155,15 +155,16 @@ func (s *Session) mutableLocked() error {
 	return s.loadLocked(s.ctx)
 }
 
-// get loads the session and returns the encoded value of key.
-func (s *Session) get(key string) ([]byte, bool) {
+// get loads the session and returns the encoded value of key, or the
+// load error.
+func (s *Session) get(key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked(s.ctx) != nil {
-		return nil, false
+	if err := s.loadLocked(s.ctx); err != nil {
+		return nil, false, err
 	}
 	v, ok := s.values[key]
-	return v, ok
+	return v, ok, nil
 }
 
 // Err returns the error of the last load or save that failed, or nil. It
@@ -175,11 +176,13 @@ func (s *Session) Err() error {
 }
 
 // Get decodes the JSON value of key into dst and reports whether key was
-// present. It returns the json error when the value does not fit dst.
+// present. It returns the load error (wrapping ErrStoreUnavailable) when
+// the store could not answer, and the json error when the value does not
+// fit dst.
 func (s *Session) Get(key string, dst any) (bool, error) {
-	v, ok := s.get(key)
-	if !ok {
-		return false, nil
+	v, ok, err := s.get(key)
+	if !ok || err != nil {
+		return false, err
 	}
 	return true, json.Unmarshal(v, dst)
 }
@@ -213,7 +216,7 @@ func (s *Session) Time(key string) (v time.Time, ok bool) {
 }
 
 func decode[T any](s *Session, key string, dst *T) bool {
-	b, ok := s.get(key)
+	b, ok, _ := s.get(key)
 	if !ok {
 		return false
 	}

@@ -736,3 +736,31 @@ func TestStoreClosed(t *testing.T) {
 }
 
 func isUnavailable(err error) bool { return errors.Is(err, session.ErrStoreUnavailable) }
+
+// TestGetReturnsLoadError: Get reports a store that cannot answer as an
+// error, never as a missing key.
+func TestGetReturnsLoadError(t *testing.T) {
+	var got syncStrings
+	routes := map[string]http.HandlerFunc{
+		"POST /put-list": func(w http.ResponseWriter, r *http.Request) {
+			session.FromContext(r.Context()).Put("list", []string{"a", "b"})
+		},
+		"GET /typed": func(w http.ResponseWriter, r *http.Request) {
+			var v []string
+			found, err := session.FromContext(r.Context()).Get("list", &v)
+			got.add(fmt.Sprintf("%v %v %v", found, v, isUnavailable(err)))
+		},
+	}
+	h := newHarness(t, session.Config{}, harnessOptions{routes: routes})
+	c := h.newClient("")
+	c.do("POST", "/login?user=ann").must(t, 200, "ok")
+	c.do("POST", "/put-list").must(t, 200, "")
+	c.do("GET", "/typed").must(t, 200, "")
+	h.faults.set("error", "Load")
+	c.do("GET", "/typed").must(t, 503, anyBody)
+	h.faults.set("")
+	want := []string{"true [a b] false", "false [] true"}
+	if fmt.Sprint(got.all()) != fmt.Sprint(want) {
+		t.Errorf("Get gave %q, want %q", got.all(), want)
+	}
+}

@@ -23,8 +23,9 @@ type responseWriter struct {
 // spare an allocation per request; it is never modified in place.
 var varyCookie = []string{"Cookie"}
 
-// errDropped is what Write returns once the response became a 503.
-var errDropped = errors.New("session: response replaced by the session's own error answer (503 or 413)")
+// errDropped is what Write returns once the response became an error
+// answer (Config.ErrorFunc).
+var errDropped = errors.New("session: response replaced by the session's error answer (Config.ErrorFunc)")
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.wroteHeader {
@@ -43,7 +44,8 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 // prepare commits the session and adds its cookie; on failure it writes the
-// 503 and reports false. A handler that answers 5xx itself keeps its answer.
+// error answer (Config.ErrorFunc) and reports false. A handler that answers
+// 5xx itself keeps its answer.
 func (w *responseWriter) prepare(code int) bool {
 	s := w.s
 	s.mu.Lock()
@@ -68,28 +70,10 @@ func (w *responseWriter) prepare(code int) bool {
 	s.mu.Unlock()
 	if err != nil && code < 500 {
 		w.failed = true
-		if errors.Is(err, ErrTooLarge) {
-			tooLarge(w.ResponseWriter)
-		} else {
-			w.s.m.unavailable(w.ResponseWriter)
-		}
+		s.m.fail(w.ResponseWriter, s.req, err)
 		return false
 	}
 	return true
-}
-
-// tooLarge writes the 413 answered when the store refused the request's
-// changes because concurrent requests filled the session meanwhile.
-func tooLarge(w http.ResponseWriter) {
-	h := w.Header()
-	for _, k := range replacedHeaders {
-		delete(h, k)
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	w.Write([]byte("413 Request Entity Too Large: the session is full; nothing of this request was saved.\n"))
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {

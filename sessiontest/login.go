@@ -35,12 +35,13 @@ func LoginCookie(t testing.TB, m *session.Manager, user string) *http.Cookie {
 	return nil
 }
 
-// LoginClient returns a client of srv, a test server whose handler uses m,
-// that is logged in as user: its cookie jar holds the session cookie, so
-// that a test follows redirects and keeps the cookies that the server
-// sets, as a browser would. Use httptest.NewTLSServer unless m's Config
-// sets InsecureCookie: browsers, and cookiejar, send a Secure cookie over
-// HTTPS only.
+// LoginClient returns a new client of srv, a test server whose handler
+// uses m, that is logged in as user in a session of its own: its cookie
+// jar holds the session cookie, so that a test follows redirects and keeps
+// the cookies that the server sets, as a browser would. Each call gives
+// another client, like another device, sharing only srv's transport. Use
+// httptest.NewTLSServer unless m's Config sets InsecureCookie: browsers,
+// and cookiejar, send a Secure cookie over HTTPS only.
 func LoginClient(t testing.TB, m *session.Manager, srv *httptest.Server, user string) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
@@ -52,7 +53,5 @@ func LoginClient(t testing.TB, m *session.Manager, srv *httptest.Server, user st
 		t.Fatal(err)
 	}
 	jar.SetCookies(u, []*http.Cookie{LoginCookie(t, m, user)})
-	c := srv.Client()
-	c.Jar = jar
-	return c
+	return &http.Client{Transport: srv.Client().Transport, Jar: jar}
 }

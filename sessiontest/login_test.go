@@ -46,13 +46,25 @@ func TestLoginClient(t *testing.T) {
 	m := session.New(store, session.Config{Keys: [][]byte{[]byte("sessiontest login key, 32 bytes or more")}})
 	srv := httptest.NewTLSServer(whoamiApp(m))
 	defer srv.Close()
-	resp, err := sessiontest.LoginClient(t, m, srv, "bob").Get(srv.URL + "/me")
-	if err != nil {
-		t.Fatal(err)
+	get := func(c *http.Client) string {
+		resp, err := c.Get(srv.URL + "/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%d %s", resp.StatusCode, b)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || string(b) != "bob" {
-		t.Errorf("%d %q, want 200 bob", resp.StatusCode, b)
+	bob, ann := sessiontest.LoginClient(t, m, srv, "bob"), sessiontest.LoginClient(t, m, srv, "ann")
+	if bob == ann {
+		t.Fatal("two calls gave the same client")
+	}
+	if got, got2 := get(bob), get(ann); got != "200 bob" || got2 != "200 ann" {
+		t.Errorf("the clients are %q and %q, want 200 bob and 200 ann", got, got2)
+	}
+	// Two devices of one user: two sessions.
+	bob2 := sessiontest.LoginClient(t, m, srv, "bob")
+	if list, err := m.Sessions(t.Context(), "bob"); err != nil || len(list) != 2 || get(bob2) != "200 bob" {
+		t.Errorf("two LoginClients of bob: %d sessions (%v); want 2", len(list), err)
 	}
 }

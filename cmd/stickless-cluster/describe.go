@@ -55,7 +55,7 @@ func describe(t *topology.Topology, s settings, secrets string) string {
 		fmt.Fprintf(&b, "  Redis URL of the instances (env STICKLESS_REDIS_URL): %s\n", t.ShownURL())
 	}
 	if t.PrometheusURL != "" {
-		fmt.Fprintf(&b, "  Prometheus: %s (scraping every instance's metrics)\n", t.PrometheusURL)
+		fmt.Fprintf(&b, "  Prometheus: %s (scraping every instance's metrics; alert rules: %s/alerts)\n", t.PrometheusURL, t.PrometheusURL)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  try:      curl -si %s/api/whoami\n", t.URL)

@@ -7,7 +7,7 @@
 //
 // `make cluster` runs it through deploy/cluster.sh, which installs the
 // servers first. It takes no flags: its settings are the environment
-// variables listed in deploy/cluster.sh and in the README, read by
+// variables listed in deploy/cluster.sh and in docs/topology.md, read by
 // [settingsFromEnv].
 package main
 

@@ -19,8 +19,8 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 	if u := s.User(); u != "" {
 		user = &u
 	}
-	if s.Err() != nil {
-		a.m.Unavailable(w)
+	if err := s.Err(); err != nil {
+		session.Error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -32,8 +32,8 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 func (a *app) getSession(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	v := s.Values()
-	if s.Err() != nil {
-		a.m.Unavailable(w)
+	if err := s.Err(); err != nil {
+		session.Error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -76,15 +76,11 @@ func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
 		set[k] = v
 	}
 	if err := s.PutMany(set); err != nil {
-		if err == session.ErrTooLarge {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the session would grow past its limits (size or number of keys); nothing was changed"})
-			return
-		}
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	if err := s.Commit(r.Context()); err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.Values())
@@ -101,7 +97,7 @@ type sessionJSON struct {
 func (a *app) listSessions(w http.ResponseWriter, r *http.Request) {
 	list, err := session.FromContext(r.Context()).Sessions(r.Context())
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	out := make([]sessionJSON, 0, len(list))
@@ -126,7 +122,7 @@ func (a *app) revokeAPI(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	ok, err := a.m.Revoke(r.Context(), s.User(), req.ID)
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	code := http.StatusOK

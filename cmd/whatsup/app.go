@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
-	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stickless/stickless/session"
@@ -91,7 +92,7 @@ func (a *app) requireAPI(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
 		if err := s.Load(r.Context()); err != nil {
-			a.m.Unavailable(w)
+			session.Error(w, r, err)
 			return
 		}
 		if s.User() == "" {
@@ -102,18 +103,23 @@ func (a *app) requireAPI(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// storeFailed answers a store error: 503 for an unavailable store, 413 for
-// a session that would grow too large, 500 (logged) otherwise.
-func (a *app) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+// errorAnswer is the demo's session.Config.ErrorFunc: the library's
+// answers to a store that cannot answer (503) and to a full session (413),
+// as JSON for the API and as text for pages. It never shows err, which may
+// describe the store.
+func errorAnswer(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := http.StatusInternalServerError, "internal error"
 	switch {
 	case errors.Is(err, session.ErrStoreUnavailable):
-		a.m.Unavailable(w)
+		code, msg = http.StatusServiceUnavailable, "the session store is not answering; please retry shortly"
 	case errors.Is(err, session.ErrTooLarge):
-		http.Error(w, "413 the session would grow past its limits (size or number of keys); nothing was changed", http.StatusRequestEntityTooLarge)
-	default:
-		slog.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
-		http.Error(w, "500 internal error", http.StatusInternalServerError)
+		code, msg = http.StatusRequestEntityTooLarge, "the session would grow past its limits (size or number of keys); nothing was changed"
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	http.Error(w, strconv.Itoa(code)+" "+msg, code)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -142,7 +148,7 @@ func (a *app) render(w http.ResponseWriter, code int, name string, data any) {
 
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := a.m.Healthy(r.Context()); err != nil {
-		a.m.Unavailable(w)
+		session.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -31,7 +31,7 @@ func newDemo(t *testing.T) *demo {
 	t.Helper()
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
-	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond})
+	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond, ErrorFunc: errorAnswer})
 	srv := httptest.NewServer(newApp(m, "test-1").handler())
 	t.Cleanup(srv.Close)
 	return &demo{t: t, srv: srv, store: st}
@@ -351,8 +351,8 @@ func TestLimits(t *testing.T) {
 	if r := d.do(c, "POST", "/api/session", "application/json", half("one")); r.code != 200 {
 		t.Fatalf("40 KiB value: %d %s", r.code, r.body)
 	}
-	if r := d.do(c, "POST", "/api/session", "application/json", half("two")); r.code != 413 {
-		t.Fatalf("session over 64 KiB: %d", r.code)
+	if r := d.do(c, "POST", "/api/session", "application/json", half("two")); r.code != 413 || !strings.Contains(r.body, `"error":"the session would grow past its limits`) {
+		t.Fatalf("session over 64 KiB: %d %s; want 413 with the demo's JSON error (errorAnswer)", r.code, r.body)
 	}
 	var vals map[string]any
 	json.Unmarshal([]byte(d.do(c, "GET", "/api/session", "", "").body), &vals)

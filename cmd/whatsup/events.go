@@ -104,7 +104,7 @@ func (a *app) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s := session.FromContext(ctx)
 	if err := s.Load(ctx); err != nil {
-		a.m.Unavailable(w)
+		session.Error(w, r, err)
 		return
 	}
 	if s.User() == "" {
@@ -113,7 +113,7 @@ func (a *app) events(w http.ResponseWriter, r *http.Request) {
 	}
 	done, stop, err := a.streams.watch(ctx, s)
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	defer stop()

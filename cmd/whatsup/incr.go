@@ -43,6 +43,6 @@ func (a *app) incrAPI(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, session.ErrGone):
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
 	default:
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stickless/stickless/otelsession"
 	"github.com/stickless/stickless/prom"
 	"github.com/stickless/stickless/session"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // opsOptions are the operations flags: metrics, log format, trusted
@@ -24,11 +26,14 @@ type opsOptions struct {
 	logJSON      bool
 	trustedProxy string
 	trusted      []netip.Prefix // parsed from trustedProxy
+	otlpEndpoint string
+	otlpURL      string // checked otlpEndpoint, with its path (tracing.go)
 }
 
 func (o *opsOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "`address` of a separate listener that serves Prometheus /metrics (e.g. 127.0.0.1:9101); default: none. Never expose it through the public proxy")
 	fs.BoolVar(&o.logJSON, "log-json", false, "write the logs, audit records included, as JSON lines instead of text")
+	fs.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "`URL` of an OpenTelemetry collector's OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) to send a trace span per request and per session store call to; default: none")
 	fs.StringVar(&o.trustedProxy, "trusted-proxy", "", "`CIDR[,CIDR...]` of proxies whose X-Forwarded-For gives the client address in the audit log; default: none, the peer address is the client")
 }
 
@@ -39,6 +44,11 @@ func (o *opsOptions) check() error {
 			return fmt.Errorf("%w: -metrics-addr %q: %v", errUsage, o.metricsAddr, err)
 		}
 	}
+	otlpURL, err := checkOTLP(o.otlpEndpoint)
+	if err != nil {
+		return err
+	}
+	o.otlpURL = otlpURL
 	trusted, err := parsePrefixes(o.trustedProxy)
 	if err != nil {
 		return fmt.Errorf("%w: -trusted-proxy: %v", errUsage, err)
@@ -127,12 +137,17 @@ func (o *opsOptions) isTrusted(addr string) bool {
 	return false
 }
 
-// sessionConfig adds the operations settings to cfg: the metrics observer,
-// the audit log and the client address.
-func (o *opsOptions) sessionConfig(cfg session.Config, log *slog.Logger, metrics *prom.Metrics) session.Config {
+// sessionConfig adds the operations settings to cfg: the metrics and
+// tracing observers, the audit log and the client address.
+func (o *opsOptions) sessionConfig(cfg session.Config, log *slog.Logger, metrics *prom.Metrics, tp *sdktrace.TracerProvider) session.Config {
+	var obs []session.Observer
 	if metrics != nil {
-		cfg.Observer = metrics.Observer()
+		obs = append(obs, metrics.Observer())
 	}
+	if tp != nil {
+		obs = append(obs, otelsession.New(otelsession.Options{TracerProvider: tp}))
+	}
+	cfg.Observer = session.MultiObserver(obs...)
 	cfg.AuditLog = log.With("log", "audit")
 	cfg.ClientAddr = o.clientAddr
 	return cfg

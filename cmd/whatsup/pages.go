@@ -77,7 +77,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		err = s.Commit(r.Context())
 	}
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -90,7 +90,7 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		err = s.Commit(r.Context())
 	}
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -100,7 +100,7 @@ func (a *app) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	list, err := s.Sessions(r.Context())
 	if err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	a.render(w, http.StatusOK, "sessions.html", pageData{Instance: a.instance, User: s.User(), Sessions: list, Now: time.Now()})
@@ -112,7 +112,7 @@ func (a *app) revokeForm(w http.ResponseWriter, r *http.Request) {
 	}
 	s := session.FromContext(r.Context())
 	if _, err := a.m.Revoke(r.Context(), s.User(), r.PostForm.Get("id")); err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
@@ -125,19 +125,19 @@ func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	user := s.User()
 	if err := s.Err(); err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	n := 0
 	if user != "" {
 		var err error
 		if n, err = a.m.RevokeAll(r.Context(), user); err != nil {
-			a.storeFailed(w, r, err)
+			session.Error(w, r, err)
 			return
 		}
 	}
 	if err := s.Destroy(); err != nil {
-		a.storeFailed(w, r, err)
+		session.Error(w, r, err)
 		return
 	}
 	if wantsJSON {

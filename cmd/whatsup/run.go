@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stickless/stickless/internal/logthrottle"
@@ -132,6 +131,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopMetrics()
+	tp, stopTracing, err := o.ops.startTracing(o.instance, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
@@ -139,27 +143,32 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.clientCache && metrics != nil {
 		ropts.OnCacheRead = metrics.CacheRead
 	}
-	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-
-	m := session.New(store, o.ops.sessionConfig(session.Config{
+	cfg := o.ops.sessionConfig(session.Config{
 		Keys:            keys,
 		InsecureCookie:  o.insecureCookie,
 		IdleTimeout:     o.idleTimeout,
 		AbsoluteTimeout: o.absoluteTimeout,
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
-	}, log, metrics))
+		ErrorFunc:       errorAnswer,
+	}, log, metrics, tp)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	m := session.New(store, cfg)
 	a := newApp(m, o.instance)
 	a.reauth = o.reauth
 	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)
 	}
-	srv := newServer(o, handler, log)
+	srv := newServer(o, traced(handler, tp), log)
 	srv.RegisterOnShutdown(a.closeStreams)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -189,34 +198,23 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// loadKeys reads the signing keys from the file (one per line, blank lines
-// and # comments skipped) or, when no file is given, from env
-// (comma-separated). The first key signs.
+// loadKeys reads the signing keys from the file or, when no file is
+// given, from env (see session.ParseKeys). It returns no key when neither
+// is given.
 func loadKeys(file, env string) ([][]byte, error) {
-	var raw []string
-	switch {
-	case file != "":
+	src, what := env, "STICKLESS_SECRETS"
+	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("%w: -secrets-file: %v", errUsage, err)
 		}
-		raw = strings.Split(string(b), "\n")
-	case env != "":
-		raw = strings.Split(env, ",")
+		src, what = string(b), "-secrets-file "+file
+	} else if env == "" {
+		return nil, nil
 	}
-	var keys [][]byte
-	for i, k := range raw {
-		k = strings.TrimSpace(k)
-		if k == "" || strings.HasPrefix(k, "#") {
-			continue
-		}
-		if len(k) < session.MinKeySize {
-			return nil, fmt.Errorf("%w: signing key %d has %d characters; each needs at least %d (try: openssl rand -hex 32)", errUsage, i+1, len(k), session.MinKeySize)
-		}
-		keys = append(keys, []byte(k))
-	}
-	if (file != "" || env != "") && len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no signing key found in the secrets given", errUsage)
+	keys, err := session.ParseKeys(src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errUsage, what, err)
 	}
 	return keys, nil
 }

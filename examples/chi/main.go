@@ -29,7 +29,7 @@ func newRouter(m *session.Manager) http.Handler {
 	r.Post("/login", login)
 	r.Post("/logout", logout)
 	r.Group(func(r chi.Router) {
-		r.Use(requireUser(m))
+		r.Use(m.RequireLoginAPI) // 401 JSON without a login
 		r.Get("/api/me", me)
 		r.Post("/api/counter", count)
 	})
@@ -45,7 +45,7 @@ func login(w http.ResponseWriter, r *http.Request) {
 	}
 	// Bind the user, with a new token against session fixation.
 	if err := session.FromContext(r.Context()).Login(user); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		session.Error(w, r, err) // 503 when the store cannot answer (Config.ErrorFunc)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"user": user})
@@ -56,25 +56,6 @@ func logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// requireUser answers 401 JSON to requests without a logged-in user and 503
-// when the store cannot answer.
-func requireUser(m *session.Manager) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := session.FromContext(r.Context())
-			if err := s.Load(r.Context()); err != nil {
-				m.Unavailable(w)
-				return
-			}
-			if s.User() == "" {
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 func me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"user": session.FromContext(r.Context()).User()})
 }
@@ -83,7 +64,7 @@ func me(w http.ResponseWriter, r *http.Request) {
 func count(w http.ResponseWriter, r *http.Request) {
 	n, err := session.FromContext(r.Context()).Incr(r.Context(), "count", 1)
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		session.Error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"count": n})

@@ -29,7 +29,7 @@ func newRouter(m *session.Manager) http.Handler {
 	e.Use(echo.WrapMiddleware(m.Handler)) // every request gets its session
 	e.POST("/login", login)
 	e.POST("/logout", logout)
-	api := e.Group("/api", requireUser(m))
+	api := e.Group("/api", requireUser())
 	api.GET("/me", me)
 	api.POST("/counter", count)
 	return e
@@ -45,7 +45,8 @@ func login(c echo.Context) error {
 	}
 	// Bind the user, with a new token against session fixation.
 	if err := sess(c).Login(user); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		session.Error(c.Response(), c.Request(), err) // 503 when the store cannot answer (Config.ErrorFunc)
+		return nil
 	}
 	return c.JSON(http.StatusOK, map[string]string{"user": user})
 }
@@ -57,12 +58,12 @@ func logout(c echo.Context) error {
 
 // requireUser answers 401 JSON to requests without a logged-in user and 503
 // when the store cannot answer.
-func requireUser(m *session.Manager) echo.MiddlewareFunc {
+func requireUser() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			s := sess(c)
 			if err := s.Load(c.Request().Context()); err != nil {
-				m.Unavailable(c.Response())
+				session.Error(c.Response(), c.Request(), err)
 				return nil
 			}
 			if s.User() == "" {
@@ -81,7 +82,8 @@ func me(c echo.Context) error {
 func count(c echo.Context) error {
 	n, err := sess(c).Incr(c.Request().Context(), "count", 1)
 	if err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "try again"})
+		session.Error(c.Response(), c.Request(), err)
+		return nil
 	}
 	return c.JSON(http.StatusOK, map[string]int64{"count": n})
 }

@@ -29,7 +29,7 @@ func newRouter(m *session.Manager) http.Handler {
 	r.Use(gin.Recovery())
 	r.POST("/login", login)
 	r.POST("/logout", logout)
-	api := r.Group("/api", requireUser(m))
+	api := r.Group("/api", requireUser())
 	api.GET("/me", me)
 	api.POST("/counter", count)
 	return m.Handler(r) // every request gets its session
@@ -46,7 +46,7 @@ func login(c *gin.Context) {
 	}
 	// Bind the user, with a new token against session fixation.
 	if err := sess(c).Login(user); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again"})
+		session.Error(c.Writer, c.Request, err) // 503 when the store cannot answer (Config.ErrorFunc)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"user": user})
@@ -59,11 +59,11 @@ func logout(c *gin.Context) {
 
 // requireUser answers 401 JSON to requests without a logged-in user and 503
 // when the store cannot answer.
-func requireUser(m *session.Manager) gin.HandlerFunc {
+func requireUser() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		s := sess(c)
 		if err := s.Load(c.Request.Context()); err != nil {
-			m.Unavailable(c.Writer)
+			session.Error(c.Writer, c.Request, err)
 			c.Abort()
 			return
 		}
@@ -83,7 +83,7 @@ func me(c *gin.Context) {
 func count(c *gin.Context) {
 	n, err := sess(c).Incr(c.Request.Context(), "count", 1)
 	if err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "try again"})
+		session.Error(c.Writer, c.Request, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"count": n})

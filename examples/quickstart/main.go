@@ -1,36 +1,53 @@
 // Command quickstart is the README's quick start: logins, logouts and a
-// JSON API on net/http with sessions in memory.
+// JSON API on net/http. Copies of it behind a load balancer share their
+// sessions through Redis.
 package main
 
 import (
-	"crypto/rand"
+	"context"
 	"encoding/json"
+	"flag"
 	"log"
 	"net/http"
+	"os"
 
 	"github.com/stickless/stickless/memstore"
+	"github.com/stickless/stickless/redisstore"
 	"github.com/stickless/stickless/session"
 )
 
 func main() {
-	// Sessions in this process. Several instances share redisstore instead.
-	store := memstore.New(memstore.Options{})
-	defer store.Close()
+	addr := flag.String("addr", "127.0.0.1:8000", "listen address")
+	insecure := flag.Bool("insecure-cookie", false, "let the cookie travel over plain HTTP (development only)")
+	flag.Parse()
 
-	// The key signs the cookies: 32 random bytes or more. A random key
-	// logs everyone out at each restart; in production, load the same key
-	// on every instance from your secret store.
-	key := make([]byte, 32)
-	rand.Read(key)
-	m := session.New(store, session.Config{
-		Keys: [][]byte{key},
-		// Development only: lets the cookie travel over plain HTTP on
-		// localhost. In production (HTTPS), leave it out.
-		InsecureCookie: true,
-	})
+	// The same keys on every instance, from the environment or a secret
+	// store: SESSION_KEYS=$(openssl rand -hex 32). The first one signs.
+	keys, err := session.ParseKeys(os.Getenv("SESSION_KEYS"))
+	if err != nil {
+		log.Fatalf("SESSION_KEYS: %v", err)
+	}
+	store, err := openStore(os.Getenv("REDIS_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := session.Config{Keys: keys, InsecureCookie: *insecure}
+	if err := cfg.Validate(); err != nil {
+		log.Fatal(err)
+	}
+	m := session.New(store, cfg)
 
-	log.Println("listening on http://127.0.0.1:8000")
-	log.Fatal(http.ListenAndServe("127.0.0.1:8000", m.Handler(routes(m))))
+	log.Printf("listening on http://%s", *addr)
+	log.Fatal(http.ListenAndServe(*addr, m.Handler(routes(m))))
+}
+
+// openStore returns Redis when url is set (redis://, rediss://,
+// redis-sentinel://, redis-cluster://), or sessions in this process only.
+func openStore(url string) (session.Store, error) {
+	if url == "" {
+		return memstore.New(memstore.Options{}), nil
+	}
+	return redisstore.NewFromURL(context.Background(), url, redisstore.Options{})
 }
 
 func routes(m *session.Manager) http.Handler {
@@ -53,17 +70,23 @@ func login(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	// Bind the user, with a new token against session fixation.
 	if err := s.Login(user); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		session.Error(w, r, err) // 503 when the store cannot answer
 		return
 	}
-	s.Put("theme", "dark") // any JSON value
+	if err := s.Put("theme", "dark"); err != nil { // any JSON value
+		session.Error(w, r, err)
+		return
+	}
 	// The session is saved, and the cookie set, when the headers go out.
 	http.Redirect(w, r, "/api/me", http.StatusSeeOther)
 }
 
 // logout ends the session on the server and clears the cookie.
 func logout(w http.ResponseWriter, r *http.Request) {
-	session.FromContext(r.Context()).Destroy()
+	if err := session.FromContext(r.Context()).Destroy(); err != nil {
+		session.Error(w, r, err)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // startPrometheus renders deploy/prometheus.yml with every instance's
-// metrics address and starts the prometheus server on 127.0.0.1.
+// metrics address, puts deploy/alerts.yml beside it and starts the
+// prometheus server on 127.0.0.1.
 func (t *Topology) startPrometheus() error {
 	cfg := &t.cfg
 	bin, err := exec.LookPath("prometheus")
@@ -39,6 +40,14 @@ func (t *Topology) startPrometheus() error {
 		"@PROMETHEUS_ADDR@": addr(port),
 	})
 	if err != nil {
+		return err
+	}
+	// The alerting rules, where the rendered file's rule_files finds them.
+	rules, err := os.ReadFile(filepath.Join(cfg.DeployDir, "alerts.yml"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), rules, 0o600); err != nil {
 		return err
 	}
 	t.PrometheusURL = "http://" + addr(port)
