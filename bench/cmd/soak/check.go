@@ -23,7 +23,8 @@ import (
 // span is a stretch of the run on the history's clock.
 type span struct {
 	from, to int64
-	what     string
+	what     string // a few words
+	details  string // the visualization's tooltip
 }
 
 func (s span) overlaps(from, to int64) bool { return from <= s.to && to >= s.from }
@@ -256,7 +257,7 @@ func visualize(p *partition, ops []porcupine.Operation, cfg checkConfig) (string
 		for _, s := range spans {
 			if s.overlaps(from, to) {
 				notes = append(notes, porcupine.Annotation{Tag: tag, Start: s.from, End: s.to,
-					Description: s.what, BackgroundColor: color})
+					Description: s.what, Details: s.details, BackgroundColor: color})
 			}
 		}
 	}
@@ -386,17 +387,17 @@ func runCheck(cfg config, topo *topology.Topology, h *history, faults []*fault, 
 		if healed.IsZero() {
 			healed = f.start
 		}
-		cc.faults = append(cc.faults, span{h.at(f.start), h.at(healed), f.name})
+		cc.faults = append(cc.faults, span{h.at(f.start), h.at(healed), f.name, f.name})
 		if f.lossWindow {
-			cc.windows = append(cc.windows, span{h.at(f.start.Add(-time.Second)), h.at(f.start),
-				"writes acknowledged in the second before the master's SIGKILL may be lost (asynchronous replication)"})
+			cc.windows = append(cc.windows, span{h.at(f.start.Add(-time.Second)), h.at(f.start), "1 s before the SIGKILL",
+				"writes acknowledged by the master in the second before its SIGKILL may be lost (asynchronous replication)"})
 		}
 		if from, to := f.oldData[0], f.oldData[1]; !from.IsZero() {
 			if to.IsZero() {
 				to = healed
 			}
-			cc.windows = append(cc.windows, span{h.at(from), h.at(to),
-				"the restarted old master may answer from its old data until it is a replica in sync"})
+			cc.windows = append(cc.windows, span{h.at(from), h.at(to), "old master's old data",
+				"the restarted old master may answer from its old data until it is a replica in sync with the new master"})
 		}
 	}
 	parts := h.partitions()
