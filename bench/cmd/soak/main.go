@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/soak [-mode standalone|sentinel|cluster] [-duration 5m]
 //	                  [-users 300] [-rate 200] [-out report.md]
+//	                  [-client-cache] [-check-timeout 10s] [-viz-dir dir]
 //
 // The load: -users virtual users through nginx, -rate requests/s in all.
 // Each logs in (and logs in a second "device" of the same user), then
@@ -24,6 +25,12 @@
 //   - every answer is 2xx, 3xx, 401, 429, or 503 with Retry-After;
 //   - after each fault, service returns by itself (no instance restarted,
 //     except the one the fault killed).
+//
+// It also records the history of every session operation of the virtual
+// users (history.go) and checks it for linearizability against a model of
+// one session (model.go) with Porcupine (check.go): a partition per browser
+// session, each within -check-timeout; Porcupine's view of each partition
+// that is not linearizable is written next to -out (or into -viz-dir).
 //
 // Everything listens on 127.0.0.1 and stops when the run ends, also on
 // Ctrl-C.
