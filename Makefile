@@ -26,17 +26,17 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom, otelsession, cmd/whatsup, examples and bench modules' tests
+# prom, otelsession, bench (its charts, the soak's units and linearizability
+# checker, loadgen's units), cmd/whatsup and examples modules' tests
 # (examples: chi, gin, echo and the README's quick start;
-# examples/internal/docblocks compiles every Go block of README.md and docs/;
-# bench: the soak's linearizability model and checker, loadgen's units) are
-# short and run after the library's.
+# examples/internal/docblocks compiles every Go block of README.md and docs/)
+# are short and run after the library's.
 test: deps lint rules
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
 	( cd prom && $(GO) test $(TESTFLAGS) ./... && cd ../otelsession && $(GO) test $(TESTFLAGS) ./... && \
-	  cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
-	( cd examples && $(GO) test $(TESTFLAGS) ./... && cd ../bench && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
+	  cd ../bench && $(GO) test $(TESTFLAGS) ./... && cd ../cmd/whatsup && $(GO) test $(TESTFLAGS) ./... ); p=$$?; \
+	( cd examples && $(GO) test $(TESTFLAGS) ./... ); ex=$$?; \
 	wait $$e2e; e=$$?; [ $$lib -eq 0 ] && [ $$p -eq 0 ] && [ $$ex -eq 0 ] && [ $$e -eq 0 ]
 
 # The alerting rules, checked and unit-tested (deploy/alerts_test.yml: each
@@ -76,9 +76,15 @@ cluster:
 #             page p99 meanwhile. About 3 minutes; STREAMSFLAGS=-streams=2000
 #             for a smaller run.
 # None is part of make test. All build into a temporary directory.
+# make bench and make c10k-streams save their results and draw their chart
+# in docs/charts (bench.json and .svg, streams.json and .svg), as make soak
+# does (soak-MODE.json and .svg); -charts= in BENCHFLAGS, STREAMSFLAGS or
+# SOAKFLAGS writes none.
+# make charts  draws docs/charts/*.svg again from the saved results beside
+#             them, measuring nothing.
 BENCHFLAGS ?=
 STREAMSFLAGS ?=
-.PHONY: bench c10k c10k-streams
+.PHONY: bench c10k c10k-streams charts
 bench:
 	cd bench && $(GO) vet ./... && $(GO) run ./cmd/loadgen $(BENCHFLAGS)
 
@@ -88,6 +94,9 @@ c10k:
 
 c10k-streams:
 	ulimit -n $$(ulimit -Hn) && cd bench && $(GO) run ./cmd/loadgen -c10k-streams $(STREAMSFLAGS)
+
+charts:
+	cd bench && $(GO) run ./cmd/charts ../docs/charts/*.json
 
 # make soak   the demo's topology (internal/topology, as make cluster) under
 #             steady load with faults on a schedule: 300 virtual users through

@@ -31,8 +31,8 @@
 #   STICKLESS_REDIS_URL      use this existing Redis, Sentinel or Cluster
 #                            instead of starting one, e.g.
 #                            redis://:pw@10.0.0.5:6379/0,
-#                            redis-sentinel://10.0.0.7:26379/mymaster,
-#                            redis-cluster://10.0.0.8:7000,10.0.0.9:7000 [""]
+#                            redis://10.0.0.7:26379?addr=10.0.0.8:26379&master_set=mymaster,
+#                            redis://10.0.0.8:7000?addr=10.0.0.9:7000 [""]
 #   STICKLESS_STATE_DIR      where the secrets, the Redis passwords, the
 #                            standalone Redis's AOF and the logs are kept
 #                            between runs (0700) [deploy/.state]

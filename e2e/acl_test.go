@@ -71,7 +71,7 @@ func TestStoreACL(t *testing.T) {
 			ok("list", r, 200)
 			var list struct {
 				Sessions []struct {
-					ID      string `json:"id"`
+					Handle  string `json:"handle"`
 					Current bool   `json:"current"`
 				} `json:"sessions"`
 			}
@@ -80,7 +80,7 @@ func TestStoreACL(t *testing.T) {
 			}
 			for _, s := range list.Sessions {
 				if s.Current {
-					ok("revoke", a.mustPostJSON(t, base+"/api/sessions/revoke", map[string]string{"id": s.ID}), 200)
+					ok("revoke", a.mustPostJSON(t, base+"/api/sessions/revoke", map[string]string{"handle": s.Handle}), 200)
 				}
 			}
 			if w := b.mustWhoami(t, base); w.User != nil {

@@ -82,7 +82,7 @@ func TestLogoutKillsTheCookieEverywhere(t *testing.T) {
 
 type sessionsReply struct {
 	Sessions []struct {
-		ID        string `json:"id"`
+		Handle    string `json:"handle"`
 		Current   bool   `json:"current"`
 		UserAgent string `json:"user_agent"`
 	} `json:"sessions"`
@@ -111,7 +111,7 @@ func (s sessionsReply) currentID(t testing.TB) string {
 			if id != "" {
 				t.Fatalf("two sessions marked current: %+v", s)
 			}
-			id = x.ID
+			id = x.Handle
 		}
 	}
 	if id == "" {
@@ -150,13 +150,13 @@ func TestSessionsOfOneUser(t *testing.T) {
 		t.Fatalf("two clients share the session id %q", first)
 	}
 	for _, s := range list.Sessions {
-		if strings.Contains(clients[0].cookie(t, c.URL), s.ID) {
+		if strings.Contains(clients[0].cookie(t, c.URL), s.Handle) {
 			t.Errorf("a session id of the list is part of a cookie: the handle must not be the token")
 		}
 	}
 
 	// Client 1 revokes client 2's session.
-	r := clients[0].mustPostJSON(t, c.URL+"/api/sessions/revoke", map[string]string{"id": second})
+	r := clients[0].mustPostJSON(t, c.URL+"/api/sessions/revoke", map[string]string{"handle": second})
 	if r.Code != http.StatusOK || !strings.Contains(r.Body, `"revoked":true`) {
 		t.Fatalf("revoke: want 200 revoked, got %v", r)
 	}

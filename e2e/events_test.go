@@ -202,7 +202,7 @@ func TestEventsEndOnRevokeAndSessionctl(t *testing.T) {
 	// The phone revokes the laptop's session, on an instance directly.
 	var list struct {
 		Sessions []struct {
-			ID      string `json:"id"`
+			Handle  string `json:"handle"`
 			Current bool   `json:"current"`
 		} `json:"sessions"`
 	}
@@ -212,7 +212,7 @@ func TestEventsEndOnRevokeAndSessionctl(t *testing.T) {
 	}
 	for _, s := range list.Sessions {
 		if !s.Current {
-			if r := phone.mustPostJSON(t, c.Instances[1].URL+"/api/sessions/revoke", map[string]string{"id": s.ID}); r.Code != http.StatusOK {
+			if r := phone.mustPostJSON(t, c.Instances[1].URL+"/api/sessions/revoke", map[string]string{"handle": s.Handle}); r.Code != http.StatusOK {
 				t.Fatalf("revoke: %v", r)
 			}
 		}

@@ -9,10 +9,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -150,7 +152,10 @@ func TestHTTPSExample(t *testing.T) {
 		"@PREFIX@":           prefix,
 		"@LOGS@":             dir,
 		"@SITE_CONF@":        filepath.Join(prefix, "site.conf"),
-		"@STATIC_ROOT@":      filepath.Join(prefix, "static"), // no static file is asked for here
+		"@STATIC_ROOT@":      filepath.Join(prefix, "static"),
+	}
+	if out, err := exec.Command(whatsupBin, "-write-static", filepath.Join(prefix, "static")).CombinedOutput(); err != nil {
+		t.Fatalf("whatsup -write-static: %v\n%s", err, out)
 	}
 	for tmpl, out := range map[string]string{
 		template: filepath.Join(prefix, "site.conf"),
@@ -206,19 +211,67 @@ func TestHTTPSExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/healthz", "/login", "/", "/nope"} {
-		resp, err := get(base + path)
+	// Every kind of answer carries HSTS: the instances' (200, 303, 404),
+	// the static files from disk, nginx's own errors (a static name that
+	// is not there, a body over client_max_body_size) and its 429s.
+	login, err := hc.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(login.Body)
+	login.Body.Close()
+	refs := staticRef.FindAllStringSubmatch(string(page), -1)
+	if len(refs) == 0 {
+		t.Fatalf("/login names no static file:\n%s", page)
+	}
+	hsts := func(what string, resp *http.Response, want int) {
+		t.Helper()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", what, resp.StatusCode, want)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+			t.Errorf("%s over TLS: %d with Strict-Transport-Security %q", what, resp.StatusCode, got)
+		}
+		if resp.TLS == nil {
+			t.Errorf("%s: not over TLS", what)
+		}
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/healthz", 200}, {"/login", 200}, {"/", 303}, {"/nope", 404},
+		{refs[0][1], 200}, {"/static/nope.0123456789ab.css", 404},
+	} {
+		resp, err := get(base + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
-			t.Errorf("GET %s over TLS: %d with Strict-Transport-Security %q", path, resp.StatusCode, got)
+		hsts("GET "+tc.path, resp, tc.want)
+	}
+	resp, err := hc.Post(base+"/api/session", "application/json", strings.NewReader(strings.Repeat("x", 2<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hsts("POST /api/session of 2 MiB", resp, http.StatusRequestEntityTooLarge)
+	// /healthz is limited to 1 per second per address with a burst of 5.
+	limited := false
+	for range 20 {
+		resp, err := get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if resp.TLS == nil {
-			t.Errorf("GET %s: not over TLS", path)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			hsts("a 429 of /healthz", resp, http.StatusTooManyRequests)
+			limited = true
+			break
 		}
 	}
-	resp, err := get("http://127.0.0.1:" + strconv.Itoa(plainPort) + "/login?next=/x")
+	if !limited {
+		t.Error("20 GET /healthz at once met no 429")
+	}
+	resp, err = get("http://127.0.0.1:" + strconv.Itoa(plainPort) + "/login?next=/x")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestSessionctlRevokeAll(t *testing.T) {
 	loginXFF(jack, c.URL, "jack", "6.6.6.6")
 
 	var list []struct {
-		ID        string `json:"id"`
+		Handle    string `json:"handle"`
 		UserAgent string `json:"user_agent"`
 	}
 	if err := json.Unmarshal([]byte(c.sessionctl(t, "list", "-json", "ivy")), &list); err != nil || len(list) != 2 {

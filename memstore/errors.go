@@ -27,9 +27,9 @@ func contextError(err error) error { return fmt.Errorf("memstore: %w", err) }
 
 // tooLarge is the error of a write refused by its limits: it matches
 // session.ErrTooLarge and says by how much.
-func tooLarge(size, fields int, lim session.Limits) error {
+func tooLarge(u session.Usage, lim session.Limits) error {
 	return fmt.Errorf("memstore: the write would make the session %d bytes in %d fields, past the limits of %d bytes and %d fields: %w",
-		size, fields, lim.MaxSize, lim.MaxFields, session.ErrTooLarge)
+		u.Size, u.Fields, lim.MaxSize, lim.MaxFields, session.ErrTooLarge)
 }
 
 // notIntegerError is the error of Incr on a field that does not hold an
@@ -46,7 +46,7 @@ var (
 
 // parseInt reads b as a JSON integer that fits in an int64: an optional
 // minus sign and decimal digits, without a leading zero or plus sign.
-func parseInt(b []byte) (int64, error) {
+func parseInt(b string) (int64, error) {
 	digits := b
 	if len(digits) > 0 && digits[0] == '-' {
 		digits = digits[1:]
@@ -59,12 +59,9 @@ func parseInt(b []byte) (int64, error) {
 			return 0, errNotInteger
 		}
 	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
+	v, err := strconv.ParseInt(b, 10, 64)
 	if err != nil {
 		return 0, errNotInteger
 	}
 	return v, nil
 }
-
-// formatInt returns v as decimal text, which is also its JSON encoding.
-func formatInt(v int64) []byte { return strconv.AppendInt(nil, v, 10) }

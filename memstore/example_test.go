@@ -15,7 +15,7 @@ func Example() {
 
 	ctx := context.Background()
 	lim := session.Limits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour, MaxSize: 64 << 10, MaxFields: 256}
-	w := session.Write{Create: true, Key: "key-1", Set: map[string][]byte{"theme": []byte(`"dark"`)}, User: "alice", Limits: lim}
+	w := session.Write{Create: true, Key: "key-1", Set: map[string]string{"theme": `"dark"`}, User: "alice", Limits: lim}
 	if _, err := store.Save(ctx, w); err != nil {
 		panic(err)
 	}

@@ -39,6 +39,8 @@ package memstore
 
 import (
 	"context"
+	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -89,6 +91,7 @@ type Store struct {
 	mu        sync.Mutex
 	entries   map[string]*entry              // by key
 	users     map[string]map[string]struct{} // user -> keys bound to it
+	moved     map[string]moved               // renewed keys -> where they went, for a while
 	closed    bool
 	lastSweep time.Time // of expired sessions, by a creation at the bound
 
@@ -96,10 +99,21 @@ type Store struct {
 	done chan struct{} // closed by the janitor when it has returned
 }
 
+// moved is where a renewal moved a session: Destroy of the old key follows
+// it until the deadline, so that a logout or revocation racing a renewal
+// ends the session under its new key too.
+type moved struct {
+	to    string
+	until time.Time
+}
+
+// movedFor is how long a renewed key is followed.
+const movedFor = time.Minute
+
 // entry is one stored session.
 type entry struct {
-	values    map[string][]byte
-	size      int // sum of len(field)+len(value) over values
+	values    map[string]string
+	use       session.Usage
 	user      string
 	userAgent string
 	remember  bool      // a persistent cookie (session.Write.Remember)
@@ -135,76 +149,64 @@ func (e *entry) login(now time.Time, absolute time.Duration) {
 	e.absolute = now.Add(absolute)
 }
 
-// set stores v under field, keeping e.size.
-func (e *entry) set(field string, v []byte) {
-	if old, ok := e.values[field]; ok {
-		e.size -= len(field) + len(old)
-	}
+// set stores v under field, keeping e.use.
+func (e *entry) set(field, v string) {
+	old, had := e.values[field]
+	e.use = e.use.Change(field, old, had, v, true)
 	e.values[field] = v
-	e.size += len(field) + len(v)
 }
 
-// del deletes field, keeping e.size.
+// del deletes field, keeping e.use.
 func (e *entry) del(field string) {
 	if old, ok := e.values[field]; ok {
-		e.size -= len(field) + len(old)
+		e.use = e.use.Change(field, old, true, "", false)
 		delete(e.values, field)
 	}
 }
 
-// apply writes w's values into e: Clear, then Del, then Set. The values
-// are copied.
+// apply writes w's values into e: Clear, then Del, then Set.
 func (e *entry) apply(w *session.Write) {
 	if w.Clear {
 		clear(e.values)
-		e.size = 0
+		e.use = session.Usage{}
 	}
 	for _, k := range w.Del {
 		e.del(k)
 	}
 	for k, v := range w.Set {
-		e.set(k, clone(v))
+		e.set(k, v)
 	}
 }
 
-// after returns the size and number of fields e would have after
-// e.apply(w), without changing e. A nil e is an empty session.
-func (e *entry) after(w *session.Write) (size, fields int) {
-	var have map[string][]byte
+// after returns what e would use after e.apply(w), without changing e. A
+// nil e is an empty session.
+func (e *entry) after(w *session.Write) session.Usage {
+	var u session.Usage
+	var have map[string]string
 	if e != nil && !w.Clear {
-		have, size, fields = e.values, e.size, len(e.values)
+		have, u = e.values, e.use
 	}
 	var deleted map[string]bool // fields of Del already counted
 	for _, k := range w.Del {
-		if _, set := w.Set[k]; set {
-			continue // counted with Set below
+		if _, set := w.Set[k]; set || deleted[k] {
+			continue // counted with Set below, or already
 		}
-		old, ok := have[k]
-		if !ok || deleted[k] {
-			continue
+		if old, ok := have[k]; ok {
+			if deleted == nil {
+				deleted = make(map[string]bool, len(w.Del))
+			}
+			deleted[k] = true
+			u = u.Change(k, old, true, "", false)
 		}
-		if deleted == nil {
-			deleted = make(map[string]bool, len(w.Del))
-		}
-		deleted[k] = true
-		size -= len(k) + len(old)
-		fields--
 	}
 	for k, v := range w.Set {
-		if old, ok := have[k]; ok {
-			size -= len(k) + len(old)
-			fields--
+		old, had := have[k]
+		if deleted[k] {
+			had = false
 		}
-		size += len(k) + len(v)
-		fields++
+		u = u.Change(k, old, had, v, true)
 	}
-	return size, fields
-}
-
-// fits reports whether a session of size bytes in fields fields is within
-// lim.
-func fits(size, fields int, lim session.Limits) bool {
-	return (lim.MaxSize <= 0 || size <= lim.MaxSize) && (lim.MaxFields <= 0 || fields <= lim.MaxFields)
+	return u
 }
 
 // New returns a Store configured by opts and starts its janitor goroutine,
@@ -226,6 +228,7 @@ func New(opts Options) *Store {
 		opts:    opts,
 		entries: make(map[string]*entry),
 		users:   make(map[string]map[string]struct{}),
+		moved:   make(map[string]moved),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -244,7 +247,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.entries, s.users = nil, nil
+	s.entries, s.users, s.moved = nil, nil, nil
 	close(s.stop)
 	s.mu.Unlock()
 	<-s.done
@@ -279,6 +282,11 @@ func (s *Store) deleteExpiredLocked(now time.Time) {
 	for key, e := range s.entries {
 		if !e.liveAt(now) {
 			s.removeLocked(key)
+		}
+	}
+	for key, m := range s.moved {
+		if !now.Before(m.until) {
+			delete(s.moved, key)
 		}
 	}
 }
@@ -398,7 +406,7 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	}
 	e.touch(now, lim.Idle)
 	rec := e.record()
-	rec.Values = cloneValues(e.values)
+	rec.Values = maps.Clone(e.values)
 	return rec, true, nil
 }
 
@@ -427,8 +435,8 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if e == nil {
 		return false, nil
 	}
-	if size, fields := e.after(&w); !fits(size, fields, w.Limits) {
-		return false, tooLarge(size, fields, w.Limits)
+	if u := e.after(&w); !u.Within(w.Limits) {
+		return false, tooLarge(u, w.Limits)
 	}
 	e.apply(&w)
 	if w.Login {
@@ -438,6 +446,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 	if w.From != "" {
 		// A renewal: the entry moves, and the index with it.
 		s.removeLocked(w.From)
+		s.moved[w.From] = moved{to: w.Key, until: now.Add(movedFor)}
 		e.userAgent, e.remember = w.UserAgent, w.Remember
 		if w.BindUser {
 			e.user = w.User
@@ -455,14 +464,14 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 
 // createLocked stores a new session under w.Key.
 func (s *Store) createLocked(w *session.Write, now time.Time) error {
-	if size, fields := (*entry)(nil).after(w); !fits(size, fields, w.Limits) {
-		return tooLarge(size, fields, w.Limits)
+	if u := (*entry)(nil).after(w); !u.Within(w.Limits) {
+		return tooLarge(u, w.Limits)
 	}
 	if s.entries[w.Key] == nil && !s.roomLocked(now, w.User) {
 		return ErrFull
 	}
 	e := &entry{
-		values:    make(map[string][]byte, len(w.Set)),
+		values:    make(map[string]string, len(w.Set)),
 		user:      w.User,
 		userAgent: w.UserAgent,
 		remember:  w.Remember,
@@ -474,13 +483,24 @@ func (s *Store) createLocked(w *session.Write, now time.Time) error {
 	return nil
 }
 
-// Destroy implements [session.Store].
+// Destroy implements [session.Store]. A key that a renewal moved less
+// than a minute ago is followed to its new key.
 func (s *Store) Destroy(ctx context.Context, key string) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	s.removeLocked(key)
+	now := s.opts.Now()
+	for range len(s.moved) + 1 { // keys are never reused: no cycle
+		if s.removeLocked(key) {
+			return nil
+		}
+		m, ok := s.moved[key]
+		if !ok || !now.Before(m.until) {
+			return nil
+		}
+		key = m.to
+	}
 	return nil
 }
 
@@ -509,7 +529,7 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim sessio
 	if (n > 0 && sum < v) || (n < 0 && sum > v) {
 		return 0, true, errOverflow
 	}
-	nb := formatInt(sum)
+	nb := strconv.FormatInt(sum, 10)
 	if err := e.fitsSet(field, nb, lim); err != nil {
 		return 0, true, err
 	}
@@ -533,24 +553,24 @@ func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new 
 		return false, false, nil
 	}
 	cur, ok := e.values[field]
-	if (old == nil && ok) || (old != nil && (!ok || string(cur) != string(old))) {
+	if (old == nil && ok) || (old != nil && (!ok || cur != string(old))) {
 		e.touch(now, lim.Idle)
 		return false, true, nil
 	}
-	if err := e.fitsSet(field, new, lim); err != nil {
+	if err := e.fitsSet(field, string(new), lim); err != nil {
 		return false, true, err
 	}
-	e.set(field, clone(new))
+	e.set(field, string(new))
 	e.touch(now, lim.Idle)
 	return true, true, nil
 }
 
 // fitsSet returns an error wrapping session.ErrTooLarge if setting field
 // to v would make e pass lim.
-func (e *entry) fitsSet(field string, v []byte, lim session.Limits) error {
-	size, fields := e.after(&session.Write{Set: map[string][]byte{field: v}})
-	if !fits(size, fields, lim) {
-		return tooLarge(size, fields, lim)
+func (e *entry) fitsSet(field, v string, lim session.Limits) error {
+	old, had := e.values[field]
+	if u := e.use.Change(field, old, had, v, true); !u.Within(lim) {
+		return tooLarge(u, lim)
 	}
 	return nil
 }
@@ -617,17 +637,6 @@ func (e *entry) record() session.Record {
 		LastSeen:  e.lastSeen,
 		Expires:   e.expires(),
 	}
-}
-
-// clone copies b, keeping a non-nil empty slice non-nil.
-func clone(b []byte) []byte { return append([]byte{}, b...) }
-
-func cloneValues(m map[string][]byte) map[string][]byte {
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = clone(v)
-	}
-	return out
 }
 
 // Compile-time checks that Store satisfies the contract and its optional

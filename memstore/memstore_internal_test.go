@@ -174,7 +174,7 @@ func TestParseInt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			v, err := parseInt([]byte(tt.in))
+			v, err := parseInt(tt.in)
 			if tt.ok != (err == nil) || v != tt.want {
 				t.Fatalf("parseInt(%q) = %d, %v; want %d, ok=%v", tt.in, v, err, tt.want, tt.ok)
 			}
@@ -188,7 +188,7 @@ func TestParseInt(t *testing.T) {
 func TestIncrOverflow(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()
-	create(t, s, "k", session.Write{Set: map[string][]byte{"n": []byte("9223372036854775807")}}, lt)
+	create(t, s, "k", session.Write{Set: map[string]string{"n": "9223372036854775807"}}, lt)
 	_, found, err := s.Incr(ctx, "k", "n", 1, lt)
 	if !found || !errors.Is(err, session.ErrNotInteger) {
 		t.Fatalf("Incr past MaxInt64 = found %v, err %v; want an ErrNotInteger", found, err)
@@ -202,12 +202,10 @@ func TestIncrOverflow(t *testing.T) {
 func TestLoadReturnsCopies(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()
-	in := []byte(`"x"`)
-	create(t, s, "k", session.Write{Set: map[string][]byte{"a": in}}, lt)
-	in[1] = 'y' // the caller's slice is not kept
+	create(t, s, "k", session.Write{Set: map[string]string{"a": `"x"`}}, lt)
 	rec, _, _ := s.Load(ctx, "k", lt)
-	rec.Values["a"][1] = 'z'
-	rec.Values["b"] = []byte("1")
+	rec.Values["a"] = `"z"`
+	rec.Values["b"] = "1"
 	rec, _, _ = s.Load(ctx, "k", lt)
 	if len(rec.Values) != 1 || string(rec.Values["a"]) != `"x"` {
 		t.Fatalf("Values = %q, want a=\"x\" only", rec.Values)
@@ -268,15 +266,15 @@ func checkEntries(t *testing.T, s *Store, lim session.Limits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key, e := range s.entries {
-		size := 0
+		var u session.Usage
 		for k, v := range e.values {
-			size += len(k) + len(v)
+			u = u.Change(k, "", false, v, true)
 		}
-		if size != e.size {
-			t.Fatalf("entry %s: size %d kept, %d in its values", key, e.size, size)
+		if u != e.use {
+			t.Fatalf("entry %s: usage %+v kept, %+v in its values", key, e.use, u)
 		}
-		if !fits(size, len(e.values), lim) {
-			t.Fatalf("entry %s: %d bytes in %d fields, past the limits %+v", key, size, len(e.values), lim)
+		if !u.Within(lim) {
+			t.Fatalf("entry %s: %+v, past the limits %+v", key, u, lim)
 		}
 	}
 }
@@ -301,11 +299,11 @@ func TestIndexInStep(t *testing.T) {
 	for i := range 20000 {
 		key, user := pick(keys), pick(users)
 		w := session.Write{
-			Key: key, Clear: rng.IntN(8) == 0, Set: map[string][]byte{}, BindUser: rng.IntN(2) == 0,
+			Key: key, Clear: rng.IntN(8) == 0, Set: map[string]string{}, BindUser: rng.IntN(2) == 0,
 			User: user, UserAgent: "ua", Login: rng.IntN(4) == 0, Limits: lim,
 		}
 		for range rng.IntN(3) {
-			w.Set[pick(fields)] = []byte(pick(vals))
+			w.Set[pick(fields)] = pick(vals)
 		}
 		for range rng.IntN(3) {
 			w.Del = append(w.Del, pick(fields))
@@ -407,9 +405,9 @@ func TestMaxSessions(t *testing.T) {
 	// The sessions held keep working: updates, renewals, counters, a
 	// creation over a key held, and destroys.
 	for _, w := range []session.Write{
-		{Key: "a", Set: map[string][]byte{"x": []byte("1")}},
+		{Key: "a", Set: map[string]string{"x": "1"}},
 		{Key: "a2", From: "a", BindUser: true, User: "alice", Login: true},
-		{Key: "b", Create: true, Set: map[string][]byte{"y": []byte("2")}},
+		{Key: "b", Create: true, Set: map[string]string{"y": "2"}},
 	} {
 		if applied, err := save(w); !applied || err != nil {
 			t.Fatalf("Save(%+v) at the bound = %v, %v; want true, nil", w, applied, err)

@@ -109,9 +109,9 @@ func benchLoad(b *testing.B, opts Options) {
 	srv := redistest.Standalone(b, redistest.Options{})
 	st := newStore(b, srv.URL(), opts)
 	lt := session.Limits{Idle: 30 * time.Minute, Absolute: 24 * time.Hour}
-	vals := map[string][]byte{}
+	vals := map[string]string{}
 	for i := range 10 {
-		vals[fmt.Sprintf("key%d", i)] = []byte(`"` + strings.Repeat("v", 20) + `"`)
+		vals[fmt.Sprintf("key%d", i)] = `"` + strings.Repeat("v", 20) + `"`
 	}
 	ctx := context.Background()
 	const key = "bench-load-key-0123456789abcdef0123456789abcdef"

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stickless/stickless/internal/redistest"
@@ -31,7 +30,7 @@ func TestConformanceStandalone(t *testing.T) {
 
 func TestConformanceCluster(t *testing.T) {
 	cs := redistest.Cluster(t, 3)
-	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	url := cs.URL()
 	sessiontest.Run(t, harness(url, func(t *testing.T) {
 		for _, n := range cs.Nodes {
 			n.Pause(t)
@@ -41,7 +40,7 @@ func TestConformanceCluster(t *testing.T) {
 
 func TestConformanceSentinel(t *testing.T) {
 	ss := redistest.Sentinel(t)
-	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	url := ss.URL()
 	sessiontest.Run(t, harness(url, func(t *testing.T) { ss.Master.Pause(t) }))
 }
 
@@ -52,7 +51,7 @@ func TestConformanceStandaloneClientCache(t *testing.T) {
 
 func TestConformanceClusterClientCache(t *testing.T) {
 	cs := redistest.Cluster(t, 3)
-	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	url := cs.URL()
 	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) {
 		for _, n := range cs.Nodes {
 			n.Pause(t)
@@ -62,6 +61,6 @@ func TestConformanceClusterClientCache(t *testing.T) {
 
 func TestConformanceSentinelClientCache(t *testing.T) {
 	ss := redistest.Sentinel(t)
-	url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+	url := ss.URL()
 	sessiontest.Run(t, harnessWith(url, cached("conformance"), func(t *testing.T) { ss.Master.Pause(t) }))
 }

@@ -2,43 +2,41 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/stickless/stickless/session"
 )
 
-// Incr implements [session.Counter.Incr] with HINCRBY inside a script
-// (lua/incr.lua) that first checks the session is live, so it is atomic
-// and never brings a session back, and undoes the increment when the
-// result would pass the limits (only a new field or a longer number can).
-// The field must hold a decimal integer (as the JSON of an int64 is);
-// anything else, or a result past the int64 range, gives an error
-// wrapping session.ErrNotInteger and leaves the field as it was.
+// Incr implements [session.Counter.Incr]: HINCRBY in a script
+// (lua/incr.lua) that checks the session is live first, and undoes the
+// increment past the limits. A field that holds no decimal integer, or a
+// result past int64, gives session.ErrNotInteger and is left as it was.
 func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
-	if err := s.check(); err != nil {
+	cn, err := s.use()
+	if err != nil {
 		return 0, false, err
 	}
 	a := s.args(lim)
-	res := scriptIncr.run(ctx, s.r, []string{s.sessionKey(key)}, a.idle, valuePrefix+field, strconv.FormatInt(n, 10), a.maxSize, a.maxFields)
-	arr, err := res.ToArray()
+	defer s.wrote(key)
+	sent := time.Now()
+	r, err := parseReply(scriptIncr.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field,
+		strconv.FormatInt(n, 10), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 3)
 	if err != nil {
 		return 0, false, opError("Incr", err)
 	}
-	if len(arr) != 2 {
-		return 0, false, opError("Incr", fmt.Errorf("unexpected reply of %d elements", len(arr)))
-	}
-	code, _ := arr[0].AsInt64()
-	msg, _ := arr[1].ToString()
-	switch code {
+	switch r.code() {
 	case 0:
 		return 0, false, nil
 	case -1, -2:
-		return 0, true, tooLarge("Incr", code, lim)
+		return 0, true, tooLarge("Incr", r.code(), lim)
 	case -3:
-		return 0, true, fmt.Errorf("redisstore: Incr: %s: %w", msg, session.ErrNotInteger)
+		return 0, true, fmt.Errorf("redisstore: Incr: %s: %w", r.str(1), session.ErrNotInteger)
 	}
-	v, err := strconv.ParseInt(msg, 10, 64)
+	s.clock.observe(r.int(2), sent)
+	v, err := strconv.ParseInt(r.str(1), 10, 64)
 	if err != nil {
 		return 0, true, opError("Incr", err)
 	}
@@ -47,24 +45,16 @@ func (s *Store) Incr(ctx context.Context, key, field string, n int64, lim sessio
 
 // CompareAndSwap implements [session.Counter.CompareAndSwap] in one script
 // (lua/cas.lua) that checks the session is live, compares the stored bytes
-// exactly and checks the limits before it swaps. The idle deadline slides
-// whether or not the swap happens.
+// exactly and checks the limits before it swaps.
 func (s *Store) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim session.Limits) (bool, bool, error) {
-	if err := s.check(); err != nil {
+	cn, err := s.use()
+	if err != nil {
 		return false, false, err
 	}
 	a := s.args(lim)
-	res := scriptCAS.run(ctx, s.r, []string{s.sessionKey(key)}, a.idle, valuePrefix+field, flag(old != nil),
-		string(old), string(new), a.maxSize, a.maxFields)
-	code, err := res.AsInt64()
-	if err != nil {
-		return false, false, opError("CompareAndSwap", err)
-	}
-	switch code {
-	case 0:
-		return false, false, nil
-	case -1, -2:
-		return false, true, tooLarge("CompareAndSwap", code, lim)
-	}
-	return code == 1, true, nil
+	defer s.wrote(key)
+	sent := time.Now()
+	r, applied, err := s.reply("CompareAndSwap", scriptCAS.run(ctx, cn.r, []string{s.sessionKey(key)}, a.idle, field,
+		flag(old != nil), string(old), string(new), a.maxSize, a.maxFields, strconv.FormatInt(s.clock.now(), 10), a.throttle), 2, 1, sent, lim)
+	return applied && r.code() == 1, applied || errors.Is(err, session.ErrTooLarge), err
 }

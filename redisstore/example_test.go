@@ -14,8 +14,8 @@ import (
 func ExampleParseURL() {
 	for _, u := range []string{
 		"redis://app:secret@127.0.0.1:6379/2",
-		"redis-sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster",
-		"redis-cluster://127.0.0.1:7000,127.0.0.1:7001",
+		"redis://127.0.0.1:26379?addr=127.0.0.1:26380&master_set=mymaster",
+		"redis://127.0.0.1:7000?addr=127.0.0.1:7001",
 	} {
 		o, err := redisstore.ParseURL(u)
 		if err != nil {
@@ -37,7 +37,6 @@ func ExampleNewFromURL() {
 	store, err := redisstore.NewFromURL(ctx, "redis://127.0.0.1:6379", redisstore.Options{
 		TouchThrottle: time.Minute,
 		WaitReplicas:  1, // a logout survives the master's failure
-
 	})
 	if err != nil {
 		log.Fatal(err)

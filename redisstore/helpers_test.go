@@ -16,7 +16,7 @@ func newStore(t testing.TB, url string, opts Options) *Store {
 	defer cancel()
 	s, err := NewFromURL(ctx, url, opts)
 	if err != nil {
-		t.Fatalf("NewFromURL(%s): %v", redactURL(url), err)
+		t.Fatalf("NewFromURL: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s

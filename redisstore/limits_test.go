@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/internal/redistest"
 	"github.com/stickless/stickless/session"
 )
@@ -135,11 +136,23 @@ func TestLimits(t *testing.T) {
 }
 
 // storedSize is the size and field count of a session hash as the session
-// package measures it: each value's name (without "v:") plus its value.
-func storedSize(r redistest.Reply) (size, fields int) {
+// package measures it: each value's name plus its value. It checks that
+// the running size in the metadata agrees.
+func storedSize(t testing.TB, r redistest.Reply) (size, fields int) {
+	t.Helper()
 	for i := 0; i+1 < len(r.Elems); i += 2 {
-		if f := r.Elems[i].Str; strings.HasPrefix(f, valuePrefix) {
-			size += len(f) - len(valuePrefix) + len(r.Elems[i+1].Str)
+		if f := r.Elems[i].Str; f == redislayout.MetaField {
+			md, err := redislayout.ParseMeta(r.Elems[i+1].Str)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if md.Size != size || md.Count != fields {
+					t.Errorf("metadata counts %d bytes in %d values, the hash holds %d in %d", md.Size, md.Count, size, fields)
+				}
+			}()
+		} else {
+			size += len(f) + len(r.Elems[i+1].Str)
 			fields++
 		}
 	}
@@ -167,7 +180,7 @@ func parallelWrites(t *testing.T, url string, keys func(testing.TB) []string, no
 
 	var biggest, most atomic.Int64
 	sample := func() {
-		size, fields := storedSize(srv.DoOK(t, "HGETALL", sk))
+		size, fields := storedSize(t, srv.DoOK(t, "HGETALL", sk))
 		for cur := biggest.Load(); int64(size) > cur && !biggest.CompareAndSwap(cur, int64(size)); cur = biggest.Load() {
 		}
 		for cur := most.Load(); int64(fields) > cur && !most.CompareAndSwap(cur, int64(fields)); cur = most.Load() {
@@ -209,7 +222,7 @@ func parallelWrites(t *testing.T, url string, keys func(testing.TB) []string, no
 	close(stop)
 	sampler.Wait()
 	sample()
-	size, fields := storedSize(srv.DoOK(t, "HGETALL", sk))
+	size, fields := storedSize(t, srv.DoOK(t, "HGETALL", sk))
 	t.Logf("%d writes of 16 KiB: statuses %v; stored session %d bytes in %d fields at the end, at most %d bytes and %d fields while they ran (MaxSize %d)",
 		writes, statuses, size, fields, biggest.Load(), most.Load(), maxSize)
 	if biggest.Load() > int64(maxSize) {
@@ -233,6 +246,6 @@ func TestParallelWritesLimit(t *testing.T) {
 
 func TestParallelWritesLimitCluster(t *testing.T) {
 	cs := redistest.Cluster(t, 3)
-	url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+	url := cs.URL()
 	parallelWrites(t, url, cs.Keys, func(key string) *redistest.Server { return cs.NodeFor(t, key) })
 }

@@ -2,76 +2,59 @@ package redisstore
 
 import (
 	"context"
-	"strconv"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/session"
 )
 
-// expiryMargin is how far past a session's deadline, by this machine's
-// estimate of the Redis clock, Load stops trusting a reply that still
-// holds the session, and asks Redis instead (through the slide, which
-// checks the session by the Redis clock). Redis's own expiry is what
-// enforces the deadlines: a key past its PEXPIREAT is never returned by
-// the master. The check is a second line, cheap since Load parses those
-// fields anyway, against a reply that can be stale: a client-side cache
-// entry whose invalidation was lost on a connection cut without a FIN
-// (served until rueidis's keepalive notices, about 10 s), or a read
-// answered by a copy of the data rather than the master. Asking Redis
-// rather than deciding here means that a step of this machine's clock
-// costs a round trip, never a live session; the margin covers the error
-// of the estimate (a round trip, plus drift since the last script reply)
-// so that normal reads do not pay it.
+// expiryMargin is how far past a session's deadline, by the estimate of
+// the Redis clock, Load stops trusting a reply that holds the session and
+// asks Redis (a slide, which only a live session passes): against a stale
+// cache entry, or a reply of a copy of the data rather than the master.
 const expiryMargin = time.Second
 
-// redisClock estimates the Redis clock from this machine's: every script
-// that writes a session replies with the Redis time, and the offset is
-// kept from the latest reply (in Cluster, of whichever node answered; the
-// nodes' clocks are normally within milliseconds). The estimate only
-// decides when Load asks Redis for a slide, and when it stops trusting a
-// stale reply (expiryMargin): never whether Redis serves a session.
+// redisClock estimates the Redis clock from this machine's, with the TIME
+// read at connect and the time every script that reads the clock
+// replies. It decides when a slide is due, never whether a session lives.
 type redisClock struct {
 	offset atomic.Int64 // Redis ms minus local ms
 }
 
-// observe records that Redis read its clock as redisMS while a call sent
-// at sent was in flight (the midpoint estimate).
+// observe records that Redis read its clock as redisMS during a call sent
+// at sent (the midpoint estimate).
 func (c *redisClock) observe(redisMS int64, sent time.Time) {
-	if redisMS <= 0 {
-		return
+	if redisMS > 0 {
+		c.offset.Store(redisMS - sent.UnixMilli() - time.Since(sent).Milliseconds()/2)
 	}
-	local := sent.UnixMilli() + time.Since(sent).Milliseconds()/2
-	c.offset.Store(redisMS - local)
 }
 
 // now is the estimated Redis time, Unix ms.
 func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load() }
 
-// Load implements [session.Store.Load]. A read that needs no slide is one
-// plain HGETALL: Redis's expiry of the key (its PEXPIREAT is the idle
-// deadline, never past the absolute one) already keeps expired and
-// destroyed sessions out of the reply. When the last slide is at least the
-// touch throttle old (by the estimated Redis clock: see redisClock), or
-// the reply looks stale (see expiryMargin), a second call slides the idle
-// deadline through the save script, which checks, by the Redis clock,
-// that the session is live. With
-// Options.ClientCache the HGETALL is served from the client-side cache
-// when the session has not changed (see readCached).
+// Load implements [session.Store.Load]: one HGETALL (the key's expiry
+// keeps dead sessions out), then a slide through the update script when
+// the last is at least the touch throttle old or the reply looks stale.
+// With Options.ClientCache the HGETALL is the client-side cache's, unless
+// this process wrote the session within the last second (see recent).
 func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
-	if err := s.check(); err != nil {
+	cn, err := s.use()
+	if err != nil {
 		return session.Record{}, false, err
 	}
 	sk := s.sessionKey(key)
 	var res rueidis.RedisResult
-	shared := false
-	if s.cache {
-		res, shared = s.readCached(ctx, sk, lim)
+	if s.opts.ClientCache && !s.recent.has(key) {
+		res = cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
 	} else {
-		res = s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build())
+		res = cn.r.Do(ctx, cn.r.B().Hgetall().Key(sk).Build())
+	}
+	if s.opts.ClientCache && s.opts.OnCacheRead != nil {
+		s.opts.OnCacheRead(res.IsCacheHit())
 	}
 	h, err := res.AsStrMap()
 	if err != nil {
@@ -80,21 +63,21 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 		}
 		return session.Record{}, false, opError("Load", err)
 	}
-	rec, md, ok := parseHash(h, true, shared)
+	rec, md, ok := s.parse(h)
 	if !ok {
 		return session.Record{}, false, nil
 	}
+	a := s.args(lim)
 	now, margin := s.clock.now(), expiryMargin.Milliseconds()
 	// Ask Redis when the reply looks stale, or when the estimate of the
 	// Redis clock is plainly wrong (before the last slide, which Redis
-	// timed): the slide's reply corrects the estimate, so that a clock
-	// that stepped back does not delay slides until the session dies.
-	stale := now >= min(md.absolute, md.idle)+margin || now < md.seen-margin
-	a := s.args(lim)
-	if !stale && now-md.seen < a.throttleMS {
+	// timed): the slide's reply corrects the estimate.
+	stale := now >= md.Idle+margin || now < md.Seen-margin
+	if !stale && now-md.Seen < a.throttleMS {
 		return rec, true, nil
 	}
-	r, err := s.runSave(ctx, sk, a.slide)
+	sent := time.Now()
+	r, err := parseReply(scriptUpdate.run(ctx, cn.r, []string{sk}, s.updateArgs(a, session.Write{}, "")...), 5)
 	if err != nil {
 		if !stale && isOOM(err) {
 			// Redis is at maxmemory and refuses every write: the read
@@ -105,106 +88,54 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 		}
 		return session.Record{}, false, opError("Load", err)
 	}
-	if r.code != 1 {
+	s.wrote(key)
+	if r.code() != 1 {
 		return session.Record{}, false, nil
 	}
-	rec.LastSeen = time.UnixMilli(r.now)
-	rec.Expires = time.UnixMilli(min(r.idle, md.absolute))
+	s.clock.observe(r.int(3), sent)
+	rec.LastSeen = time.UnixMilli(r.int(2))
+	rec.Expires = time.UnixMilli(r.int(4))
 	return rec, true, nil
 }
 
-// readCached is the HGETALL of Load through rueidis's client-side cache
-// (RESP3 client tracking: rueidis sends CLIENT CACHING YES, HGETALL and
-// PTTL in one MULTI on a miss, keeps the reply for at most the key's PTTL,
-// and drops it when Redis pushes an invalidation of the key). shared
-// reports that the reply is the cache's own (its values must be copied).
-//
-// Before the lookup, every invalidation that has reached this process is
-// applied (see [watch]); when that cannot be made sure of, or a
-// connection closed during the lookup (its cache may have missed
-// invalidations), the read goes to Redis instead.
-func (s *Store) readCached(ctx context.Context, sk string, lim session.Limits) (res rueidis.RedisResult, shared bool) {
-	if err := ctx.Err(); err != nil {
-		return rueidis.NewErrorResult(err), false // a cache hit would not notice
-	}
-	var closes int64
-	if s.watch != nil {
-		closes = s.watch.closes.Load()
-		if !s.watch.settle(ctx) {
-			s.cacheRead(false)
-			return s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build()), false
+// parse decodes a session hash into a record whose Values are h itself,
+// without the metadata; not ok for an empty hash, or one of a layout
+// version this store cannot read (logged once).
+func (s *Store) parse(h map[string]string) (rec session.Record, md redislayout.Meta, ok bool) {
+	m, has := h[redislayout.MetaField]
+	if !has {
+		if len(h) > 0 {
+			s.unknownLayout(errors.New("no metadata field: a session of the layout before versions"))
 		}
+		return rec, md, false
 	}
-	res = s.r.DoCache(ctx, s.r.B().Hgetall().Key(sk).Cache(), max(lim.Idle, time.Millisecond))
-	if s.watch != nil && s.watch.closes.Load() != closes {
-		s.cacheRead(false)
-		return s.r.Do(ctx, s.r.B().Hgetall().Key(sk).Build()), false
+	md, err := redislayout.ParseMeta(m)
+	if err != nil {
+		s.unknownLayout(err)
+		return rec, md, false
 	}
-	s.cacheRead(res.IsCacheHit())
-	return res, true
+	delete(h, redislayout.MetaField)
+	return session.Record{
+		Values:    h,
+		User:      md.User,
+		UserAgent: md.UserAgent,
+		Remember:  md.Remember,
+		Created:   time.UnixMilli(md.Created),
+		LastSeen:  time.UnixMilli(md.Seen),
+		Expires:   time.UnixMilli(md.Idle),
+	}, md, true
 }
 
-// meta are a session's times, Unix ms of the Redis clock.
-type meta struct{ created, absolute, idle, seen int64 }
-
-// parseHash decodes a session hash. ok is false when the deadlines are
-// missing (no session, or not one of the store's). With values, the
-// record gets the session's values: copies when copyValues (h is shared,
-// as a client-side cache entry is), otherwise the bytes of h themselves
-// (rueidis read each into memory of its own, which nothing else holds
-// once h is dropped).
-func parseHash(h map[string]string, values, copyValues bool) (rec session.Record, md meta, ok bool) {
-	if values {
-		rec.Values = make(map[string][]byte, max(len(h)-metaFields, 0))
-	}
-	hasA, hasI := false, false
-	for f, v := range h {
-		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
-			if values {
-				if copyValues || v == "" {
-					rec.Values[f[len(valuePrefix):]] = []byte(v)
-				} else {
-					// The string's own bytes, as rueidis's AsBytes gives
-					// them: nothing else holds them once h is dropped.
-					rec.Values[f[len(valuePrefix):]] = unsafe.Slice(unsafe.StringData(v), len(v))
-				}
-			}
-			continue
-		}
-		switch f {
-		case fieldCreated:
-			md.created, _ = strconv.ParseInt(v, 10, 64)
-		case fieldAbsolute:
-			md.absolute, _ = strconv.ParseInt(v, 10, 64)
-			hasA = true
-		case fieldIdle:
-			md.idle, _ = strconv.ParseInt(v, 10, 64)
-			hasI = true
-		case fieldSeen:
-			md.seen, _ = strconv.ParseInt(v, 10, 64)
-		case fieldUser:
-			rec.User = v
-		case fieldUserAgent:
-			rec.UserAgent = v
-		case fieldRemember:
-			rec.Remember = v == "1"
-		}
-	}
-	rec.Created = time.UnixMilli(md.created)
-	rec.LastSeen = time.UnixMilli(md.seen)
-	rec.Expires = time.UnixMilli(min(md.idle, md.absolute))
-	return rec, md, hasA && hasI
-}
-
-// cacheRead reports one Load that asked the client-side cache.
-func (s *Store) cacheRead(hit bool) {
-	if s.onCache != nil {
-		s.onCache(hit)
-	}
+// unknownLayout logs, once, a session of a layout this store cannot read.
+func (s *Store) unknownLayout(err error) {
+	s.oldOnce.Do(func() {
+		s.opts.Logger.Warn("redisstore: a session stored in a layout this version cannot read is treated as missing (its user logs in again); logged once",
+			"err", err)
+	})
 }
 
 // isOOM reports whether err is Redis refusing a write at maxmemory.
 func isOOM(err error) bool {
-	re, ok := rueidis.IsRedisErr(err)
-	return ok && strings.HasPrefix(re.Error(), "OOM ")
+	var re *rueidis.RedisError
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "OOM ")
 }

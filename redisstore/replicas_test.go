@@ -46,8 +46,7 @@ func waitsOnSameConnection(t *testing.T, srv *redistest.Server, s *Store, key st
 // TestWaitSameConnection: with Options.WaitReplicas, Destroy, a renewal's
 // take and DestroyUser send a WAIT on the connection that carried the
 // deletion (WAIT only covers that connection's writes), on standalone and
-// on the key's Cluster node. This depends on rueidis sending a batch that
-// holds a blocking command whole on one dedicated connection.
+// on the key's Cluster node (through rueidis's Dedicated).
 func TestWaitSameConnection(t *testing.T) {
 	opts := Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond}
 	run := func(t *testing.T, url string, node func(key string) *redistest.Server) {
@@ -80,7 +79,7 @@ func TestWaitSameConnection(t *testing.T) {
 	})
 	t.Run("cluster", func(t *testing.T) {
 		cs := redistest.Cluster(t, 3)
-		run(t, "redis-cluster://"+strings.Join(cs.Addrs(), ","), func(k string) *redistest.Server { return cs.NodeFor(t, k) })
+		run(t, cs.URL(), func(k string) *redistest.Server { return cs.NodeFor(t, k) })
 	})
 }
 
@@ -109,7 +108,7 @@ func TestRevokeSurvivesFailover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ss := redistest.Sentinel(t)
-			url := "redis-sentinel://" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+			url := ss.URL()
 			s := newStore(t, url, Options{WaitReplicas: tc.wait, WaitTimeout: 3 * time.Second})
 			ctx := t.Context()
 			k := newKey()

@@ -1,12 +1,14 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/session"
 )
 
@@ -17,58 +19,54 @@ func flag(b bool) string {
 	return "0"
 }
 
-// save returns the arguments of the save script (see lua/save.lua) for a
-// write in mode ("c", "u" or "p") that sets set and deletes del.
-func (a *limitArgs) save(mode string, w session.Write, bind bool, user, ua, created, deadline string, set map[string][]byte, del []string) []string {
-	args := make([]string, 0, 14+2*len(set)+len(del))
-	args = append(args, mode, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(bind),
-		user, ua, flag(w.Login), created, deadline, flag(w.Remember), strconv.Itoa(len(set)))
+// change appends a write's values to args as the scripts take them: the
+// number of pairs, the name/value pairs, then the names to delete.
+func change(args []string, set map[string]string, del []string) []string {
+	args = append(args, strconv.Itoa(len(set)))
 	for k, v := range set {
-		// Copies: a call abandoned at its deadline may still be written
-		// after we return, when the caller may reuse its buffers.
-		args = append(args, valuePrefix+k, string(v))
+		args = append(args, k, v)
 	}
-	for _, k := range del {
-		args = append(args, valuePrefix+k)
-	}
-	return args
+	return append(args, del...)
 }
 
-// saveReply is the reply of the save script.
-type saveReply struct {
-	code      int64
-	user      string // the previous user of an update
-	idle, now int64
+// updateArgs are the arguments of the update script (lua/update.lua) for
+// w; est is the estimate of the Redis clock, "" to slide whatever it is.
+// Every argument costs the script its conversion: what most writes do not
+// need is packed into one.
+func (s *Store) updateArgs(a *limitArgs, w session.Write, est string) []string {
+	mode := ""
+	if w.Clear || w.BindUser || w.Login {
+		var f []byte
+		for _, x := range []struct {
+			on bool
+			c  byte
+		}{{w.Clear, 'c'}, {w.BindUser, 'b'}, {w.Login, 'l'}} {
+			if x.on {
+				f = append(f, x.c)
+			}
+		}
+		mode = string(f) + "," + a.absolute + "," + w.User
+	}
+	args := make([]string, 0, 7+2*len(w.Set)+len(w.Del))
+	args = append(args, a.idle, a.maxSize, a.maxFields, est, a.throttle, mode)
+	return change(args, w.Set, w.Del)
 }
 
-// parseSave decodes a reply of the save script to a call sent at sent,
-// and feeds the Redis time it carries to the clock estimate.
-func (s *Store) parseSave(res rueidis.RedisResult, sent time.Time) (saveReply, error) {
-	arr, err := res.ToArray()
-	if err != nil {
-		return saveReply{}, err
-	}
-	if len(arr) != 4 {
-		return saveReply{}, fmt.Errorf("save script: unexpected reply of %d elements", len(arr))
-	}
-	var r saveReply
-	r.code, _ = arr[0].AsInt64()
-	r.user, _ = arr[1].ToString()
-	r.idle, _ = arr[2].AsInt64()
-	r.now, _ = arr[3].AsInt64()
-	s.clock.observe(r.now, sent)
-	return r, nil
-}
-
-// runSave runs the save script alone on the session at sk.
-func (s *Store) runSave(ctx context.Context, sk string, args []string) (saveReply, error) {
-	sent := time.Now()
-	return s.parseSave(scriptSave.run(ctx, s.r, []string{sk}, args...), sent)
+// createArgs are the arguments of the create script (lua/create.lua).
+// A put (the second half of a renewal in Cluster) keeps the login time
+// and absolute deadline created and deadline, and names the Redis time of
+// its take; a creation leaves the three "".
+func createArgs(a *limitArgs, user, ua string, remember bool, wrap, created, deadline, took string, set map[string]string) []string {
+	args := make([]string, 0, 13+2*len(set))
+	args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, user, ua, flag(remember), wrap,
+		created, deadline, took, ms(takeGrace))
+	return change(args, set, nil)
 }
 
 // indexAddCall is the script call that adds key to user's index.
-func (s *Store) indexAddCall(user, key string, lim *limitArgs) call {
-	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)}, args: []string{key, lim.absolute}}
+func (s *Store) indexAddCall(user, key string, a *limitArgs) call {
+	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)},
+		args: []string{key, a.absolute, strconv.FormatInt(s.clock.now(), 10)}}
 }
 
 // indexRemoveCall is the command that removes keys from user's index.
@@ -79,203 +77,203 @@ func (s *Store) indexRemoveCall(user string, keys ...string) call {
 	}}
 }
 
-// Save implements [session.Store.Save]. A creation or an update is one
-// save script call (lua/save.lua), which checks the limits on the result
-// and, for an update, that the session is live, before it writes
-// anything. A renewal is two steps (see renew).
+// Save implements [session.Store.Save]: a creation, an update, or a
+// renewal (see renew), each one script call that checks the limits on the
+// result, and for an update or renewal that the session is live, before
+// it writes anything.
 //
-// The user index is written so that a session bound to a user is never
-// outside the user's index once Save returned nil: a creation adds the
-// index entry in the same round trip (a creation that fails is never
-// seen: its token does not reach the client); an update that binds a user
-// writes the entry first, then the session (two round trips). Entries
+// A session bound to a user is in the user's index once Save returned
+// nil: a creation adds the entry in the same round trip (a creation that
+// fails is never seen: its token does not reach the client); an update
+// that binds a user writes the entry first (two round trips). Entries
 // left behind by a write that then failed are pruned later.
 func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
-	if err := s.check(); err != nil {
+	cn, err := s.use()
+	if err != nil {
 		return false, err
 	}
-	if w.From != "" {
-		return s.renew(ctx, w)
-	}
 	a := s.args(w.Limits)
-	sk := s.sessionKey(w.Key)
-	if w.Create {
-		calls := []call{{s: scriptSave, keys: []string{sk},
-			args: a.save("c", w, true, w.User, w.UserAgent, "", "", w.Set, nil)}}
+	defer s.wrote(w.Key, w.From)
+	switch {
+	case w.From != "":
+		return s.renew(ctx, cn, a, w)
+	case w.Create:
+		calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
+			args: createArgs(a, w.User, w.UserAgent, w.Remember, "", "", "", "", w.Set)}}
 		if w.User != "" {
 			calls = append(calls, s.indexAddCall(w.User, w.Key, a))
 		}
 		sent := time.Now()
-		res := pipeline(ctx, s.r, calls...)
-		r, err := s.parseSave(res[0], sent)
-		if err != nil {
-			return false, opError("Save", err)
+		res := pipeline(ctx, cn.r, calls...)
+		if err := firstErr(res[1:]); err != nil {
+			return false, opError("Save: user index", err)
 		}
-		if r.code < 0 {
-			return false, tooLarge("Save", r.code, w.Limits)
-		}
-		if len(res) > 1 {
-			if err := res[1].Error(); err != nil {
-				return false, opError("Save: user index", err)
-			}
-		}
-		return true, nil
+		return s.outcome("Save", res[0], 3, 2, sent, w.Limits)
 	}
 	if w.BindUser && w.User != "" {
-		if err := pipeline(ctx, s.r, s.indexAddCall(w.User, w.Key, a))[0].Error(); err != nil {
+		if err := firstErr(pipeline(ctx, cn.r, s.indexAddCall(w.User, w.Key, a))); err != nil {
 			return false, opError("Save: user index", err)
 		}
 	}
-	r, err := s.runSave(ctx, sk, a.save("u", w, w.BindUser, w.User, "", "", "", w.Set, w.Del))
-	if err != nil {
-		return false, opError("Save", err)
-	}
-	switch {
-	case r.code < 0:
-		return false, tooLarge("Save", r.code, w.Limits)
-	case r.code == 0:
-		return false, nil
-	}
-	if w.BindUser && r.user != "" && r.user != w.User {
+	sent := time.Now()
+	res := scriptUpdate.run(ctx, cn.r, []string{s.sessionKey(w.Key)}, s.updateArgs(a, w, strconv.FormatInt(s.clock.now(), 10))...)
+	r, applied, err := s.reply("Save", res, 4, 3, sent, w.Limits)
+	if applied && w.BindUser && r.str(1) != "" && r.str(1) != w.User {
 		// Housekeeping: a stale entry is harmless (UserSessions and
 		// DestroyUser check the session's user) and pruned later.
-		_ = pipeline(ctx, s.r, s.indexRemoveCall(r.user, w.Key))
+		_ = pipeline(ctx, cn.r, s.indexRemoveCall(r.str(1), w.Key))
 	}
-	return true, nil
+	return applied, err
 }
 
-// renew is Save of a renewal, without RENAME, which Cluster refuses
-// across slots (the old and the new key are in different slots).
-//
-// First, the take script checks that the session with the change applied
-// fits the limits and only then takes it whole and deletes it, atomically:
-// from then on the old key is dead for reads and writes, and requests still
-// carrying it find no session. A renewal that would not fit gets
-// ErrTooLarge and leaves the old session as it was. With
-// Options.WaitReplicas, a WAIT follows on the same connection.
-//
-// Then one pipeline puts the new session (the save script in put mode:
-// the taken values with the change, the login time and absolute deadline
-// kept unless w.Login) with its user's index entry, and removes the old
-// key's entry. Should Redis fail between the two round trips, the session
-// is lost (the user logs in again); nothing is ever left readable under
-// the old key.
-func (s *Store) renew(ctx context.Context, w session.Write) (bool, error) {
-	a := s.args(w.Limits)
-	osk := s.sessionKey(w.From)
-	targs := make([]string, 0, 4+2*len(w.Set)+len(w.Del))
-	targs = append(targs, a.maxSize, a.maxFields, flag(w.Clear), strconv.Itoa(len(w.Set)))
-	for k, v := range w.Set {
-		targs = append(targs, valuePrefix+k, string(v))
-	}
-	for _, k := range w.Del {
-		targs = append(targs, valuePrefix+k)
-	}
-	calls := s.wait.after(call{s: scriptTake, keys: []string{osk}, args: targs}, osk)
-	res := pipeline(ctx, s.r, calls...)
-	arr, err := res[0].ToArray()
-	if err != nil {
-		return false, opError("Save: renew", err)
-	}
-	code, _ := arr[0].AsInt64()
+// reply reads the reply of a write script, of at least n elements:
+// applied for a positive code, the Redis time at index now fed to the
+// clock estimate; not applied for 0; ErrTooLarge for -1 and -2.
+func (s *Store) reply(op string, res rueidis.RedisResult, n, now int, sent time.Time, lim session.Limits) (reply, bool, error) {
+	r, err := parseReply(res, n)
 	switch {
-	case code < 0:
-		return false, tooLarge("Save: renew", code, w.Limits)
-	case code == 0:
-		return false, nil
+	case err != nil:
+		return nil, false, opError(op, err)
+	case r.code() < 0:
+		return r, false, tooLarge(op, r.code(), lim)
+	case r.code() == 0:
+		return r, false, nil
 	}
-	if err := s.wait.check(res); err != nil {
-		return false, opError("Save: renew", err)
+	s.clock.observe(r.int(now), sent)
+	return r, true, nil
+}
+
+func (s *Store) outcome(op string, res rueidis.RedisResult, n, now int, sent time.Time, lim session.Limits) (bool, error) {
+	_, applied, err := s.reply(op, res, n, now, sent, lim)
+	return applied, err
+}
+
+// firstErr is the first error among res.
+func firstErr(res []rueidis.RedisResult) error {
+	for _, r := range res {
+		if err := r.Error(); err != nil {
+			return err
+		}
 	}
-	// Merge the change into the taken values.
-	values := make(map[string][]byte, len(arr)/2+len(w.Set))
-	var oldUser, created, deadline string
-	for j := 1; j+1 < len(arr); j += 2 {
-		f, _ := arr[j].ToString()
-		if len(f) >= len(valuePrefix) && f[:len(valuePrefix)] == valuePrefix {
-			if !w.Clear {
-				values[f[len(valuePrefix):]], _ = arr[j+1].AsBytes()
+	return nil
+}
+
+// renew is Save of a renewal. The old key dies and its marker points to
+// the new key for markerTTL, so that a revocation racing the renewal
+// follows it (see revoke). Where every key is on one server the renewal
+// is one script (lua/renew.lua), index included. In Cluster one round
+// trip takes the old session (lua/take.lua, after the limit check) and
+// adds the new key to the index, a second puts it under the new key
+// (lua/create.lua), which a revocation's marker there refuses; should
+// Redis fail in between, the user logs in again. With WaitReplicas a WAIT
+// follows the script that kills the old key. w.User is the session's user
+// as the caller knows it (the user bound, with BindUser): the scripts
+// find the index to change from it, and answer -5 with the right user
+// when it is not, to be called again.
+func (s *Store) renew(ctx context.Context, cn *conn, a *limitArgs, w session.Write) (bool, error) {
+	was := w.User
+	for range 2 {
+		var args []string
+		var res []rueidis.RedisResult
+		if cn.cluster {
+			args = append(args, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User, w.Key, ms(markerTTL))
+			take := call{s: scriptTake, keys: []string{s.sessionKey(w.From), s.markerKey(w.From)}, args: change(args, w.Set, w.Del)}
+			// The new key joins the index before the old key can die: a
+			// revocation reading the index meanwhile finds one or the other.
+			var idx []call
+			if w.User != "" {
+				idx = append(idx, s.indexAddCall(w.User, w.Key, a))
+			}
+			if s.wait.n > 0 {
+				if err := firstErr(pipeline(ctx, cn.r, idx...)); err != nil {
+					return false, opError("Save: renew: user index", err)
+				}
+				res = s.withWait(ctx, cn, take)
+			} else if res = pipeline(ctx, cn.r, append([]call{take}, idx...)...); firstErr(res[1:]) != nil {
+				return false, opError("Save: renew: user index", firstErr(res[1:]))
+			}
+		} else {
+			args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
+				w.UserAgent, flag(w.Login), flag(w.Remember), "", ms(markerTTL), w.From, w.Key, s.opts.Prefix)
+			res = s.withWait(ctx, cn, call{s: scriptRenew, args: change(args, w.Set, w.Del), keys: []string{
+				s.sessionKey(w.From), s.markerKey(w.From), s.sessionKey(w.Key), s.userKey(was), s.userKey(w.User)}})
+		}
+		sent := time.Now()
+		if r, err := parseReply(res[0], 2); err == nil && r.code() == -5 {
+			if was = r.str(1); !w.BindUser {
+				w.User = was
 			}
 			continue
 		}
-		v, _ := arr[j+1].ToString()
-		switch f {
-		case fieldUser:
-			oldUser = v
-		case fieldCreated:
-			created = v
-		case fieldAbsolute:
-			deadline = v
+		if err := s.wait.check(res); err != nil {
+			return false, opError("Save: renew", err)
 		}
+		if !cn.cluster {
+			return s.outcome("Save: renew", res[0], 4, 3, sent, w.Limits)
+		}
+		if applied, err := s.outcome("Save: renew", res[0], 1, 1, sent, w.Limits); !applied {
+			return false, err
+		}
+		return s.put(ctx, cn, a, w, res[0])
+	}
+	return false, opError("Save: renew", errUserMoved)
+}
+
+// put is the second half of a renewal in Cluster: the session that take
+// answered, with the change applied, under the new key.
+func (s *Store) put(ctx context.Context, cn *conn, a *limitArgs, w session.Write, taken rueidis.RedisResult) (bool, error) {
+	r, err := parseReply(taken, 3)
+	md, perr := redislayout.ParseMeta(r.str(2))
+	if err = cmp.Or(err, perr); err != nil {
+		return false, opError("Save: renew", err)
+	}
+	values := make(map[string]string, (len(r)-3)/2+len(w.Set))
+	for j := 3; j+1 < len(r) && !w.Clear; j += 2 {
+		values[r.str(j)] = r.str(j + 1)
 	}
 	for _, k := range w.Del {
 		delete(values, k)
 	}
-	for k, v := range w.Set {
-		values[k] = v
-	}
-	user := oldUser
+	maps.Copy(values, w.Set)
+	user := md.User
 	if w.BindUser {
 		user = w.User
 	}
-	// The renewal records its own user agent and Remember, as a creation.
-	ua := w.UserAgent
-	put := w
-	put.Clear = false
-	var out []call
-	if user != "" {
-		out = append(out, s.indexAddCall(user, w.Key, a))
+	created, deadline := strconv.FormatInt(md.Created, 10), strconv.FormatInt(md.Absolute, 10)
+	if w.Login {
+		created, deadline = "", ""
 	}
-	out = append(out, call{s: scriptSave, keys: []string{s.sessionKey(w.Key)},
-		args: a.save("p", put, true, user, ua, created, deadline, values, nil)})
-	if oldUser != "" {
-		out = append(out, s.indexRemoveCall(oldUser, w.From))
+	calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
+		args: createArgs(a, user, w.UserAgent, w.Remember, "", created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
+	if md.User != "" {
+		calls = append(calls, s.indexRemoveCall(md.User, w.From))
 	}
 	sent := time.Now()
-	res = pipeline(ctx, s.r, out...)
-	i := 0
-	if user != "" {
-		if err := res[0].Error(); err != nil {
-			return false, opError("Save: renew: user index", err)
-		}
-		i = 1
-	}
-	r, err := s.parseSave(res[i], sent)
-	if err != nil {
-		return false, opError("Save: renew", err)
-	}
-	switch {
-	case r.code < 0:
-		return false, tooLarge("Save: renew", r.code, w.Limits)
-	case r.code == 0:
-		return false, nil // past its absolute deadline meanwhile
-	}
-	return true, nil
+	// Not applied: revoked meanwhile, or past its absolute deadline.
+	return s.outcome("Save: renew", pipeline(ctx, cn.r, calls...)[0], 3, 2, sent, w.Limits)
 }
 
 // Destroy implements [session.Store.Destroy]: the destroy script deletes
-// the hash and returns its user (with Options.WaitReplicas, a WAIT
-// follows on the same connection), then the key leaves the user's index.
+// the session (with Options.WaitReplicas, a WAIT follows on the same
+// connection), following it to its new key when a renewal moved it; then
+// the key leaves the user's index.
 func (s *Store) Destroy(ctx context.Context, key string) error {
-	if err := s.check(); err != nil {
+	cn, err := s.use()
+	if err != nil {
 		return err
 	}
-	sk := s.sessionKey(key)
-	res := pipeline(ctx, s.r, s.wait.after(call{s: scriptDestroy, keys: []string{sk}}, sk)...)
-	arr, err := res[0].ToArray()
+	gone, _, err := s.revoke(ctx, cn, []string{key}, "")
 	if err != nil {
 		return opError("Destroy", err)
 	}
-	if code, _ := arr[0].AsInt64(); code == 0 {
-		return nil
-	}
-	if err := s.wait.check(res); err != nil {
-		return opError("Destroy", err)
-	}
-	if user, _ := arr[1].ToString(); user != "" {
-		if err := pipeline(ctx, s.r, s.indexRemoveCall(user, key))[0].Error(); err != nil {
-			return opError("Destroy: user index", err)
+	var calls []call
+	for k, user := range gone {
+		if user != "" {
+			calls = append(calls, s.indexRemoveCall(user, k))
 		}
+	}
+	if err := firstErr(pipeline(ctx, cn.r, calls...)); err != nil {
+		return opError("Destroy: user index", err)
 	}
 	return nil
 }

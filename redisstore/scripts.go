@@ -1,125 +1,72 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
-	_ "embed"
+	"embed"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/redis/rueidis"
 )
 
-// The layout of one session, a Redis hash at Prefix+"{"+key+"}":
-//
-//	_c   login time (creation, or the last Save with Login), Unix ms (Redis clock)
-//	_a   absolute deadline, Unix ms
-//	_i   idle deadline, Unix ms, never after _a
-//	_s   last slide of the idle deadline, Unix ms
-//	_u   user ("" = anonymous)
-//	_ua  user agent
-//	_r   "1": the cookie is remembered (persistent), else "0"
-//	v:k  the value of session key k, as the Manager encoded it (JSON)
-//
-// The key's own expiry (PEXPIREAT) is always _i, so Redis drops an idle
-// session by itself and no TTL outlives the absolute deadline: that is
-// what lets Load be one plain HGETALL. The scripts read the time with
-// TIME, so every deadline follows one clock, the Redis server's (Redis 5+
-// replicates scripts by their effects, so TIME is safe). cmd/sessionctl
-// reads the same layout.
-const (
-	fieldCreated   = "_c"
-	fieldAbsolute  = "_a"
-	fieldIdle      = "_i"
-	fieldSeen      = "_s"
-	fieldUser      = "_u"
-	fieldUserAgent = "_ua"
-	fieldRemember  = "_r"
-	valuePrefix    = "v:"
-
-	metaFields = 7 // the fields above, in every session hash (_r since the Remember option)
-)
-
 // The scripts, one .lua file each under lua/, with its KEYS/ARGV layout
-// and its one reply shape in its header comment.
+// and its one reply shape in its header comment; each runs after the
+// prelude. The layout they read and write is internal/redislayout's.
+//
+//go:embed lua
+var luaFiles embed.FS
+
+// rueidis sends a retryable script again, within its call's context, when
+// the connection broke under it (as after a Redis restart): one whose
+// second run leaves the same state (a creation's key reaches no client
+// before the call returns; an update's delta; a destroy; the index).
+// Incr would count twice, and CAS, Take and Renew would answer wrong.
 var (
-	//go:embed lua/prelude.lua
-	luaPrelude string
-	//go:embed lua/save.lua
-	luaSave string
-	//go:embed lua/take.lua
-	luaTake string
-	//go:embed lua/incr.lua
-	luaIncr string
-	//go:embed lua/cas.lua
-	luaCAS string
-	//go:embed lua/destroy.lua
-	luaDestroy string
-	//go:embed lua/index_add.lua
-	luaIndexAdd string
-	//go:embed lua/prune.lua
-	luaPrune string
+	scriptCreate   = newScript("create", true)
+	scriptUpdate   = newScript("update", true)
+	scriptRenew    = newScript("renew", false)
+	scriptTake     = newScript("take", false)
+	scriptIncr     = newScript("incr", false)
+	scriptCAS      = newScript("cas", false)
+	scriptDestroy  = newScript("destroy", true)
+	scriptIndexAdd = newScript("index_add", true)
+	scriptPrune    = newScript("prune", true)
+
+	allScripts = []*script{scriptCreate, scriptUpdate, scriptRenew, scriptTake, scriptIncr, scriptCAS,
+		scriptDestroy, scriptIndexAdd, scriptPrune}
 )
 
-var (
-	// A retryable script is one whose second run, after a first one that
-	// may or may not have happened, leaves the same state and answers the
-	// same: rueidis sends it again, within the call's context, when the
-	// connection broke under it (as on the first call after a Redis
-	// restart). Save creates, updates or puts again the same delta;
-	// Destroy finds nothing the second time; the index scripts are
-	// idempotent. Incr would count twice, and CAS and Take would answer
-	// wrong: they are not retried.
-	scriptSave     = newScript(luaSave, true)
-	scriptTake     = newScript(luaTake, false)
-	scriptIncr     = newScript(luaIncr, false)
-	scriptCAS      = newScript(luaCAS, false)
-	scriptDestroy  = newScript(luaDestroy, true)
-	scriptIndexAdd = newScript(luaIndexAdd, true)
-	scriptPrune    = newScript(luaPrune, true)
-
-	allScripts = []*script{scriptSave, scriptTake, scriptIncr, scriptCAS, scriptDestroy, scriptIndexAdd, scriptPrune}
-)
-
-// script is one Lua script (the prelude, then its file). A call alone
-// goes through rueidis's own script support (rueidis.Lua.Exec: EVALSHA,
-// then EVAL on NOSCRIPT, as after a Redis restart or on a new Cluster
-// node). What rueidis.Lua lacks is a script call inside a pipeline with
-// other commands (a session write and the WAIT that must follow it on the
-// same connection, a creation and its index entry in one round trip):
-// cmd builds the EVALSHA for such a pipeline and [pipeline] sends EVAL
-// again for the calls that met NOSCRIPT.
+// script is one Lua script: the prelude, then its file. Every script is
+// loaded on every server when the store connects, so that calls are
+// EVALSHA; a server that lost it (after a restart, or a new Cluster node)
+// answers NOSCRIPT, and the call is sent again as EVAL.
 type script struct {
-	lua   *rueidis.Lua
 	src   string
 	sha   string
 	retry bool
 }
 
-func newScript(body string, retry bool) *script {
-	src := luaPrelude + "\n" + body
-	sum := sha1.Sum([]byte(src))
-	s := &script{src: src, sha: hex.EncodeToString(sum[:]), retry: retry}
-	if retry {
-		s.lua = rueidis.NewLuaScriptRetryable(src)
-	} else {
-		s.lua = rueidis.NewLuaScript(src)
+func newScript(name string, retry bool) *script {
+	prelude, err1 := luaFiles.ReadFile("lua/prelude.lua")
+	body, err2 := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err := cmp.Or(err1, err2); err != nil {
+		panic(err) // a mistake in this package: caught by every test
 	}
-	return s
-}
-
-// run calls s alone: one round trip, two after a NOSCRIPT.
-func (s *script) run(ctx context.Context, c rueidis.Client, keys []string, args ...string) rueidis.RedisResult {
-	return s.lua.Exec(ctx, c, keys, args)
+	src := string(prelude) + "\n" + string(body)
+	sum := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(sum[:]), retry: retry}
 }
 
 // cmd builds the EVALSHA (or, with full, the EVAL) call of s.
-func (s *script) cmd(c rueidis.Client, full bool, keys []string, args []string) rueidis.Completed {
+func (s *script) cmd(b rueidis.Builder, full bool, keys []string, args []string) rueidis.Completed {
 	var cmd rueidis.Completed
 	if full {
-		cmd = c.B().Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+		cmd = b.Eval().Script(s.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
 	} else {
-		cmd = c.B().Evalsha().Sha1(s.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+		cmd = b.Evalsha().Sha1(s.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
 	}
 	if s.retry {
 		cmd = cmd.ToRetryable()
@@ -127,15 +74,23 @@ func (s *script) cmd(c rueidis.Client, full bool, keys []string, args []string) 
 	return cmd
 }
 
+// run calls s alone: one round trip, two after a NOSCRIPT.
+func (s *script) run(ctx context.Context, c rueidis.CommandClient, keys []string, args ...string) rueidis.RedisResult {
+	res := c.Do(ctx, s.cmd(c.B(), false, keys, args))
+	if noScript(res.Error()) {
+		res = c.Do(ctx, s.cmd(c.B(), true, keys, args))
+	}
+	return res
+}
+
 func noScript(err error) bool {
 	re, ok := rueidis.IsRedisErr(err)
 	return ok && (re.IsNoScript() || strings.HasPrefix(re.Error(), "NOSCRIPT"))
 }
 
-// call is one command of a pipeline: a script call, or a plain command
-// (s == nil) that build makes (a command is built for each send: rueidis
-// recycles a command once sent). wait marks the WAIT that guards the call
-// before it.
+// call is one command of a pipeline: a script call, or a command that
+// build makes for each send (rueidis recycles a command once sent). wait
+// marks the WAIT that guards the call before it.
 type call struct {
 	s     *script
 	keys  []string
@@ -144,18 +99,18 @@ type call struct {
 	wait  bool
 }
 
-// pipeline sends the calls together (in Cluster, one batch per node; a
-// batch with a WAIT goes on one dedicated connection) and returns their
-// results in order; script calls that met NOSCRIPT are sent again with
-// EVAL.
-func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.RedisResult {
+// pipeline sends the calls together (in Cluster, rueidis sends one batch
+// per node) and returns their results in order; script calls that met
+// NOSCRIPT are sent again with EVAL, each followed by the WAIT that
+// guarded it.
+func pipeline(ctx context.Context, c rueidis.CommandClient, calls ...call) []rueidis.RedisResult {
 	if len(calls) == 0 {
 		return nil
 	}
 	cmds := make(rueidis.Commands, len(calls))
 	for i, x := range calls {
 		if x.s != nil {
-			cmds[i] = x.s.cmd(c, false, x.keys, x.args)
+			cmds[i] = x.s.cmd(c.B(), false, x.keys, x.args)
 		} else {
 			cmds[i] = x.build(c.B())
 		}
@@ -168,12 +123,10 @@ func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.Re
 		}
 	}
 	if len(again) > 0 {
-		// A WAIT that followed a NOSCRIPT waited for nothing; send it
-		// again after the EVAL it guards.
 		cmds = cmds[:0]
 		var idx []int
 		for _, i := range again {
-			cmds = append(cmds, calls[i].s.cmd(c, true, calls[i].keys, calls[i].args))
+			cmds = append(cmds, calls[i].s.cmd(c.B(), true, calls[i].keys, calls[i].args))
 			idx = append(idx, i)
 			if i+1 < len(calls) && calls[i+1].wait {
 				cmds = append(cmds, calls[i+1].build(c.B()))
@@ -185,4 +138,42 @@ func pipeline(ctx context.Context, c rueidis.Client, calls ...call) []rueidis.Re
 		}
 	}
 	return res
+}
+
+// reply is a script's reply of the form {code, ...}, checked for its
+// shape, so that a reply of another shape is an error, never a panic.
+type reply []rueidis.RedisMessage
+
+// parseReply returns the array reply of res, which must have at least n
+// elements and an integer first.
+func parseReply(res rueidis.RedisResult, n int) (reply, error) {
+	arr, err := res.ToArray()
+	if err != nil {
+		return nil, err
+	}
+	if len(arr) < n {
+		return nil, fmt.Errorf("unexpected script reply of %d elements, want %d", len(arr), n)
+	}
+	if _, err := arr[0].AsInt64(); err != nil {
+		return nil, fmt.Errorf("unexpected script reply: %w", err)
+	}
+	return reply(arr), nil
+}
+
+// code, int and str read the reply's elements; one that is missing or of
+// another type reads as zero.
+func (r reply) code() int64 { return r.int(0) }
+
+func (r reply) int(i int) (n int64) {
+	if i < len(r) {
+		n, _ = r[i].AsInt64()
+	}
+	return n
+}
+
+func (r reply) str(i int) (s string) {
+	if i < len(r) {
+		s, _ = r[i].ToString()
+	}
+	return s
 }

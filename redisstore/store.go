@@ -2,36 +2,50 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/session"
 )
 
 // Store is the Redis [session.Store]; it also implements
-// [session.Counter], [session.UserIndex] and [session.Checker]. Create one with [New] or
-// [NewFromURL] and release its connections with [Store.Close]. All
-// methods are safe for concurrent use. They return Redis's and the
-// connection's errors as they are (the Manager wraps them in
-// session.ErrStoreUnavailable), session.ErrTooLarge and
+// [session.Counter], [session.UserIndex] and [session.Checker]. Create one
+// with [New] or [NewFromURL] and release its connections with
+// [Store.Close]. All methods are safe for concurrent use. They return
+// Redis's and the connection's errors as they are (the Manager wraps them
+// in session.ErrStoreUnavailable), session.ErrTooLarge and
 // session.ErrNotInteger for a refused call, ErrNotReplicated when
-// Options.WaitReplicas were not reached, and ErrClosed after Close.
+// Options.WaitReplicas were not reached, ErrNotConnected before the first
+// connection, and ErrClosed after Close.
 type Store struct {
-	c        rueidis.Client
-	r        *guard // c, bounded by each call's context
-	prefix   string
-	throttle time.Duration
-	cache    bool // Options.ClientCache
-	onCache  func(hit bool)
-	watch    *watch // the connections, watched for cached reads; nil without
+	opts     Options
 	wait     waiter
 	clock    redisClock
-	closed   atomic.Bool
 	lastArgs atomic.Pointer[limitArgs]
+	recent   recent // keys this process wrote lately, with ClientCache
+
+	cn      atomic.Pointer[conn] // nil until connected
+	lastErr atomic.Pointer[error]
+	mu      sync.Mutex // orders Close and a connection that lands late
+	closed  bool
+	done    chan struct{} // closed by Close: stops connecting
+	oldOnce sync.Once     // the log line for a session of another layout version
+}
+
+// conn is a connected client.
+type conn struct {
+	c       rueidis.Client
+	r       *guard // c, bounded by each call's context
+	cluster bool   // keys live on several servers
 }
 
 var (
@@ -41,47 +55,93 @@ var (
 	_ session.Checker   = (*Store)(nil)
 )
 
-// New connects to the Redis that opts.Client names (standalone, Sentinel
-// when Client.Sentinel.MasterSet is set, Cluster otherwise when the first
-// address answers as a Cluster node), checks that it answers, and loads
-// the store's Lua scripts. ctx bounds the connection; a Redis that cannot
-// be reached gives an error wrapping session.ErrStoreUnavailable. Bad
-// options (a negative WaitReplicas) panic.
+var (
+	// ErrClosed is returned by every call made after [Store.Close].
+	ErrClosed = errors.New("redisstore: store closed")
+	// ErrNotConnected is returned (wrapped, with the last connection
+	// error) by the calls of a Store that has not reached Redis yet.
+	ErrNotConnected = errors.New("redisstore: not connected to Redis yet")
+)
+
+// New returns a store on the Redis that opts.Client names: standalone,
+// Sentinel when Client.Sentinel.MasterSet is set, Cluster when the first
+// address answers as a Cluster node (several addresses must be one). It
+// connects within ctx, loads the Lua scripts and checks what the options
+// need. A Redis that cannot be reached is not an error unless
+// Options.FailFast: New logs it and returns a store that connects in the
+// background (every 2 s at most) and fails with ErrNotConnected (the
+// Manager's 503) until then. What connecting again cannot mend fails at
+// once: a refused password or ACL user, TLS, a Sentinel master set or a
+// Cluster that the addresses are not, a password for a Redis that takes
+// any, and what ClientCache or WaitAOF need but Redis lacks. Errors of
+// connecting match session.ErrStoreUnavailable. Bad options panic.
 func New(ctx context.Context, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if len(opts.Client.InitAddress) == 0 {
 		return nil, errors.New("redisstore: New: no Redis address: set Options.Client.InitAddress or use NewFromURL")
 	}
-	var w *watch
-	if opts.ClientCache {
-		// Every connection has a reader goroutine running all the time
-		// (rueidis starts one at connect when OnInvalidations is set),
-		// so that invalidations are read as soon as they arrive.
-		inv := opts.Client.OnInvalidations
-		opts.Client.OnInvalidations = func(keys []rueidis.RedisMessage) {
-			if inv != nil {
-				inv(keys)
-			}
-		}
-		if watchSupported {
-			w = &watch{}
-			opts.Client.DialCtxFn = w.dial(opts.Client.DialCtxFn)
-			// A cached read checks every connection (one system call
-			// each): one connection per node, unless set otherwise.
-			if opts.Client.PipelineMultiplex == 0 {
-				opts.Client.PipelineMultiplex = -1
-			}
-		}
+	s := &Store{opts: opts, done: make(chan struct{}),
+		wait: waiter{n: int64(opts.WaitReplicas), timeout: opts.WaitTimeout, aof: opts.WaitAOF}}
+	cn, err := s.connect(ctx)
+	switch {
+	case err == nil:
+		s.cn.Store(cn)
+		return s, nil
+	case opts.FailFast || permanent(err):
+		return nil, err
 	}
+	s.lastErr.Store(&err)
+	s.opts.Logger.Warn("redisstore: Redis cannot be reached; connecting in the background, and answering 503 meanwhile",
+		"addr", opts.Client.InitAddress[0], "err", err)
+	go s.reconnect()
+	return s, nil
+}
+
+// reconnect connects in the background until it succeeds or Close.
+func (s *Store) reconnect() {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		select {
+		case <-s.done:
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cn, err := s.connect(ctx)
+		cancel()
+		if err != nil {
+			s.lastErr.Store(&err)
+			if attempt%15 == 0 || permanent(err) {
+				s.opts.Logger.Warn("redisstore: still cannot connect to Redis", "attempts", attempt, "err", err)
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			cn.c.Close()
+		} else {
+			s.cn.Store(cn)
+			s.opts.Logger.Info("redisstore: connected to Redis", "attempts", attempt)
+		}
+		s.mu.Unlock()
+		return
+	}
+}
+
+// connect makes a client and checks it: the topology that the options
+// name, the scripts on every server (SCRIPT LOAD, so that calls are
+// EVALSHA from the first), the Redis clock, and what the options need.
+func (s *Store) connect(ctx context.Context) (*conn, error) {
 	type result struct {
 		c   rueidis.Client
 		err error
 	}
 	// rueidis.NewClient dials without a context: run it aside so that ctx
-	// still bounds New, and close the client if it comes too late.
+	// still bounds the connection, and close the client if it comes late.
 	done := make(chan result, 1)
 	go func() {
-		c, err := rueidis.NewClient(opts.Client)
+		c, err := rueidis.NewClient(s.opts.Client)
 		done <- result{c, err}
 	}()
 	var r result
@@ -96,31 +156,34 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fail("connect", ctx.Err())
 	}
 	if r.err != nil {
-		return nil, fail("connect", r.err)
+		return nil, fail("connect", s.explain(r.err))
 	}
-	s := &Store{
-		c:        r.c,
-		r:        newGuard(r.c, opts.Client.ConnWriteTimeout),
-		prefix:   opts.Prefix,
-		throttle: opts.TouchThrottle,
-		cache:    opts.ClientCache,
-		onCache:  opts.OnCacheRead,
-		watch:    w,
-		wait:     waiter{n: int64(opts.WaitReplicas), timeout: opts.WaitTimeout, aof: opts.WaitAOF},
-	}
-	if err := s.start(ctx); err != nil {
+	cn := &conn{c: r.c, r: newGuard(r.c, s.opts.Client.ConnWriteTimeout), cluster: r.c.Mode() == rueidis.ClientModeCluster}
+	if err := s.check(ctx, cn); err != nil {
 		r.c.Close()
 		return nil, err
 	}
-	return s, nil
+	return cn, nil
 }
 
-// start loads every script on every node once (SCRIPT LOAD), so that the
-// first calls are EVALSHA already (a node that loses them, after a restart
-// or a failover, gets them again through the NOSCRIPT fallback), reads
-// the Redis clock, and checks what the options need.
-func (s *Store) start(ctx context.Context) error {
-	for _, n := range s.c.Nodes() {
+// explain turns the errors that rueidis gives for a URL that names the
+// wrong kind of server into errors that say what to change.
+func (s *Store) explain(err error) error {
+	o := s.opts.Client
+	msg := strings.ToUpper(err.Error())
+	switch {
+	case o.Sentinel.MasterSet != "" && strings.Contains(msg, "SENTINEL"):
+		return &configError{fmt.Errorf("master_set=%q names a Sentinel master set, but %s is not a sentinel (%w): give the sentinels' addresses, or drop master_set for a standalone Redis",
+			o.Sentinel.MasterSet, o.InitAddress[0], err)}
+	case o.Sentinel.MasterSet == "" && len(o.InitAddress) > 1 && strings.Contains(msg, "CLUSTER"):
+		return &configError{fmt.Errorf("several addresses name the seed nodes of a Redis Cluster, but %s is not a Cluster node (%w): give one address for a standalone Redis, or add master_set=NAME if they are sentinels",
+			o.InitAddress[0], err)}
+	}
+	return err
+}
+
+func (s *Store) check(ctx context.Context, cn *conn) error {
+	for _, n := range cn.c.Nodes() {
 		cmds := make(rueidis.Commands, 0, len(allScripts))
 		for _, sc := range allScripts {
 			cmds = append(cmds, n.B().ScriptLoad().Script(sc.src).Build())
@@ -132,90 +195,106 @@ func (s *Store) start(ctx context.Context) error {
 		}
 	}
 	t0 := time.Now()
-	t, err := s.r.Do(ctx, s.r.B().Time().Build()).AsStrSlice()
+	t, err := cn.r.Do(ctx, cn.r.B().Time().Build()).AsStrSlice()
 	if err != nil || len(t) != 2 {
 		return fail("read the Redis clock", fmt.Errorf("TIME: %v %v", t, err))
 	}
 	sec, _ := strconv.ParseInt(t[0], 10, 64)
 	usec, _ := strconv.ParseInt(t[1], 10, 64)
 	s.clock.observe(sec*1000+usec/1000, t0)
-	if s.cache {
-		if err := s.probeCache(ctx); err != nil {
-			return err
+	// A password for the default user of a Redis that has none: Redis
+	// takes any password, so the URL's author believes Redis protected
+	// when it is open. One AUTH with a random password tells (Redis logs
+	// it as a failed authentication when it does have one).
+	if o := s.opts.Client; o.Password != "" && (o.Username == "" || o.Username == "default") {
+		if cn.r.Do(ctx, cn.r.B().Auth().Username("default").Password(rand.Text()).Build()).Error() == nil {
+			return &configError{errors.New("redisstore: the URL gives a password, but this Redis takes any password: it has none for its default user; set one (requirepass, or an ACL user) or drop the password from the URL")}
+		}
+	}
+	if s.opts.ClientCache {
+		// rueidis silently runs cached commands uncached when Redis cannot
+		// track keys, which would make every Load two round trips.
+		res := cn.r.DoCache(ctx, cn.r.B().Hgetall().Key(s.opts.Prefix+"{cache-probe}").Cache(), time.Second)
+		if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return fail("probe client-side cache", err)
+		}
+		if res.CachePTTL() < 0 {
+			return &configError{errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")}
 		}
 	}
 	if s.wait.aof {
-		if err := s.probeWaitAOF(ctx); err != nil {
-			return err
+		res, err := cn.r.Do(ctx, cn.r.B().CommandInfo().CommandName("waitaof").Build()).ToArray()
+		if err != nil {
+			return fail("probe WAITAOF", err)
+		}
+		if len(res) == 0 || res[0].IsNil() {
+			return &configError{errors.New("redisstore: New: Options.WaitAOF: this Redis has no WAITAOF (it needs Redis 7.2 or later)")}
 		}
 	}
 	return nil
 }
 
-// probeCache checks that Redis tracks the keys the client caches: rueidis
-// silently runs cached commands uncached when it cannot, which would make
-// every Load two round trips.
-func (s *Store) probeCache(ctx context.Context) error {
-	res := s.r.DoCache(ctx, s.r.B().Hgetall().Key(s.prefix+"{cache-probe}").Cache(), time.Second)
-	if err := res.Error(); err != nil && !rueidis.IsRedisNil(err) {
-		return fail("probe client-side cache", err)
-	}
-	if res.CachePTTL() < 0 {
-		return errors.New("redisstore: New: Options.ClientCache: this Redis cannot track keys for the client-side cache (it needs Redis 6 or later over RESP3)")
-	}
-	return nil
-}
-
-// Close closes the connections to Redis, waiting for the calls in flight.
-// Later calls fail with ErrClosed. Close is idempotent and returns nil.
+// Close closes the connections to Redis, waiting for the calls in flight,
+// and stops connecting. Later calls fail with ErrClosed. Close is
+// idempotent and returns nil.
 func (s *Store) Close() error {
-	if s.closed.CompareAndSwap(false, true) {
-		s.c.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		if cn := s.cn.Load(); cn != nil {
+			cn.c.Close()
+		}
 	}
 	return nil
 }
 
-// check returns ErrClosed after Close.
-func (s *Store) check() error {
-	if s.closed.Load() {
-		return ErrClosed
+// use returns the connection for a call, or why there is none.
+func (s *Store) use() (*conn, error) {
+	select {
+	case <-s.done:
+		return nil, ErrClosed
+	default:
 	}
-	return nil
+	if cn := s.cn.Load(); cn != nil {
+		return cn, nil
+	} else if p := s.lastErr.Load(); p != nil {
+		return nil, fmt.Errorf("%w (last attempt: %w)", ErrNotConnected, *p)
+	}
+	return nil, ErrNotConnected
 }
 
-// sessionKey is the Redis key of the session stored under key. The braces
-// make the whole key its own Cluster hash tag.
-func (s *Store) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
+// wrote notes that this process wrote the sessions under keys: with the
+// client-side cache, Loads of them read Redis for a while (see recent).
+func (s *Store) wrote(keys ...string) {
+	if s.opts.ClientCache {
+		s.recent.add(keys...)
+	}
+}
 
-// userKey is the Redis key of user's index: a sorted set of the keys of
-// the user's sessions, scored by the time each was added, in a slot of its
-// own.
-func (s *Store) userKey(user string) string { return s.prefix + "user:{" + user + "}" }
+func (s *Store) sessionKey(key string) string { return redislayout.SessionKey(s.opts.Prefix, key) }
+func (s *Store) markerKey(key string) string  { return redislayout.MarkerKey(s.opts.Prefix, key) }
+func (s *Store) userKey(user string) string   { return redislayout.UserKey(s.opts.Prefix, user) }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 // limitArgs are the script arguments of a session.Limits, formatted once
 // for the Limits that the Manager passes every time.
 type limitArgs struct {
-	lim                                session.Limits
-	idle, absolute, maxSize, maxFields string
-	throttleMS                         int64
-	slide                              []string // the save script's arguments for a slide
+	lim                                          session.Limits
+	idle, absolute, maxSize, maxFields, throttle string
+	throttleMS                                   int64
 }
 
 func (s *Store) args(lim session.Limits) *limitArgs {
 	if a := s.lastArgs.Load(); a != nil && a.lim == lim {
 		return a
 	}
-	a := &limitArgs{
-		lim:        lim,
-		idle:       ms(max(lim.Idle, time.Millisecond)),
-		absolute:   ms(max(lim.Absolute, time.Millisecond)),
-		maxSize:    strconv.Itoa(max(lim.MaxSize, 0)),
-		maxFields:  strconv.Itoa(max(lim.MaxFields, 0)),
-		throttleMS: throttle(s.throttle, lim.Idle).Milliseconds(),
-	}
-	a.slide = a.save("u", session.Write{}, false, "", "", "", "", nil, nil)
+	t := throttle(s.opts.TouchThrottle, lim.Idle).Milliseconds()
+	a := &limitArgs{lim: lim, idle: ms(max(lim.Idle, time.Millisecond)), absolute: ms(max(lim.Absolute, time.Millisecond)),
+		maxSize: strconv.Itoa(max(lim.MaxSize, 0)), maxFields: strconv.Itoa(max(lim.MaxFields, 0)),
+		throttle: strconv.FormatInt(t, 10), throttleMS: t}
 	s.lastArgs.Store(a)
 	return a
 }
@@ -232,6 +311,14 @@ func throttle(t, idle time.Duration) time.Duration {
 	return min(t, idle/4)
 }
 
+// markerTTL is how long a session's marker lives; takeGrace, how old a
+// take may be for its put to be written: less, so that a revocation's
+// marker outlives every put it refuses, across two nodes' clocks.
+const (
+	markerTTL = time.Minute
+	takeGrace = 20 * time.Second
+)
+
 // tooLarge is the error of a write refused by a script's code -1 (too many
 // fields) or -2 (too large).
 func tooLarge(op string, code int64, lim session.Limits) error {
@@ -243,3 +330,39 @@ func tooLarge(op string, code int64, lim session.Limits) error {
 
 // opError names the operation that failed, keeping err for errors.Is.
 func opError(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
+
+// fail is the error of the step op of connecting: it matches
+// session.ErrStoreUnavailable and keeps err.
+func fail(op string, err error) error {
+	return unavailableError{fmt.Errorf("redisstore: %s: %w", op, err)}
+}
+
+type unavailableError struct{ error }
+
+func (e unavailableError) Unwrap() []error { return []error{e.error, session.ErrStoreUnavailable} }
+
+// configError is a failure that connecting again cannot mend.
+type configError struct{ error }
+
+func (e *configError) Unwrap() error { return e.error }
+
+// permanent reports whether err, a failure to connect, needs a change of
+// configuration, not time.
+func permanent(err error) bool {
+	var ce *configError
+	var re *rueidis.RedisError
+	var rh tls.RecordHeaderError
+	var ve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &rh), errors.As(err, &ve):
+		return true
+	case errors.As(err, &re) && !rueidis.IsRedisNil(re):
+		for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
+			if strings.HasPrefix(re.Error(), p) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

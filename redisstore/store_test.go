@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/internal/redistest"
 	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/session"
@@ -25,10 +26,10 @@ func newKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func vals(kv ...string) map[string][]byte {
-	m := map[string][]byte{}
+func vals(kv ...string) map[string]string {
+	m := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = []byte(kv[i+1])
+		m[kv[i]] = kv[i+1]
 	}
 	return m
 }
@@ -42,6 +43,17 @@ func pairs(r redistest.Reply) map[string]string {
 	return m
 }
 
+// metaOf reads the metadata of the session hash rk.
+func metaOf(t testing.TB, srv *redistest.Server, rk string) redislayout.Meta {
+	t.Helper()
+	r := srv.DoOK(t, "HGET", rk, redislayout.MetaField)
+	md, err := redislayout.ParseMeta(r.Str)
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", rk, err)
+	}
+	return md
+}
+
 func TestLayout(t *testing.T) {
 	srv := redistest.Standalone(t, redistest.Options{})
 	// Every Load slides (no throttle), to see the slide right after Create.
@@ -52,24 +64,21 @@ func TestLayout(t *testing.T) {
 	if err := s.tcreate(ctx, key, session.Write{Set: vals("a", `"x"`, "n", "1"), User: "ann", UserAgent: "test/1"}, lt); err != nil {
 		t.Fatal(err)
 	}
-	h := pairs(srv.DoOK(t, "HGETALL", "app:{"+key+"}"))
-	for _, f := range []string{"v:a", "v:n", "_c", "_a", "_i", "_s", "_u", "_ua", "_r"} {
-		if _, ok := h[f]; !ok {
-			t.Errorf("field %s missing from the hash %v", f, h)
-		}
+	rk := "app:{" + key + "}"
+	h := pairs(srv.DoOK(t, "HGETALL", rk))
+	if len(h) != 3 || h["a"] != `"x"` || h["n"] != "1" {
+		t.Errorf("hash = %v, want the metadata and the values a and n under their own names", h)
 	}
-	if h["v:a"] != `"x"` || h["_u"] != "ann" || h["_ua"] != "test/1" {
-		t.Errorf("hash = %v", h)
+	md := metaOf(t, srv, rk)
+	if md.User != "ann" || md.UserAgent != "test/1" || md.Size != len(`a"x"n1`) || md.Count != 2 || md.Remember {
+		t.Errorf("metadata = %+v", md)
 	}
-	c, _ := strconv.ParseInt(h["_c"], 10, 64)
-	a, _ := strconv.ParseInt(h["_a"], 10, 64)
-	i, _ := strconv.ParseInt(h["_i"], 10, 64)
-	if a-c != 10000 || i != a {
-		t.Errorf("created %d, absolute %d, idle %d: want absolute = created+10s and idle capped at absolute", c, a, i)
+	if md.Absolute-md.Created != 10000 || md.Idle != md.Absolute || md.Seen != md.Created {
+		t.Errorf("metadata %+v: want absolute = created+10s, idle capped at absolute, seen = created", md)
 	}
 	// The key's TTL is never past the absolute deadline, though the idle
 	// timeout is longer.
-	if ttl := srv.DoOK(t, "PTTL", "app:{"+key+"}").Int; ttl <= 0 || ttl > 10000 {
+	if ttl := srv.DoOK(t, "PTTL", rk).Int; ttl <= 0 || ttl > 10000 {
 		t.Errorf("PTTL = %d, want in (0, 10000]", ttl)
 	}
 	members := srv.DoOK(t, "ZRANGE", "app:user:{ann}", "0", "-1").Strings()
@@ -85,14 +94,67 @@ func TestLayout(t *testing.T) {
 	if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
 		t.Fatalf("Load: %v %v", ok, err)
 	}
-	if ttl := srv.DoOK(t, "PTTL", "app:{"+key+"}").Int; ttl <= 0 || ttl > 5000 {
+	if ttl := srv.DoOK(t, "PTTL", rk).Int; ttl <= 0 || ttl > 5000 {
 		t.Errorf("PTTL after Load with 5s idle = %d, want in (0, 5000]", ttl)
 	}
-	if err := s.Destroy(ctx, key); err != nil {
+	if md := metaOf(t, srv, rk); md.Idle-md.Seen != 5000 {
+		t.Errorf("after the slide: %+v, want idle = seen + 5s", md)
+	}
+	// A renewal leaves a marker under the old key that points to the new
+	// one; a destroy leaves one that refuses a late put. Both expire.
+	k2 := newKey()
+	if ok, err := s.trenew(ctx, key, k2, session.Write{}, lt); err != nil || !ok {
+		t.Fatalf("renew: %v %v", ok, err)
+	}
+	if err := s.Destroy(ctx, k2); err != nil {
 		t.Fatal(err)
 	}
-	if keys := srv.Keys(t); len(keys) != 0 {
-		t.Errorf("keys left after Destroy: %v", keys)
+	want := map[string]string{rk + "~": "m:" + k2, "app:{" + k2 + "}~": "r"}
+	keys := srv.Keys(t)
+	slices.Sort(keys)
+	if len(keys) != 2 {
+		t.Errorf("keys left after renew and destroy: %v, want the two markers", keys)
+	}
+	for k, v := range want {
+		if got := srv.DoOK(t, "GET", k).Str; got != v {
+			t.Errorf("marker %s = %q, want %q", k, got, v)
+		}
+		if ttl := srv.DoOK(t, "PTTL", k).Int; ttl <= 0 || ttl > markerTTL.Milliseconds() {
+			t.Errorf("marker %s PTTL = %d, want in (0, %d]", k, ttl, markerTTL.Milliseconds())
+		}
+	}
+}
+
+// TestLayoutAgreement: metadata that Go encodes (internal/redislayout) is
+// read by the Lua scripts and written back by them unchanged but for what
+// the write changes, for users, user agents and wrapped keys with the
+// layout's separators and binary bytes in them.
+func TestLayoutAgreement(t *testing.T) {
+	srv := redistest.Standalone(t, redistest.Options{})
+	s := newStore(t, srv.URL(), Options{TouchThrottle: -1}) // every call slides: the scripts decode it all
+	ctx := t.Context()
+	now := time.Now().UnixMilli()
+	want := redislayout.Meta{Size: len("a") + len(`"x"`), Count: 1, Seen: now - 1000, Created: now - 5000,
+		Absolute: now + 3_600_000, Idle: now + 60_000, Remember: true,
+		User: "ann,1,2:3", Wrap: "\x00,1,\xff\n", UserAgent: "Mozilla/5.0 (X11; Linux), 1,2,3"}
+	key := newKey()
+	rk := "stickless:{" + key + "}"
+	srv.DoOK(t, "HSET", rk, redislayout.MetaField, want.String(), "a", `"x"`)
+	srv.DoOK(t, "PEXPIRE", rk, "60000")
+	rec, ok, err := s.Load(ctx, key, long)
+	if err != nil || !ok || rec.User != want.User || rec.UserAgent != want.UserAgent || !rec.Remember || rec.Values["a"] != `"x"` {
+		t.Fatalf("Load of Go-encoded metadata = %+v %v %v", rec, ok, err)
+	}
+	if ok, err := s.tupdate(ctx, key, session.Write{Set: vals("bb", "22")}, long); err != nil || !ok {
+		t.Fatalf("update: %v %v", ok, err)
+	}
+	got := metaOf(t, srv, rk)
+	want.Size, want.Count, want.Seen, want.Idle = want.Size+len("bb22"), 2, got.Seen, got.Idle
+	if got != want {
+		t.Errorf("metadata after a slide and a write by the scripts:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Seen < now || got.Idle != min(got.Seen+long.Idle.Milliseconds(), want.Absolute) {
+		t.Errorf("the slide: seen %d, idle %d", got.Seen, got.Idle)
 	}
 }
 
@@ -106,26 +168,27 @@ func TestTouchThrottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	rk := "stickless:{" + key + "}"
-	before := srv.DoOK(t, "HGET", rk, "_i").Str
+	before := metaOf(t, srv, rk).Idle
 	srv.ResetStats(t)
 	for range 3 {
 		if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
 			t.Fatalf("Load: %v %v", ok, err)
 		}
 	}
-	if after := srv.DoOK(t, "HGET", rk, "_i").Str; after != before {
-		t.Errorf("idle deadline moved from %s to %s within the throttle", before, after)
+	if after := metaOf(t, srv, rk).Idle; after != before {
+		t.Errorf("idle deadline moved from %d to %d within the throttle", before, after)
 	}
 	stats := srv.CommandStats(t)
 	if stats["hset"] != 0 || stats["pexpireat"] != 0 {
 		t.Errorf("Loads within the throttle wrote: %v", stats)
 	}
-	// An update always slides.
+	// An update within the throttle writes its change, and slides
+	// nothing.
 	if ok, err := s.tupdate(ctx, key, session.Write{Set: vals("b", "2")}, lt); err != nil || !ok {
 		t.Fatalf("Update: %v %v", ok, err)
 	}
-	if stats := srv.CommandStats(t); stats["pexpireat"] != 1 {
-		t.Errorf("Update did not slide: %v", stats)
+	if stats := srv.CommandStats(t); stats["pexpireat"] != 0 || stats["time"] != 0 || stats["hset"] != 1 {
+		t.Errorf("Update within the throttle: %v, want one HSET and no slide", stats)
 	}
 	// The throttle is capped at a quarter of the idle timeout: with a 1 s
 	// idle timeout, a Load 300 ms after the last slide slides again.
@@ -133,13 +196,13 @@ func TestTouchThrottle(t *testing.T) {
 	if ok, err := s.tupdate(ctx, key, session.Write{}, short); err != nil || !ok {
 		t.Fatalf("Update: %v %v", ok, err)
 	}
-	slid := srv.DoOK(t, "HGET", rk, "_s").Str
+	slid := metaOf(t, srv, rk).Seen
 	time.Sleep(300 * time.Millisecond)
 	if _, ok, err := s.Load(ctx, key, short); err != nil || !ok {
 		t.Fatalf("Load: %v %v", ok, err)
 	}
-	if now := srv.DoOK(t, "HGET", rk, "_s").Str; now == slid {
-		t.Errorf("Load past a quarter of the idle window did not slide (last slide still %s)", slid)
+	if now := metaOf(t, srv, rk).Seen; now == slid {
+		t.Errorf("Load past a quarter of the idle window did not slide (last slide still %d)", slid)
 	}
 }
 
@@ -184,12 +247,12 @@ func TestTouchThrottleDefault(t *testing.T) {
 			if stats["evalsha"] != slides || stats["hgetall"] != 3 || stats["time"] != slides {
 				t.Errorf("3 Loads ran %v, want 3 HGETALL and %d EVALSHA and TIME", stats, slides)
 			}
-			slid := srv.DoOK(t, "HGET", rk, "_s").Str
+			slid := metaOf(t, srv, rk).Seen
 			time.Sleep(lt.Idle/DefaultTouchFraction + 50*time.Millisecond)
 			if _, ok, err := s.Load(ctx, key, lt); err != nil || !ok {
 				t.Fatalf("Load: %v %v", ok, err)
 			}
-			if now := srv.DoOK(t, "HGET", rk, "_s").Str; now == slid {
+			if now := metaOf(t, srv, rk).Seen; now == slid {
 				t.Errorf("Load past IdleTimeout/%d did not slide", DefaultTouchFraction)
 			}
 		})
@@ -286,7 +349,7 @@ func TestIncrErrors(t *testing.T) {
 			t.Errorf("Incr %s: found %v, err %v; want found and ErrNotInteger", f, found, err)
 		}
 	}
-	if v := srv.DoOK(t, "HGET", "stickless:{"+key+"}", "v:big").Str; v != "9223372036854775807" {
+	if v := srv.DoOK(t, "HGET", "stickless:{"+key+"}", "big").Str; v != "9223372036854775807" {
 		t.Errorf("overflowing Incr changed the field to %s", v)
 	}
 }
@@ -409,7 +472,7 @@ func TestReadAtMaxmemory(t *testing.T) {
 	s := newStore(t, srv.URL(), Options{TouchThrottle: -1}) // slide on every read
 	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 	ctx := t.Context()
-	if _, err := s.Save(ctx, session.Write{Create: true, Key: "full-redis", Set: map[string][]byte{"a": []byte("1")}, Limits: lim}); err != nil {
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "full-redis", Set: vals("a", "1"), Limits: lim}); err != nil {
 		t.Fatal(err)
 	}
 	srv.DoOK(t, "CONFIG", "SET", "maxmemory", "1")
@@ -418,7 +481,7 @@ func TestReadAtMaxmemory(t *testing.T) {
 	if err != nil || !found || string(rec.Values["a"]) != "1" {
 		t.Fatalf("read at maxmemory: %v %v %v, want the session", rec, found, err)
 	}
-	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: map[string][]byte{"b": []byte("2")}}); err == nil {
+	if _, err := s.Save(ctx, session.Write{Create: true, Key: "new-at-maxmemory", Limits: lim, Set: vals("b", "2")}); err == nil {
 		t.Error("a new session at maxmemory was stored")
 	}
 	// An increment refused at maxmemory is a failure of the store (503),

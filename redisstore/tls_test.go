@@ -106,7 +106,7 @@ func TestTLS(t *testing.T) {
 	if rec, ok, err := s.Load(t.Context(), key, long); err != nil || !ok || string(rec.Values["a"]) != "1" {
 		t.Fatalf("Load over TLS: %v %v %v", rec, ok, err)
 	}
-	if got := srv.DoOK(t, "HGET", "stickless:{"+key+"}", "v:a").Str; got != "1" {
+	if got := srv.DoOK(t, "HGET", "stickless:{"+key+"}", "a").Str; got != "1" {
 		t.Fatalf("value in Redis = %q", got)
 	}
 

@@ -18,7 +18,7 @@ const (
 	DefaultStoreTimeout       = time.Second
 	defaultMaxSize            = 64 << 10
 	defaultMaxFields          = 256
-	defaultMaxSessionsPerUser = 100
+	defaultMaxSessionsPerUser = 16
 	defaultRetryAfter         = 2 * time.Second
 	defaultLoginURL           = "/login"
 	// defaultCookieName is the cookie name over HTTPS. The __Host- prefix
@@ -96,7 +96,16 @@ type Config struct {
 	// MaxSessionsPerUser caps the live sessions of one user: a login that
 	// makes the user pass it ends the user's oldest sessions (by login
 	// time) until the user is within it. It needs a store with a user
-	// index ([UserIndex]); negative means no cap. default: 100.
+	// index ([UserIndex]); negative means no cap.
+	//
+	// With MaxSize it bounds what one account can store: at most
+	// MaxSessionsPerUser × MaxSize bytes, 16 × 64 KiB = 1 MiB by default,
+	// with no store call beyond those a login already makes. A write past
+	// a session's share fails with ErrTooLarge (413). The new session of
+	// a login is stored before the oldest ones end, so a login in flight
+	// may add one session, holding only what that login carries, until it
+	// returns. Raise either field only with the store memory to match.
+	// default: 16.
 	MaxSessionsPerUser int
 
 	// RetryAfter is the Retry-After of the 503 answered when the store is

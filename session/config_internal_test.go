@@ -130,7 +130,7 @@ func TestConfigDefaults(t *testing.T) {
 		StoreTimeout:       time.Second,
 		MaxSize:            64 << 10,
 		MaxFields:          256,
-		MaxSessionsPerUser: 100,
+		MaxSessionsPerUser: 16,
 		RetryAfter:         2 * time.Second,
 		LoginURL:           "/login",
 		Logger:             slog.Default(),

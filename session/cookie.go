@@ -27,9 +27,11 @@ type codec struct {
 	keys [][]byte
 
 	// macs[i] pools keyed HMACs of keys[i]: keying an HMAC costs two hash
-	// blocks and allocations, a Reset costs neither. Filled on first use.
-	once sync.Once
-	macs []sync.Pool
+	// blocks and allocations, a Reset costs neither. Filled on first use,
+	// with label: the name and a zero byte, the start of every message.
+	once  sync.Once
+	macs  []sync.Pool
+	label []byte
 }
 
 // Signature is an HMAC of a token; like [secretToken] it prints redacted.
@@ -42,15 +44,14 @@ func (signature) LogValue() slog.Value       { return slog.StringValue(redacted)
 
 // sign returns the HMAC of t under keys[i].
 func (c *codec) sign(i int, t *secretToken) signature {
-	c.once.Do(func() { c.macs = make([]sync.Pool, len(c.keys)) })
+	c.once.Do(func() { c.macs, c.label = make([]sync.Pool, len(c.keys)), append([]byte(c.name), 0) })
 	m, _ := c.macs[i].Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, c.keys[i])
 	} else {
 		m.Reset()
 	}
-	m.Write([]byte(c.name))
-	m.Write([]byte{0})
+	m.Write(c.label)
 	m.Write(t[:])
 	var s signature
 	m.Sum(s[:0])
@@ -72,21 +73,40 @@ func (c *codec) encode(t secretToken) string {
 // verified it. ok is false for anything that is not a value this codec made
 // with one of its keys; decode never panics and does no I/O.
 func (c *codec) decode(v string) (t secretToken, keyIndex int, ok bool) {
-	if len(v) != cookieLen || v[tokenLen] != '.' {
+	t, sig, ok := c.parse(v)
+	if !ok {
 		return secretToken{}, 0, false
 	}
-	var sig signature
-	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
+	if keyIndex, ok = c.verify(&t, &sig); !ok {
 		return secretToken{}, 0, false
+	}
+	return t, keyIndex, true
+}
+
+// parse splits a well-formed value (the length, the dot and strict
+// base64url of the right sizes) into its token and signature, without an
+// HMAC: a value that fails here costs next to nothing.
+func (c *codec) parse(v string) (t secretToken, sig signature, ok bool) {
+	if len(v) != cookieLen || v[tokenLen] != '.' {
+		return t, sig, false
+	}
+	if n, err := base64.RawURLEncoding.Strict().Decode(t[:], []byte(v[:tokenLen])); err != nil || n != tokenSize {
+		return t, sig, false
 	}
 	if n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(v[tokenLen+1:])); err != nil || n != sha256.Size {
-		return secretToken{}, 0, false
+		return t, sig, false
 	}
+	return t, sig, true
+}
+
+// verify returns the index of the key whose HMAC of t is sig: one HMAC
+// per key tried.
+func (c *codec) verify(t *secretToken, sig *signature) (keyIndex int, ok bool) {
 	for i := range c.keys {
-		want := c.sign(i, &t)
+		want := c.sign(i, t)
 		if hmac.Equal(want[:], sig[:]) {
-			return t, i, true
+			return i, true
 		}
 	}
-	return secretToken{}, 0, false
+	return 0, false
 }

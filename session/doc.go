@@ -14,8 +14,10 @@
 // hash of the token in the store; idle and absolute timeouts enforced on the
 // server; a new token at login ([Session.Login]) and at every change of
 // privilege ([Session.Renew]); logout on the server ([Session.Destroy]); a
-// user's list of their sessions ([Session.Sessions], [Manager.Revoke]), "log
-// out everywhere" ([Manager.RevokeAll]) and a cap on the sessions of one
+// user's list of their sessions ([Session.Sessions], [Admin.Revoke]), "log
+// out my other sessions" ([Admin.RevokeOthers]), "log out everywhere"
+// ([Admin.RevokeAll]), also from a tool with a store alone ([NewAdmin]),
+// and a cap on the sessions of one
 // user (Config.MaxSessionsPerUser); re-authentication for sensitive actions
 // ([Manager.RequireRecentLogin]).
 //

@@ -163,6 +163,7 @@ func TestRequireVariants(t *testing.T) {
 	mux.Handle("GET /api", m.RequireLoginAPI(ok))
 	mux.Handle("GET /page", m.RequireLogin(ok))
 	mux.Handle("GET /fresh", m.RequireRecentLogin(300*time.Millisecond)(ok))
+	mux.Handle("GET /fresh-api", m.RequireRecentLoginAPI(300*time.Millisecond)(ok))
 	mux.HandleFunc("GET /logintime", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, session.FromContext(r.Context()).LoginTime().Format(time.RFC3339Nano))
 	})
@@ -211,6 +212,14 @@ func TestRequireVariants(t *testing.T) {
 	}
 	if code, body, _ := get("/fresh", cookie, "application/json"); code != 401 || body != `{"error":"recent login required"}` {
 		t.Errorf("stale login, JSON: %d %s", code, body)
+	}
+	for _, accept := range []string{"", "text/html"} {
+		if code, body, _ := get("/fresh-api", cookie, accept); code != 401 || body != `{"error":"recent login required"}` {
+			t.Errorf("stale login, API, Accept %q: %d %s", accept, code, body)
+		}
+		if code, body, _ := get("/fresh-api", "", accept); code != 401 || body != `{"error":"login required"}` {
+			t.Errorf("anonymous, API with recent login, Accept %q: %d %s", accept, code, body)
+		}
 	}
 	if code, _, _ := get("/page", cookie, ""); code != 200 {
 		t.Errorf("a stale login still passes RequireLogin: %d", code)

@@ -3,6 +3,8 @@ package session_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -174,5 +176,79 @@ func TestRevokeAnonymousIsNoop(t *testing.T) {
 	}
 	if ok, err := m.Revoke(context.Background(), "", "x"); ok || err != nil {
 		t.Fatalf(`Revoke("", "x") = %v, %v`, ok, err)
+	}
+}
+
+// TestPanickingHandlerLeavesNothing: a handler that panics after Done,
+// after Put, or with http.ErrAbortHandler leaves no watched key and no
+// timer in the watcher, and its pending changes are dropped.
+func TestPanickingHandlerLeavesNothing(t *testing.T) {
+	m, _ := direct(t, session.Config{})
+	cookie := loginCookie(t, m, "ann")
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"panic after Done", func(w http.ResponseWriter, r *http.Request) {
+			session.FromContext(r.Context()).Done()
+			panic("boom")
+		}},
+		{"ErrAbortHandler after Put and Done", func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			if err := s.Put("dropped", 1); err != nil {
+				t.Error(err)
+			}
+			s.Done()
+			panic(http.ErrAbortHandler)
+		}},
+		{"panic after Put", func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Put("dropped", 1); err != nil {
+				t.Error(err)
+			}
+			panic("boom")
+		}},
+		{"panic after a streamed Done", func(w http.ResponseWriter, r *http.Request) {
+			s := session.FromContext(r.Context())
+			s.Done()
+			w.WriteHeader(200)
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(m.Handler(tt.handler))
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the panics are expected
+			srv.Start()
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			req.Header.Set("Cookie", cookie)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+			// The server's goroutine ends the request after the client
+			// sees the connection drop: wait for the watch to go.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				keys, timer := session.WatchState(m)
+				if keys == 0 && !timer {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the panic the watcher holds %d keys, timer set %v", keys, timer)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			var found bool
+			serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+				found, _ = session.FromContext(r.Context()).Get("dropped", new(int))
+			}, cookie)
+			if found {
+				t.Error("the pending Put of the panicking request was saved")
+			}
+			if whoIs(m, cookie) != "ann" {
+				t.Error("the session did not survive the panic")
+			}
+		})
 	}
 }

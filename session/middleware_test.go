@@ -408,7 +408,7 @@ func TestErrorFunc(t *testing.T) {
 			if err != nil || len(list) != 1 {
 				t.Fatalf("UserSessions = %d, %v", len(list), err)
 			}
-			w1 := session.Write{Key: list[0].Key, Set: map[string][]byte{"c": []byte(`"` + strings.Repeat("y", 150) + `"`)}, Limits: session.Limits{Idle: time.Hour, Absolute: time.Hour}}
+			w1 := session.Write{Key: list[0].Key, Set: map[string]string{"c": `"` + strings.Repeat("y", 150) + `"`}, Limits: session.Limits{Idle: time.Hour, Absolute: time.Hour}}
 			if ok, err := h.mem.Save(r.Context(), w1); !ok || err != nil {
 				t.Fatalf("filling the session: %v, %v", ok, err)
 			}

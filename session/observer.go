@@ -20,7 +20,7 @@ import (
 //
 // The ctx of Request, StoreCall and Event is the context of the call that
 // led to them: the request's inside [Manager.Handler] (so it carries the
-// request's trace span, if any), the caller's for [Manager.Revoke] and the
+// request's trace span, if any), the caller's for [Admin.Revoke] and the
 // other calls made outside a request, and a background context for the
 // batched liveness checks behind [Session.Done]. An Observer reads values
 // from it and never keeps it.
@@ -93,7 +93,7 @@ const (
 	EventRenewed   Event = "renewed"   // a session got a new token ([Session.Renew])
 	EventLogin     Event = "login"     // a save bound a session to a user ([Session.Login])
 	EventDestroyed Event = "destroyed" // a session was destroyed by [Session.Destroy]
-	EventRevoked   Event = "revoked"   // a session was ended by [Manager.Revoke] or [Manager.RevokeAll] (once per session)
+	EventRevoked   Event = "revoked"   // a session was ended by [Admin.Revoke], [Admin.RevokeAll] or [Admin.RevokeOthers] (once per session)
 	EventEvicted   Event = "evicted"   // a session was ended to keep a user within Config.MaxSessionsPerUser
 	EventTooLarge  Event = "too_large" // a write was refused with ErrTooLarge
 )
@@ -277,19 +277,22 @@ func (s *Session) destroyed(ctx context.Context, key, user string) {
 	}
 }
 
-// revoked reports sessions ended by Manager.Revoke (handle set) or
-// Manager.RevokeAll (n of them). The request at hand, when ctx is a
-// request's inside Manager.Handler, gives the client address and agent of
-// whoever revoked.
-func (m *Manager) revoked(ctx context.Context, user, handle string, n int) {
+// revoked reports sessions ended by Admin.Revoke (handle set) or
+// Admin.RevokeAll and RevokeOthers (n of them, all but the session under
+// kept). The request at hand, when ctx is a request's inside
+// Manager.Handler, gives the client address and agent of whoever revoked.
+func (a *Admin) revoked(ctx context.Context, user, handle string, n int, kept string) {
 	for range n {
-		m.ob.event(ctx, EventRevoked)
+		a.ob.event(ctx, EventRevoked)
 	}
 	r := requestOf(ctx)
-	if handle != "" {
-		m.ob.record(ctx, r, "revoke", user, handle)
-	} else {
-		m.ob.record(ctx, r, "revoke_all", user, "", slog.Int("count", n))
+	switch {
+	case handle != "":
+		a.ob.record(ctx, r, "revoke", user, handle)
+	case kept != "":
+		a.ob.record(ctx, r, "revoke_others", user, Handle(kept), slog.Int("count", n))
+	default:
+		a.ob.record(ctx, r, "revoke_all", user, "", slog.Int("count", n))
 	}
 }
 

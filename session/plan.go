@@ -32,7 +32,7 @@ type pending struct {
 	dead []string // keys to destroy first, in order
 
 	clear    bool // drop every stored value first (the bound user changed)
-	set      map[string][]byte
+	set      map[string]string
 	del      []string
 	bindUser bool
 	user     string
@@ -53,10 +53,10 @@ func (p *pending) write(stored bool) {
 	}
 }
 
-func (p *pending) put(k string, v []byte, stored bool) {
+func (p *pending) put(k, v string, stored bool) {
 	p.write(stored)
 	if p.set == nil {
-		p.set = map[string][]byte{}
+		p.set = map[string]string{}
 	}
 	p.set[k] = v
 	if i := slices.Index(p.del, k); i >= 0 {
@@ -138,8 +138,9 @@ type call struct {
 }
 
 // plan returns the store calls that commit p for a session whose current
-// key is key. It is a pure function of its arguments.
-func plan(p pending, key, userAgent string, remember bool, lim Limits) []call {
+// key is key and whose user is user. It is a pure function of its
+// arguments.
+func plan(p pending, key, user, userAgent string, remember bool, lim Limits) []call {
 	calls := make([]call, 0, len(p.dead)+1)
 	for _, k := range p.dead {
 		calls = append(calls, call{destroy: k})
@@ -154,6 +155,9 @@ func plan(p pending, key, userAgent string, remember bool, lim Limits) []call {
 	case opUpdate:
 	case opRenew:
 		w.From, w.UserAgent, w.Remember = p.from, userAgent, remember
+		if !p.bindUser {
+			w.User = user // the store checks that the session is still this user's
+		}
 	default:
 		return calls
 	}

@@ -10,7 +10,7 @@ import (
 // calls a request can make and checks the store calls that plan derives.
 func TestPendingTransitions(t *testing.T) {
 	lim := Limits{Idle: 1, Absolute: 2, MaxSize: 3, MaxFields: 4}
-	v := []byte(`"v"`)
+	v := `"v"`
 	tests := []struct {
 		name   string
 		stored bool // the request loaded a live session under "old"
@@ -27,13 +27,13 @@ func TestPendingTransitions(t *testing.T) {
 		{
 			name: "put on a stored session: update", stored: true, key: "old",
 			steps: func(p *pending, stored bool) { p.put("a", v, stored) },
-			want:  []call{{save: &Write{Key: "old", Set: map[string][]byte{"a": v}, Limits: lim}}},
+			want:  []call{{save: &Write{Key: "old", Set: map[string]string{"a": v}, Limits: lim}}},
 			op:    opUpdate,
 		},
 		{
 			name: "put on a new session: create", key: "new",
 			steps: func(p *pending, stored bool) { p.put("a", v, stored) },
-			want: []call{{save: &Write{Key: "new", Create: true, Set: map[string][]byte{"a": v}, BindUser: true,
+			want: []call{{save: &Write{Key: "new", Create: true, Set: map[string]string{"a": v}, BindUser: true,
 				UserAgent: "ua", Limits: lim}}},
 			op: opCreate,
 		},
@@ -56,7 +56,7 @@ func TestPendingTransitions(t *testing.T) {
 		{
 			name: "put after delete undoes the delete", stored: true, key: "old",
 			steps: func(p *pending, stored bool) { p.remove("a", true, stored); p.put("a", v, stored) },
-			want:  []call{{save: &Write{Key: "old", Del: []string{}, Set: map[string][]byte{"a": v}, Limits: lim}}},
+			want:  []call{{save: &Write{Key: "old", Del: []string{}, Set: map[string]string{"a": v}, Limits: lim}}},
 			op:    opUpdate,
 		},
 		{
@@ -113,7 +113,7 @@ func TestPendingTransitions(t *testing.T) {
 		{
 			name: "logout then put: a new session", stored: true, key: "new",
 			steps: func(p *pending, stored bool) { p.destroy(stored, "old"); p.put("a", v, false) },
-			want: []call{{destroy: "old"}, {save: &Write{Key: "new", Create: true, Set: map[string][]byte{"a": v},
+			want: []call{{destroy: "old"}, {save: &Write{Key: "new", Create: true, Set: map[string]string{"a": v},
 				BindUser: true, UserAgent: "ua", Limits: lim}}},
 			op: opCreate,
 		},
@@ -132,7 +132,7 @@ func TestPendingTransitions(t *testing.T) {
 			if p.op != tt.op {
 				t.Errorf("op = %v, want %v", p.op, tt.op)
 			}
-			got := plan(p, tt.key, "ua", false, lim)
+			got := plan(p, tt.key, "", "ua", false, lim)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("plan =\n%s\nwant\n%s", fmtCalls(got), fmtCalls(tt.want))
 			}
@@ -141,15 +141,15 @@ func TestPendingTransitions(t *testing.T) {
 }
 
 func TestLostRenewal(t *testing.T) {
-	v := []byte(`1`)
+	v := `1`
 	tests := []struct {
 		name string
 		p    pending
 		want pending
 	}{
 		{"keeps this request's values, not the dead user",
-			pending{op: opRenew, from: "old", set: map[string][]byte{"a": v}, del: []string{"b"}, clear: true},
-			pending{op: opCreate, set: map[string][]byte{"a": v}}},
+			pending{op: opRenew, from: "old", set: map[string]string{"a": v}, del: []string{"b"}, clear: true},
+			pending{op: opCreate, set: map[string]string{"a": v}}},
 		{"keeps a user this request bound",
 			pending{op: opRenew, from: "old", bindUser: true, user: "ann", login: true},
 			pending{op: opCreate, bindUser: true, user: "ann", login: true}},

@@ -1,7 +1,9 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -60,13 +62,26 @@ func TestMaxSessionsPerUserOff(t *testing.T) {
 }
 
 // TestOnlyFirstCookiesVerified: a request that carries many cookies of the
-// session's name costs a bounded number of signature checks; a real
-// cookie behind a few planted ones still counts.
+// session's name costs a bounded number of signature checks, and only
+// well-formed cookies count towards that bound: a real cookie behind a
+// few forged ones still counts, and so does one behind any amount of
+// malformed junk.
 func TestOnlyFirstCookiesVerified(t *testing.T) {
 	h := newHarness(t, session.Config{}, harnessOptions{})
 	c := h.newClient("")
 	c.do("POST", "/login?user=ann").must(t, 200, "ok")
 	real := h.cookieName() + "=" + c.sessionCookie()
+	// forged: well-formed values (the length, the dot, base64url) whose
+	// signature does not hold; each costs one HMAC.
+	forged := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			tok := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 32))
+			fmt.Fprintf(&b, "%s=%s.%s; ", h.cookieName(), tok, strings.Repeat("A", 43))
+		}
+		return b.String()
+	}
+	// junk: values that fail before any HMAC.
 	junk := func(n int) string {
 		var b strings.Builder
 		for i := range n {
@@ -75,11 +90,37 @@ func TestOnlyFirstCookiesVerified(t *testing.T) {
 		return b.String()
 	}
 	h.count.Reset()
-	h.raw("GET", "/user", junk(3)+real).must(t, 200, "ann")
-	h.raw("GET", "/user", junk(4)+real).must(t, 200, "")
-	h.raw("GET", "/user", junk(5000)+real).must(t, 200, "")
-	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1}) {
-		t.Errorf("store calls: %v, want the one Load of the cookie found", got)
+	h.raw("GET", "/user", forged(3)+real).must(t, 200, "ann")
+	h.raw("GET", "/user", forged(4)+real).must(t, 200, "")
+	h.raw("GET", "/user", forged(1000)+real).must(t, 200, "")
+	h.raw("GET", "/user", junk(2000)+forged(3)+real).must(t, 200, "ann")
+	if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 2}) {
+		t.Errorf("store calls: %v, want one Load per request whose real cookie was found", got)
+	}
+}
+
+// TestPlantedJunkCookies: ten junk cookies of the session's name planted
+// ahead of the real one (InsecureCookie: no __Host- prefix stops a
+// planter) leave the user logged in, and cost no store call.
+func TestPlantedJunkCookies(t *testing.T) {
+	h := newHarness(t, session.Config{InsecureCookie: true}, harnessOptions{})
+	c := h.newClient("")
+	c.do("POST", "/login?user=ann").must(t, 200, "ok")
+	real := h.cookieName() + "=" + c.sessionCookie()
+	for _, tc := range []struct{ name, junk string }{
+		{"one character", "z"},
+		{"empty", ""},
+		{"a cookie's length, not base64", strings.Repeat("!", 43) + "." + strings.Repeat("!", 43)},
+		{"too long", strings.Repeat("A", 200)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			header := strings.Repeat(h.cookieName()+"="+tc.junk+"; ", 10) + real
+			h.count.Reset()
+			h.raw("GET", "/user", header).must(t, 200, "ann")
+			if got := h.count.Calls(); !maps.Equal(got, map[string]int{"Load": 1}) {
+				t.Errorf("store calls: %v, want the one Load of the real cookie", got)
+			}
+		})
 	}
 }
 

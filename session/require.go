@@ -43,6 +43,19 @@ func (m *Manager) RequireRecentLogin(maxAge time.Duration) func(http.Handler) ht
 	}
 }
 
+// RequireRecentLoginAPI is [Manager.RequireRecentLogin] for API routes:
+// a request without a login, or whose login is older than maxAge, gets 401
+// with the JSON error "login required" or "recent login required",
+// whatever its Accept header, never a redirect.
+func (m *Manager) RequireRecentLoginAPI(maxAge time.Duration) func(http.Handler) http.Handler {
+	if maxAge <= 0 {
+		panic("session: RequireRecentLoginAPI: maxAge must be positive")
+	}
+	return func(next http.Handler) http.Handler {
+		return m.require(next, "RequireRecentLoginAPI", true, maxAge)
+	}
+}
+
 func (m *Manager) require(next http.Handler, name string, api bool, maxAge time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := r.Context().Value(ctxKey{}).(*Session)

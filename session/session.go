@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is the session of one request, found with [FromContext]. It is
@@ -42,6 +44,7 @@ type Session struct {
 	loaded bool
 	err    error // load or commit failure
 	sent   bool  // the response headers are out: no more deferred changes
+	over   bool  // the request ended: nothing more to watch
 
 	// The session as this request sees it: stored tells whether the store
 	// holds it under key (as of the load or this request's own writes).
@@ -50,8 +53,7 @@ type Session struct {
 	key      string // token.Key() when hasToken
 	resign   bool   // cookie verified by an old key: sign it again
 	stored   bool
-	values   map[string][]byte
-	size     int
+	values   map[string]string
 	user     string
 	loginAt  time.Time
 	remember bool   // a persistent cookie (RememberMe)
@@ -72,9 +74,11 @@ const (
 	cookieClear
 )
 
-// maxCookieTries bounds how many cookies of the session's name a request
-// may make the Manager verify (one HMAC per key each): a request that
-// carries thousands of them costs no more than this.
+// maxCookieTries bounds how many well-formed cookies of the session's name
+// a request may make the Manager verify (one HMAC per key each): a request
+// that carries thousands of them costs no more than this. Malformed ones
+// (a wrong length, not base64) cost no HMAC and do not count, so that junk
+// planted ahead of the real cookie cannot push it out of reach.
 const maxCookieTries = 4
 
 // Load loads the session now if it is not loaded yet, and returns the error
@@ -91,7 +95,6 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		return s.err
 	}
 	s.loaded = true
-	s.values = map[string][]byte{}
 	// The first cookie of our name whose signature holds counts, so that a
 	// cookie planted ahead of the real one (possible without the __Host-
 	// prefix) cannot log the user out. No cookie, or none that verifies
@@ -102,7 +105,12 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	tries := 0
 	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
 	for _, c := range cookies {
-		if t, keyIndex, ok = s.m.codec.decode(c.Value); ok {
+		var sig signature
+		var wellFormed bool
+		if t, sig, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
+			continue
+		}
+		if keyIndex, ok = s.m.codec.verify(&t, &sig); ok {
 			break
 		}
 		if tries++; tries == maxCookieTries {
@@ -135,13 +143,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	s.resign = keyIndex != 0
-	if rec.Values != nil {
-		s.values = rec.Values
-	}
-	s.size = 0
-	for k, v := range s.values {
-		s.size += len(k) + len(v)
-	}
+	s.values = rec.Values
 	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
 }
@@ -157,11 +159,11 @@ func (s *Session) mutableLocked() error {
 
 // get loads the session and returns the encoded value of key, or the
 // load error.
-func (s *Session) get(key string) ([]byte, bool, error) {
+func (s *Session) get(key string) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.loadLocked(s.ctx); err != nil {
-		return nil, false, err
+		return "", false, err
 	}
 	v, ok := s.values[key]
 	return v, ok, nil
@@ -184,14 +186,29 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 	if !ok || err != nil {
 		return false, err
 	}
-	return true, json.Unmarshal(v, dst)
+	return true, json.Unmarshal([]byte(v), dst)
 }
 
 // String returns the string value of key; ok is false when key is missing
 // or not a string.
 func (s *Session) String(key string) (v string, ok bool) {
+	// Most strings need no decoding: no escape, nothing to check.
+	if b, found, _ := s.get(key); found && len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' &&
+		!strings.ContainsAny(b[1:len(b)-1], "\\\"") && utf8.ValidString(b) && !hasControl(b) {
+		return b[1 : len(b)-1], true
+	}
 	ok = decode(s, key, &v)
 	return v, ok
+}
+
+// hasControl reports whether s holds a byte below 0x20, which JSON escapes.
+func hasControl(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // Int64 returns the integer value of key; ok is false when key is missing
@@ -220,7 +237,7 @@ func decode[T any](s *Session, key string, dst *T) bool {
 	if !ok {
 		return false
 	}
-	if err := json.Unmarshal(b, dst); err != nil {
+	if err := json.Unmarshal([]byte(b), dst); err != nil {
 		var zero T
 		*dst = zero
 		return false
@@ -295,7 +312,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	size, fields := s.size, len(s.values)
+	u := usageOf(s.values)
 	for k, v := range kv {
 		if k == "" {
 			return ErrBadKey
@@ -303,23 +320,17 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		if !json.Valid(v) {
 			return fmt.Errorf("session: the value of %q is not valid JSON", k)
 		}
-		if old, ok := s.values[k]; ok {
-			size -= len(k) + len(old)
-			fields--
-		}
-		size += len(k) + len(v)
-		fields++
+		old, had := s.values[k]
+		u = u.Change(k, old, had, string(v), true)
 	}
-	if size > s.m.lim.MaxSize || fields > s.m.lim.MaxFields {
+	if !u.Within(s.m.lim) {
 		s.m.ob.event(s.ctx, EventTooLarge)
 		return ErrTooLarge
 	}
 	for k, v := range kv {
-		v = slices.Clone(v)
-		s.values[k] = v
-		s.p.put(k, v, s.stored)
+		s.setValueLocked(k, string(v))
+		s.p.put(k, string(v), s.stored)
 	}
-	s.size = size
 	return nil
 }
 
@@ -331,11 +342,8 @@ func (s *Session) Delete(key string) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	old, had := s.values[key]
-	if had {
-		s.size -= len(key) + len(old)
-		delete(s.values, key)
-	}
+	_, had := s.values[key]
+	delete(s.values, key)
 	s.p.remove(key, had, s.stored)
 	return nil
 }
@@ -361,7 +369,7 @@ func (s *Session) Login(user string) error {
 	clear := s.user != "" && s.user != user
 	s.p.bind(user, clear, s.stored, s.key)
 	if clear {
-		s.values, s.size = map[string][]byte{}, 0
+		s.values = nil
 	}
 	s.user = user
 	s.loginAt = time.Time{} // set by the store at commit
@@ -431,7 +439,7 @@ func (s *Session) Destroy() error {
 // forgetLocked drops the request's copy of a session that ended.
 func (s *Session) forgetLocked() {
 	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
-	s.values, s.size, s.user, s.loginAt, s.remember = map[string][]byte{}, 0, "", time.Time{}, false
+	s.values, s.user, s.loginAt, s.remember = nil, "", time.Time{}, false
 }
 
 func (s *Session) newTokenLocked() {
@@ -480,12 +488,12 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 	}
 	var v int64
 	err := s.immediate(ctx, OpIncr,
-		func() map[string][]byte { v = n; return map[string][]byte{key: strconv.AppendInt(nil, n, 10)} },
+		func() map[string]string { v = n; return map[string]string{key: strconv.FormatInt(n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
 			return found, err
 		},
-		func() { s.setValueLocked(key, strconv.AppendInt(nil, v, 10)) })
+		func() { s.setValueLocked(key, strconv.FormatInt(v, 10)) })
 	return v, err
 }
 
@@ -511,12 +519,12 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 	}
 	var swapped bool
 	err = s.immediate(ctx, OpCompareAndSwap,
-		func() map[string][]byte {
+		func() map[string]string {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
 			}
 			swapped = true
-			return map[string][]byte{key: nb}
+			return map[string]string{key: string(nb)}
 		},
 		func(ctx context.Context, c Counter) (found bool, err error) {
 			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
@@ -524,7 +532,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		},
 		func() {
 			if swapped {
-				s.setValueLocked(key, nb)
+				s.setValueLocked(key, string(nb))
 			}
 		})
 	return swapped, err
@@ -534,7 +542,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, op Op, create func() map[string][]byte,
+func (s *Session) immediate(ctx context.Context, op Op, create func() map[string]string,
 	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
@@ -586,12 +594,20 @@ func (s *Session) immediate(ctx context.Context, op Op, create func() map[string
 	return nil
 }
 
-func (s *Session) setValueLocked(key string, v []byte) {
-	if old, ok := s.values[key]; ok {
-		s.size -= len(key) + len(old)
+func (s *Session) setValueLocked(key, v string) {
+	if s.values == nil {
+		s.values = map[string]string{}
 	}
 	s.values[key] = v
-	s.size += len(key) + len(v)
+}
+
+// usageOf is what the values use of the limits.
+func usageOf(values map[string]string) Usage {
+	var u Usage
+	for k, v := range values {
+		u = u.Change(k, "", false, v, true)
+	}
+	return u
 }
 
 // Commit saves the session's pending changes now. The middleware calls it
@@ -621,7 +637,7 @@ replan:
 		if s.p.op == opCreate && !s.hasToken {
 			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		calls := plan(s.p, s.key, ua, s.remember, s.m.lim)
+		calls := plan(s.p, s.key, s.user, ua, s.remember, s.m.lim)
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
@@ -664,7 +680,7 @@ replan:
 				s.stored, s.cookie = true, cookieSet
 			case !applied && c.save.From != "":
 				s.p = s.p.lostRenewal()
-				s.values, s.size = map[string][]byte{}, 0
+				s.values = nil
 				for k, v := range s.p.set {
 					s.setValueLocked(k, v)
 				}
@@ -690,6 +706,24 @@ replan:
 			s.p.op = opNone
 		}
 		return nil
+	}
+}
+
+// end ends the request's use of the session, when Handler returns or its
+// handler panics (abandoned): an abandoned request's pending changes are
+// dropped, and the watch of Done ends either way. Goroutines of the
+// request that outlive it can change nothing more.
+func (s *Session) end(abandoned bool) {
+	s.mu.Lock()
+	s.over, s.sent = true, true
+	if abandoned {
+		s.p = pending{}
+	}
+	watched := s.watched
+	s.watched = ""
+	s.mu.Unlock()
+	if watched != "" {
+		s.m.watch.release(watched)
 	}
 }
 

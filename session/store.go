@@ -97,6 +97,31 @@ type Limits struct {
 	MaxFields int           // number of fields
 }
 
+// Usage is what a session holds against its [Limits]: Size is the bytes
+// of its value names plus values, Fields the number of values. It is the
+// one measure of the limits, for the Manager and every store.
+type Usage struct{ Size, Fields int }
+
+// Change returns u after the value of name went from old to new; had and
+// has tell whether there was a value before and after.
+func (u Usage) Change(name, old string, had bool, new string, has bool) Usage {
+	if had {
+		u.Size -= len(name) + len(old)
+		u.Fields--
+	}
+	if has {
+		u.Size += len(name) + len(new)
+		u.Fields++
+	}
+	return u
+}
+
+// Within reports whether u is within l's MaxSize and MaxFields (0: no
+// limit).
+func (u Usage) Within(l Limits) bool {
+	return (l.MaxSize <= 0 || u.Size <= l.MaxSize) && (l.MaxFields <= 0 || u.Fields <= l.MaxFields)
+}
+
 // Write is one atomic change of one session, for [Store.Save]. Only the
 // fields it names are written, so that two requests changing different
 // fields never undo each other.
@@ -107,10 +132,10 @@ type Write struct {
 
 	Clear bool              // drop every value first (the bound user changed)
 	Del   []string          // fields to delete
-	Set   map[string][]byte // fields to set, values as encoded by the Manager (JSON)
+	Set   map[string]string // fields to set, values as encoded by the Manager (JSON)
 
 	BindUser  bool   // bind the session to User ("" unbinds); a creation always binds User
-	User      string // the user the session belongs to; "" = anonymous
+	User      string // the user the session belongs to; "" = anonymous (a renewal without BindUser: the user as loaded)
 	UserAgent string // recorded by a creation or renewal, for the user's session list
 	Remember  bool   // recorded by a creation or renewal: the cookie outlives the browser session
 	Login     bool   // the login time becomes now, and the absolute deadline now+Absolute
@@ -131,7 +156,7 @@ func (w *Write) kind() Op {
 
 // Record is one stored session as a store returns it.
 type Record struct {
-	Values    map[string][]byte // the fields; nil when the store left them out
+	Values    map[string]string // the fields; nil when the store left them out
 	User      string            // "" = not bound to a user
 	UserAgent string
 	Remember  bool      // the cookie outlives the browser session ([Session.RememberMe])

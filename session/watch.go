@@ -70,7 +70,8 @@ func (w *watcher) add(key string, deadline time.Time) <-chan struct{} {
 	return wt.done
 }
 
-// release drops one request's watch of key.
+// release drops one request's watch of key, and stops the timer when
+// nothing is watched any more.
 func (w *watcher) release(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -78,6 +79,12 @@ func (w *watcher) release(key string) {
 		if wt.refs--; wt.refs == 0 {
 			delete(w.keys, key)
 		}
+	}
+	if len(w.keys) == 0 && w.timer != nil {
+		// A check already running finds no key and leaves the timer
+		// alone, or resets the timer of a later add, which is harmless.
+		w.timer.Stop()
+		w.timer = nil
 	}
 }
 
@@ -174,14 +181,15 @@ func (w *watcher) dead(keys []string) []string {
 // The Manager checks every watched session about once a second with one
 // batched store call per 500 sessions ([Checker]), whatever the number of
 // requests waiting; ends made by this Manager, and absolute deadlines, close
-// the channel at once. The watch ends with the request. For a session that
-// is not stored (anonymous, or ended), Done returns a closed channel.
+// the channel at once. The watch ends with the request, also when its
+// handler panics. For a session that is not stored (anonymous, or ended),
+// and after the request, Done returns a closed channel.
 // Watching does not count as activity: a session that only streams still
 // reaches its idle timeout.
 func (s *Session) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked(s.ctx) != nil || !s.stored {
+	if s.over || s.loadLocked(s.ctx) != nil || !s.stored {
 		return closedChan
 	}
 	if s.watched == "" {

@@ -62,7 +62,9 @@ func (w *responseWriter) prepare(code int) bool {
 		}
 		// Save even if the client has gone: a logout must not be lost
 		// because the browser stopped waiting. StoreTimeout still bounds it.
-		err = s.commitLocked(context.WithoutCancel(s.ctx))
+		if s.err != nil || s.p.op != opNone || len(s.p.dead) > 0 {
+			err = s.commitLocked(context.WithoutCancel(s.ctx))
+		}
 		if err == nil {
 			s.writeCookie(h)
 		}

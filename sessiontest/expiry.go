@@ -64,7 +64,7 @@ var touches = []struct {
 		return found, err
 	}},
 	{"Save", 0, func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error) {
-		return s.Save(ctx, session.Write{Key: key, Set: map[string][]byte{"k": strconv.AppendInt(nil, int64(k), 10)}, Limits: lt})
+		return s.Save(ctx, session.Write{Key: key, Set: map[string]string{"k": strconv.Itoa(k)}, Limits: lt})
 	}},
 	{"Incr", needCounter, func(ctx context.Context, s session.Store, key string, lt session.Limits, k int) (bool, error) {
 		v, found, err := s.(session.Counter).Incr(ctx, key, "n", 1, lt)
@@ -78,7 +78,7 @@ var touches = []struct {
 		if k > 0 {
 			old = strconv.AppendInt(nil, int64(k-1), 10)
 		}
-		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, "c", old, strconv.AppendInt(nil, int64(k), 10), lt)
+		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, "c", old, []byte(strconv.Itoa(k)), lt)
 		if err == nil && found && !swapped {
 			err = fmt.Errorf("CompareAndSwap #%d did not swap", k+1)
 		}

@@ -32,7 +32,7 @@ func save(t *testing.T, s session.Store, w session.Write) (bool, error) {
 func testLimitsCreate(t *testing.T, s session.Store) {
 	tests := []struct {
 		name string
-		set  map[string][]byte
+		set  map[string]string
 		ok   bool
 	}{
 		{"size at the limit", values("a", str(99)), true},
@@ -68,7 +68,7 @@ func testLimitsUpdate(t *testing.T, s session.Store) {
 	four := values("a", "1", "b", "1", "c", "1", "d", "1")
 	tests := []struct {
 		name string
-		base map[string][]byte
+		base map[string]string
 		w    session.Write
 		ok   bool
 	}{
@@ -240,7 +240,7 @@ func testLimitsCounter(t *testing.T, s session.Store) {
 }
 
 // size is the size of a session's values as the limits count it.
-func size(m map[string][]byte) int {
+func size(m map[string]string) int {
 	n := 0
 	for k, v := range m {
 		n += len(k) + len(v)
@@ -254,7 +254,7 @@ type parallelWrite func(ctx context.Context, s session.Store, key, field string,
 
 var (
 	saveField parallelWrite = func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error) {
-		return s.Save(ctx, session.Write{Key: key, Set: map[string][]byte{field: value}, Limits: lim})
+		return s.Save(ctx, session.Write{Key: key, Set: map[string]string{field: string(value)}, Limits: lim})
 	}
 	casField parallelWrite = func(ctx context.Context, s session.Store, key, field string, value []byte, lim session.Limits) (bool, error) {
 		swapped, found, err := s.(session.Counter).CompareAndSwap(ctx, key, field, nil, value, lim)

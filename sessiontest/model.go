@@ -105,9 +105,9 @@ func (m *model) write() session.Write {
 		w.Del = append(w.Del, m.pick(modelFields))
 	}
 	if n := m.rng.IntN(3); n > 0 {
-		w.Set = map[string][]byte{}
+		w.Set = map[string]string{}
 		for range n {
-			w.Set[m.pick(modelFields)] = []byte(m.pick(modelValues))
+			w.Set[m.pick(modelFields)] = m.pick(modelValues)
 		}
 	}
 	return w

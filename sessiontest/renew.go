@@ -180,7 +180,7 @@ func testRenewRacingUpdates(t *testing.T, s session.Store) {
 		wg.Go(func() {
 			<-start
 			var err error
-			ch := session.Write{Key: oldKey, Set: map[string][]byte{fmt.Sprint("w", w): []byte("1")}, Limits: long}
+			ch := session.Write{Key: oldKey, Set: map[string]string{fmt.Sprint("w", w): "1"}, Limits: long}
 			if applied[w], err = s.Save(t.Context(), ch); err != nil {
 				t.Errorf("Save: %v", err)
 			}

@@ -19,6 +19,13 @@ import (
 // one verifies; blank lines and lines starting with # are skipped; each key
 // has at least session.MinKeySize characters.
 
+// Both commands replace the file atomically and may run at once (a deploy
+// script on several hosts sharing the file, an operator's retry): each
+// takes an exclusive lock on the directory of the file it writes, so that
+// they apply one after the other and none is lost. A symlinked file (a
+// secrets manager's mount, a release layout) stays a symlink: the file it
+// points to is the one replaced.
+
 // runKeys: sessionctl keys add FILE | keys retire FILE.
 func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
@@ -30,15 +37,57 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return keysAdd(e, pos[0])
+		return withSecrets(pos[0], func(file string) error { return keysAdd(e, pos[0], file) })
 	case "retire":
 		pos, err := e.parseArgs("keys retire", args[1:], "FILE")
 		if err != nil {
 			return err
 		}
-		return keysRetire(e, pos[0])
+		return withSecrets(pos[0], func(file string) error { return keysRetire(e, pos[0], file) })
 	}
 	return usageErr("unknown keys command %q (want add or retire)", args[0])
+}
+
+// withSecrets runs f on the file that path names, symlinks followed, while
+// it holds the lock of that file's directory.
+func withSecrets(path string, f func(file string) error) error {
+	file, err := resolveLinks(path)
+	if err != nil {
+		return err
+	}
+	unlock, err := lockDir(filepath.Dir(file))
+	if err != nil {
+		return fmt.Errorf("locking the directory of %s: %w", file, err)
+	}
+	defer unlock()
+	return f(file)
+}
+
+// resolveLinks returns the file that path names once every symlink on the
+// way is followed, including one whose target does not exist yet (keys add
+// then creates that target).
+func resolveLinks(path string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // secretsFile is a secrets file as lines, with the indexes of its key
@@ -111,9 +160,10 @@ func (f *secretsFile) write(path string) error {
 }
 
 // keysAdd generates a key (32 random bytes, hex) and puts it before the
-// first key of path, keeping every other line; a missing file is created.
-func keysAdd(e *env, path string) error {
-	f, err := readSecrets(path, false)
+// first key of file (what path names), keeping every other line; a missing
+// file is created.
+func keysAdd(e *env, path, file string) error {
+	f, err := readSecrets(file, false)
 	if err != nil {
 		return err
 	}
@@ -125,7 +175,7 @@ func keysAdd(e *env, path string) error {
 		at = f.keys[0]
 	}
 	f.lines = append(f.lines[:at], append([]string{key}, f.lines[at:]...)...)
-	if err := f.write(path); err != nil {
+	if err := f.write(file); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	n := len(f.keys) + 1
@@ -136,9 +186,10 @@ func keysAdd(e *env, path string) error {
 	return nil
 }
 
-// keysRetire drops every key line of path but the first two.
-func keysRetire(e *env, path string) error {
-	f, err := readSecrets(path, true)
+// keysRetire drops every key line of file (what path names) but the first
+// two.
+func keysRetire(e *env, path, file string) error {
+	f, err := readSecrets(file, true)
 	if err != nil {
 		return err
 	}
@@ -156,7 +207,7 @@ func keysRetire(e *env, path string) error {
 		}
 		retired = len(drop)
 		f.lines = kept
-		if err := f.write(path); err != nil {
+		if err := f.write(file); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
 	}

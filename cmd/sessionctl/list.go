@@ -9,7 +9,7 @@ import (
 
 // listEntry is one session in the output of list -json.
 type listEntry struct {
-	ID        string    `json:"id"`
+	Handle    string    `json:"handle"`
 	User      string    `json:"user"`
 	Created   time.Time `json:"created"`
 	LastSeen  time.Time `json:"last_seen"`
@@ -24,18 +24,18 @@ func runList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	user := pos[0]
-	m, closeStore, err := e.manager(ctx)
+	a, closeStore, err := e.admin(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	infos, err := m.Sessions(ctx, user)
+	infos, err := a.Sessions(ctx, user)
 	if err != nil {
 		return fmt.Errorf("listing the sessions of %q: %w", user, err)
 	}
 	list := make([]listEntry, 0, len(infos))
 	for _, in := range infos {
-		list = append(list, listEntry{ID: in.Handle, User: in.User, Created: in.Created.UTC(),
+		list = append(list, listEntry{Handle: in.Handle, User: in.User, Created: in.Created.UTC(),
 			LastSeen: in.LastSeen.UTC(), Expires: in.Expires.UTC(), UserAgent: in.UserAgent})
 	}
 	if e.json {
@@ -46,9 +46,9 @@ func runList(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tUSER AGENT")
+	fmt.Fprintln(tw, "HANDLE\tCREATED\tLAST SEEN\tEXPIRES\tUSER AGENT")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.Created), stamp(s.LastSeen), stamp(s.Expires), printable(s.UserAgent, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, stamp(s.Created), stamp(s.LastSeen), stamp(s.Expires), printable(s.UserAgent, 60))
 	}
 	return tw.Flush()
 }

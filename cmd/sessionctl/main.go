@@ -6,8 +6,8 @@
 //
 //	sessionctl [-redis URL] [-prefix P] [-json] COMMAND [ARGS]
 //
-//	list USER          the user's sessions: id, created, last seen, expires, user agent
-//	revoke USER ID     ends one session of the user (ID from list)
+//	list USER          the user's sessions: handle, created, last seen, expires, user agent
+//	revoke USER HANDLE ends one session of the user (HANDLE from list)
 //	revoke-all USER    ends all the user's sessions and prints how many
 //	stats              sessions, bound users, sizes, sessions expiring within the hour
 //	prune              removes stale entries from the user indexes

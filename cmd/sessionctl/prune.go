@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redislayout"
+	"github.com/stickless/stickless/redisstore"
 )
 
 // pruneResult is the output of prune.
@@ -18,7 +19,9 @@ type pruneResult struct {
 
 // runPrune: sessionctl prune. An entry is stale when its session is gone,
 // expired or bound to another user, and it was added more than a minute
-// ago (a younger one may belong to a session being created).
+// ago (a younger one may belong to a session being created). The store's
+// UserSessions prunes an index on the way; the count is the index's size
+// before and after.
 func runPrune(ctx context.Context, e *env, args []string) error {
 	if _, err := e.parseArgs("prune", args); err != nil {
 		return err
@@ -32,22 +35,41 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l := layout{prefix: e.prefix}
+	cctx, cancel := context.WithTimeout(ctx, e.timeout)
+	store, err := redisstore.NewFromURL(cctx, e.redisURL, redisstore.Options{Prefix: e.prefix, FailFast: true})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot reach Redis: %w", err)
+	}
+	defer store.Close()
 	var r pruneResult
 	bar := newProgress(e, "prune", func() string { return itoa(r.Removed) + " removed" })
-	err = scanAll(ctx, e, nodes, l.userPattern(), bar, func(keys []string) error {
+	err = scanAll(ctx, e, nodes, redislayout.UserPattern(e.prefix), bar, func(keys []string) error {
 		for _, k := range keys {
-			user, ok := l.userOf(k)
+			user, ok := redislayout.UserOf(e.prefix, k)
 			if !ok {
 				continue
 			}
-			n, checked, err := pruneIndex(ctx, e, c, l, k, user)
+			cctx, cancel := context.WithTimeout(ctx, e.timeout)
+			before, err := c.Do(cctx, c.B().Zcard().Key(k).Build()).AsInt64()
+			if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
+				cancel()
+				continue // a key of another application that looks like an index
+			}
+			if err == nil {
+				_, err = store.UserSessions(cctx, user)
+			}
+			var after int64
+			if err == nil {
+				after, err = c.Do(cctx, c.B().Zcard().Key(k).Build()).AsInt64()
+			}
+			cancel()
 			if err != nil {
 				return fmt.Errorf("pruning the index of %q: %w", user, err)
 			}
 			r.Indexes++
-			r.Entries += checked
-			r.Removed += n
+			r.Entries += int(before)
+			r.Removed += int(before - after)
 		}
 		return nil
 	})
@@ -59,42 +81,4 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "removed %d stale entries of %d, in %d user indexes\n", r.Removed, r.Entries, r.Indexes)
 	return nil
-}
-
-// pruneIndex prunes one user's index and returns how many entries it
-// removed and how many it checked.
-func pruneIndex(ctx context.Context, e *env, c rueidis.Client, l layout, indexKey, user string) (removed, checked int, err error) {
-	cctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	members, err := c.Do(cctx, c.B().Zrange().Key(indexKey).Min("0").Max("-1").Build()).AsStrSlice()
-	if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
-		return 0, 0, nil // a key of another application that looks like an index
-	}
-	if err != nil || len(members) == 0 {
-		return 0, 0, err
-	}
-	now, err := redisNow(cctx, c)
-	if err != nil {
-		return 0, 0, err
-	}
-	cmds := make(rueidis.Commands, len(members))
-	for i, m := range members {
-		cmds[i] = l.metaCmd(c.B(), m)
-	}
-	var dead []string
-	for i, res := range c.DoMulti(cctx, cmds...) {
-		meta, err := res.ToArray()
-		if err != nil {
-			return 0, 0, fmt.Errorf("HMGET: %w", err)
-		}
-		if !liveFor(meta, user, now) {
-			dead = append(dead, members[i])
-		}
-	}
-	if len(dead) == 0 {
-		return 0, len(members), nil
-	}
-	args := append([]string{strconv.FormatInt(now-indexGraceMS, 10)}, dead...)
-	n, err := pruneScript.Exec(cctx, c, []string{indexKey}, args).AsInt64()
-	return int(n), len(members), err
 }

@@ -7,31 +7,31 @@ import (
 )
 
 // errNoSession is returned by revoke when the user has no session of that
-// id (exit code 1).
+// handle (exit code 1).
 var errNoSession = errors.New("no such session")
 
-// runRevoke: sessionctl revoke USER ID.
+// runRevoke: sessionctl revoke USER HANDLE.
 func runRevoke(ctx context.Context, e *env, args []string) error {
-	pos, err := e.parseArgs("revoke", args, "USER", "ID")
+	pos, err := e.parseArgs("revoke", args, "USER", "HANDLE")
 	if err != nil {
 		return err
 	}
-	user, id := pos[0], pos[1]
-	m, closeStore, err := e.manager(ctx)
+	user, handle := pos[0], pos[1]
+	a, closeStore, err := e.admin(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	ok, err := m.Revoke(ctx, user, id)
+	ok, err := a.Revoke(ctx, user, handle)
 	if err != nil {
-		return fmt.Errorf("revoking session %s of %q: %w", id, user, err)
+		return fmt.Errorf("revoking session %s of %q: %w", handle, user, err)
 	}
 	if !ok {
-		return fmt.Errorf("%w: %q has no live session %s (see sessionctl list %s)", errNoSession, user, id, user)
+		return fmt.Errorf("%w: %q has no live session %s (see sessionctl list %s)", errNoSession, user, handle, user)
 	}
 	if e.json {
-		return e.printJSON(map[string]any{"user": user, "id": id, "revoked": 1})
+		return e.printJSON(map[string]any{"user": user, "handle": handle, "revoked": 1})
 	}
-	fmt.Fprintf(e.stdout, "revoked session %s of %q\n", id, user)
+	fmt.Fprintf(e.stdout, "revoked session %s of %q\n", handle, user)
 	return nil
 }

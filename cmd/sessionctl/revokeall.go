@@ -12,12 +12,12 @@ func runRevokeAll(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	user := pos[0]
-	m, closeStore, err := e.manager(ctx)
+	a, closeStore, err := e.admin(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	n, err := m.RevokeAll(ctx, user)
+	n, err := a.RevokeAll(ctx, user)
 	if err != nil {
 		return fmt.Errorf("revoking the sessions of %q: %w", user, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,8 +45,8 @@ func (e *env) register(fs *flag.FlagSet) {
 const usageText = `Usage: sessionctl [flags] COMMAND [ARGS]
 
 Commands:
-  list USER          the user's sessions: id, created, last seen, expires, user agent
-  revoke USER ID     end one session of the user (ID as list shows it)
+  list USER          the user's sessions: handle, created, last seen, expires, user agent
+  revoke USER HANDLE end one session of the user (HANDLE as list shows it)
   revoke-all USER    end every session of the user and print how many
   stats              sessions, bound users, total and largest size, expiring within the hour
   prune              remove stale entries from the user indexes
@@ -149,26 +148,24 @@ func (e *env) needRedis() error {
 	return nil
 }
 
-// manager opens the store and a Manager over it, for the commands that use
-// the public session API. The Manager signs no cookie: its key is random.
-func (e *env) manager(ctx context.Context) (*session.Manager, func(), error) {
+// admin opens the store and a session.Admin over it, for the commands
+// that use the public session API: no signing key is needed. Each call is
+// bounded by -timeout through its context.
+func (e *env) admin(ctx context.Context) (*session.Admin, func(), error) {
 	if err := e.needRedis(); err != nil {
 		return nil, nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	store, err := redisstore.NewFromURL(cctx, e.redisURL, redisstore.Options{Prefix: e.prefix})
+	store, err := redisstore.NewFromURL(cctx, e.redisURL, redisstore.Options{Prefix: e.prefix, FailFast: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach Redis: %w", err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	m := session.New(store, session.Config{
-		Keys:         [][]byte{key},
+	a := session.NewAdmin(store, session.Config{
 		StoreTimeout: e.timeout,
 		Logger:       slog.New(slog.DiscardHandler), // the errors come back to us
 	})
-	return m, func() { store.Close() }, nil
+	return a, func() { store.Close() }, nil
 }
 
 // printJSON writes v as indented JSON on stdout.

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -116,7 +118,7 @@ func topologies(t *testing.T, f func(t *testing.T, url string, keys func() []str
 	})
 	t.Run("cluster", func(t *testing.T) {
 		cs := redistest.Cluster(t, 3)
-		url := "redis-cluster://" + strings.Join(cs.Addrs(), ",")
+		url := cs.URL()
 		f(t, url, func() []string { return cs.Keys(t) }, func(args ...string) redistest.Reply {
 			return cs.NodeFor(t, args[1]).Do(t, args...)
 		})
@@ -180,9 +182,11 @@ func TestStats(t *testing.T) {
 	})
 }
 
-// TestListRevoke: list, revoke and revoke-all through the public API,
-// checked against the app.
+// TestListRevoke: list, revoke and revoke-all through the public API
+// (session.Admin: no signing key in sessionctl's environment), checked
+// against the app.
 func TestListRevoke(t *testing.T) {
+	t.Setenv("STICKLESS_SECRETS", "")
 	topologies(t, func(t *testing.T, url string, _ func() []string, _ func(args ...string) redistest.Reply) {
 		a := newApp(t, url, 0)
 		firefox, _ := a.do(t, "POST", "/login?user=dee", "", "Firefox/1")
@@ -194,7 +198,7 @@ func TestListRevoke(t *testing.T) {
 		var uas []string
 		for _, e := range list {
 			uas = append(uas, e.UserAgent)
-			if e.User != "dee" || len(e.ID) != 22 || e.Created.IsZero() || !e.Expires.After(time.Now()) {
+			if e.User != "dee" || len(e.Handle) != 22 || e.Created.IsZero() || !e.Expires.After(time.Now()) {
 				t.Errorf("list entry %+v", e)
 			}
 		}
@@ -203,7 +207,7 @@ func TestListRevoke(t *testing.T) {
 			t.Fatalf("list dee: user agents %q", uas)
 		}
 		table, err := ctl(t, "list", "dee", "-redis", url)
-		if err != nil || !strings.Contains(table, "Firefox/1") || strings.Contains(table, "\u009b") {
+		if err != nil || !strings.Contains(table, "HANDLE") || !strings.Contains(table, "Firefox/1") || strings.Contains(table, "\u009b") {
 			t.Errorf("list table (no escape sequence may reach the terminal): %v\n%q", err, table)
 		}
 
@@ -212,13 +216,13 @@ func TestListRevoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var phoneID string
+		var phoneHandle string
 		for _, in := range infos {
 			if strings.HasPrefix(in.UserAgent, "Phone") {
-				phoneID = in.Handle
+				phoneHandle = in.Handle
 			}
 		}
-		if _, err := ctl(t, "-redis", url, "revoke", "dee", phoneID); err != nil {
+		if _, err := ctl(t, "-redis", url, "revoke", "dee", phoneHandle); err != nil {
 			t.Fatal(err)
 		}
 		if _, u := a.do(t, "GET", "/user", phone, ""); u != "" {
@@ -227,7 +231,7 @@ func TestListRevoke(t *testing.T) {
 		if _, u := a.do(t, "GET", "/user", firefox, ""); u != "dee" {
 			t.Errorf("revoke ended another session: user %q", u)
 		}
-		if _, err := ctl(t, "-redis", url, "revoke", "dee", phoneID); err == nil || errors.Is(err, errUsage) {
+		if _, err := ctl(t, "-redis", url, "revoke", "dee", phoneHandle); err == nil || errors.Is(err, errUsage) {
 			t.Errorf("revoking it again: %v, want a failure (exit 1)", err)
 		}
 		if _, err := ctl(t, "-redis", url, "revoke", "eve", infos[0].Handle); err == nil {
@@ -353,6 +357,94 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := ctl(t, "keys", "retire", filepath.Join(dir, "missing")); err == nil {
 		t.Error("keys retire of a missing file succeeded")
+	}
+}
+
+// TestMain runs the test binary as sessionctl itself when
+// SESSIONCTL_TEST_MAIN is set, so that a test can start real, concurrent
+// sessionctl processes.
+func TestMain(m *testing.M) {
+	if os.Getenv("SESSIONCTL_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestKeysInParallel: 20 sessionctl processes run keys add at once on a
+// secrets file of 4 keys reached through a symlink: the file ends with 24
+// distinct keys, the 4 old ones last, and the link is still a link; then
+// 20 keys retire at once leave the first two.
+func TestKeysInParallel(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "release"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "release", "secrets")
+	link := filepath.Join(dir, "secrets")
+	var old []string
+	for i := range 4 {
+		old = append(old, strings.Repeat(strconv.Itoa(i), 40))
+	}
+	if err := os.WriteFile(file, []byte("# four keys\n"+strings.Join(old, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("release", "secrets"), link); err != nil {
+		t.Fatal(err)
+	}
+	parallel := func(args ...string) {
+		t.Helper()
+		errs := make(chan error, 20)
+		for range 20 {
+			go func() {
+				cmd := exec.Command(os.Args[0], args...)
+				cmd.Env = append(os.Environ(), "SESSIONCTL_TEST_MAIN=1")
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("sessionctl %s: %v: %s", strings.Join(args, " "), err, out)
+				}
+				errs <- err
+			}()
+		}
+		for range 20 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	keys := func() []string {
+		t.Helper()
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symlink: %v, %v", link, fi.Mode(), err)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+
+	parallel("keys", "add", link)
+	k := keys()
+	distinct := map[string]bool{}
+	for _, key := range k {
+		distinct[key] = true
+	}
+	if len(k) != 24 || len(distinct) != 24 || !slices.Equal(k[20:], old) {
+		t.Fatalf("after 20 parallel adds: %d keys (%d distinct), want 24 with the 4 old ones last", len(k), len(distinct))
+	}
+	parallel("keys", "retire", link)
+	if got := keys(); !slices.Equal(got, k[:2]) {
+		t.Fatalf("after 20 parallel retires: %d keys, want the first 2", len(got))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "release")); len(entries) != 1 {
+		t.Errorf("files left beside the secrets: %v", entries)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/redis/rueidis"
+	"github.com/stickless/stickless/internal/redislayout"
 )
 
 // statsResult is the output of stats.
@@ -16,6 +17,7 @@ type statsResult struct {
 	TotalBytes         int64 `json:"total_bytes"`          // value names and values of all live sessions
 	LargestBytes       int   `json:"largest_bytes"`        // of the largest live session
 	ExpiringWithinHour int   `json:"expiring_within_hour"` // live sessions that die within the hour unless used
+	Unreadable         int   `json:"unreadable"`           // keys of the session key space whose metadata this version cannot read
 	Masters            int   `json:"masters"`              // Redis masters walked
 }
 
@@ -37,16 +39,15 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l := layout{prefix: e.prefix}
 	var r statsResult
 	r.Masters = len(nodes)
 	users := map[string]struct{}{}
 	bar := newProgress(e, "stats", func() string { return itoa(r.Sessions) + " sessions" })
-	err = scanAll(ctx, e, nodes, l.sessionPattern(), bar, func(keys []string) error {
+	err = scanAll(ctx, e, nodes, redislayout.SessionPattern(e.prefix), bar, func(keys []string) error {
 		cmds := make([]rueidis.Completed, 0, len(keys))
 		for _, k := range keys {
-			if l.isSessionKey(k) {
-				cmds = append(cmds, c.B().Hgetall().Key(k).Build())
+			if redislayout.IsSessionKey(e.prefix, k) {
+				cmds = append(cmds, c.B().Hget().Key(k).Field(redislayout.MetaField).Build())
 			}
 		}
 		if len(cmds) == 0 {
@@ -55,25 +56,29 @@ func runStats(ctx context.Context, e *env, args []string) error {
 		cctx, cancel := context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 		for _, res := range c.DoMulti(cctx, cmds...) {
-			h, err := res.AsMap()
+			v, err := res.ToString()
 			if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
 				continue // a key of another application that looks like a session's
 			}
-			if err != nil {
-				return fmt.Errorf("HGETALL: %w", err)
+			if rueidis.IsRedisNil(err) {
+				continue // expired or deleted meanwhile
 			}
-			st := parseSession(h, now)
-			if !st.live {
-				continue // expired, deleted meanwhile, or not a session hash
+			if err != nil {
+				return fmt.Errorf("HGET: %w", err)
+			}
+			md, err := redislayout.ParseMeta(v)
+			if err != nil {
+				r.Unreadable++ // another layout version, or not a session hash
+				continue
 			}
 			r.Sessions++
-			r.TotalBytes += int64(st.size)
-			r.LargestBytes = max(r.LargestBytes, st.size)
-			if st.ends-now < 3600_000 {
+			r.TotalBytes += int64(md.Size)
+			r.LargestBytes = max(r.LargestBytes, md.Size)
+			if md.Idle-now < 3600_000 {
 				r.ExpiringWithinHour++
 			}
-			if st.user != "" {
-				users[st.user] = struct{}{}
+			if md.User != "" {
+				users[md.User] = struct{}{}
 			}
 		}
 		return nil
@@ -91,6 +96,9 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(tw, "total size\t%s\t\n", bytesText(r.TotalBytes))
 	fmt.Fprintf(tw, "largest session\t%s\t\n", bytesText(int64(r.LargestBytes)))
 	fmt.Fprintf(tw, "expiring within the hour\t%d\t\n", r.ExpiringWithinHour)
+	if r.Unreadable > 0 {
+		fmt.Fprintf(tw, "unreadable (another layout)\t%d\t\n", r.Unreadable)
+	}
 	fmt.Fprintf(tw, "Redis masters walked\t%d\t\n", r.Masters)
 	return tw.Flush()
 }

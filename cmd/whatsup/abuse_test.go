@@ -105,7 +105,7 @@ func TestAnonymousRequestsStoreNothing(t *testing.T) {
 		{"POST", "/api/session", "application/json", `{"user_name":"x"}`},
 		{"POST", "/api/session", "application/json", `not json`},
 		{"GET", "/api/sessions", "", ""},
-		{"POST", "/api/sessions/revoke", "application/json", `{"id":"abc"}`},
+		{"POST", "/api/sessions/revoke", "application/json", `{"handle":"abc"}`},
 		{"GET", "/healthz", "", ""},
 		{"GET", "/nope", "", ""},
 	} {

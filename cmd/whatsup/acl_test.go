@@ -14,87 +14,100 @@ import (
 	"time"
 
 	"github.com/stickless/stickless/internal/redistest"
+	"github.com/stickless/stickless/internal/topology"
 )
 
 // aclRule returns the ACL line of the instances' user from
-// deploy/redis.conf (the commented "# user stickless ..." line), with
-// password in place of PASSWORD.
-func aclRule(t *testing.T, password string) string {
+// deploy/redis.conf (the commented "# user stickless ..." line, and the
+// rights of the client-side cache when cache is set), with password in
+// place of PASSWORD.
+func aclRule(t *testing.T, password string, cache bool) string {
 	t.Helper()
 	b, err := os.ReadFile("../../deploy/redis.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rule string
-	hasDefaultOff := false
-	for line := range strings.SplitSeq(string(b), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(line, "#"))
-		switch {
-		case strings.HasPrefix(line, "user stickless "):
-			rule = line
-		case strings.HasPrefix(line, "user default off"):
-			hasDefaultOff = true
-		}
+	if !strings.Contains(string(b), "\n# user default off") {
+		t.Fatalf("deploy/redis.conf shows no `user default off` line")
 	}
-	if rule == "" || !hasDefaultOff || !strings.Contains(rule, ">PASSWORD ") {
-		t.Fatalf("deploy/redis.conf shows no `user default off` and `user stickless on >PASSWORD ...` lines")
+	rule, err := topology.AppACL("../../deploy", cache)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Replace(rule, ">PASSWORD ", ">"+password+" ", 1)
+	return "user " + topology.AppUser + " on >" + password + " " + rule
 }
 
 // TestRedisACL runs the demo as the ACL user of deploy/redis.conf on
-// standalone Redis, Cluster and Sentinel: every flow works, Redis logs no
-// refused command (ACL LOG), and the user can touch nothing but the store's
-// keys. (The servers keep a password on the default user, which the test
-// harness itself uses; `user default off` is deploy/cluster.sh's to apply.)
+// standalone Redis, Cluster and Sentinel, with the client-side cache off
+// and on: every flow works, Redis logs no refused command (ACL LOG), and
+// the user can touch nothing but the store's keys; without the cache it
+// cannot ask Redis to track keys. (The servers keep a password on the
+// default user, which the test harness itself uses; `user default off` is
+// deploy/cluster.sh's to apply.)
 func TestRedisACL(t *testing.T) {
 	const admin = "admin-password-of-the-test"
 	const pw = "the-instances-password"
 	for _, topo := range []string{"standalone", "cluster", "sentinel"} {
-		t.Run(topo, func(t *testing.T) {
-			opts := redistest.Options{Password: admin, ExtraConfig: []string{aclRule(t, pw)}}
-			var (
-				servers []*redistest.Server
-				rawURL  string
-			)
-			userinfo := url.UserPassword("stickless", pw).String()
-			switch topo {
-			case "standalone":
-				rs := redistest.Standalone(t, opts)
-				servers = []*redistest.Server{rs}
-				rawURL = "redis://" + userinfo + "@" + rs.Addr + "/0"
-			case "cluster":
-				cs := redistest.ClusterWith(t, 3, opts)
-				servers = cs.Nodes
-				rawURL = "redis-cluster://" + userinfo + "@" + strings.Join(cs.Addrs(), ",")
-			case "sentinel":
-				ss := redistest.SentinelWith(t, redistest.SentinelOptions{Options: opts})
-				servers = []*redistest.Server{ss.Master, ss.Replica}
-				rawURL = "redis-sentinel://" + userinfo + "@" + strings.Join(ss.SentinelAddrs(), ",") + "/" + ss.MasterName
+		for _, cache := range []bool{false, true} {
+			name := topo
+			if cache {
+				name += "/cache"
 			}
-			secrets := t.TempDir() + "/secrets"
-			if err := writeFile(secrets, string(testKey)+"\n"); err != nil {
-				t.Fatal(err)
-			}
-			base, logs := startRun(t, "-redis", rawURL, "-secrets-file", secrets)
-			if err := demoFlows(base); err != nil {
-				t.Fatalf("%v\nlog:\n%s", err, logs)
-			}
-			for _, s := range servers {
-				if r := s.Do(t, "ACL", "LOG"); len(r.Elems) != 0 {
-					t.Errorf("%s: ACL LOG shows refused commands: %v", s.Addr, r)
-				}
-			}
-			s := servers[0]
-			if got := rawCommand(t, s.Addr, "", "PING"); !strings.HasPrefix(got, "-NOAUTH") {
-				t.Errorf("PING without credentials: %q, want NOAUTH", got)
-			}
-			for _, cmd := range []string{"SET other:key x", "GET other:key", "KEYS *", "FLUSHALL", "CONFIG GET requirepass", "ACL LIST", "SUBSCRIBE c"} {
-				if got := rawCommand(t, s.Addr, pw, cmd); !strings.HasPrefix(got, "-NOPERM") {
-					t.Errorf("%s as the instances' user: %q, want NOPERM", cmd, got)
-				}
-			}
-		})
+			t.Run(name, func(t *testing.T) { testRedisACL(t, topo, cache, admin, pw) })
+		}
+	}
+}
+
+func testRedisACL(t *testing.T, topo string, cache bool, admin, pw string) {
+	opts := redistest.Options{Password: admin, ExtraConfig: []string{aclRule(t, pw, cache)}}
+	var (
+		servers []*redistest.Server
+		rawURL  string
+	)
+	userinfo := url.UserPassword("stickless", pw).String()
+	switch topo {
+	case "standalone":
+		rs := redistest.Standalone(t, opts)
+		servers = []*redistest.Server{rs}
+		rawURL = "redis://" + userinfo + "@" + rs.Addr + "/0"
+	case "cluster":
+		cs := redistest.ClusterWith(t, 3, opts)
+		servers = cs.Nodes
+		rawURL = "redis://" + userinfo + "@" + cs.Addrs()[0] + "?addr=" + strings.Join(cs.Addrs()[1:], "&addr=")
+	case "sentinel":
+		ss := redistest.SentinelWith(t, redistest.SentinelOptions{Options: opts})
+		servers = []*redistest.Server{ss.Master, ss.Replica}
+		rawURL = "redis://" + userinfo + "@" + ss.SentinelAddrs()[0] + "/0?master_set=" + ss.MasterName + "&addr=" + strings.Join(ss.SentinelAddrs()[1:], "&addr=")
+	}
+	secrets := t.TempDir() + "/secrets"
+	if err := writeFile(secrets, string(testKey)+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-redis", rawURL, "-secrets-file", secrets}
+	if cache {
+		args = append(args, "-client-cache")
+	}
+	base, logs := startRun(t, args...)
+	if err := demoFlows(base); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, logs)
+	}
+	for _, s := range servers {
+		if r := s.Do(t, "ACL", "LOG"); len(r.Elems) != 0 {
+			t.Errorf("%s: ACL LOG shows refused commands: %v", s.Addr, r)
+		}
+	}
+	s := servers[0]
+	if got := rawCommand(t, s.Addr, "", "PING"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Errorf("PING without credentials: %q, want NOAUTH", got)
+	}
+	refused := []string{"SET other:key x", "GET other:key", "KEYS *", "FLUSHALL", "CONFIG GET requirepass", "ACL LIST", "SUBSCRIBE c"}
+	if !cache {
+		refused = append(refused, "CLIENT TRACKING ON OPTIN")
+	}
+	for _, cmd := range refused {
+		if got := rawCommand(t, s.Addr, pw, cmd); !strings.HasPrefix(got, "-NOPERM") {
+			t.Errorf("%s as the instances' user: %q, want NOPERM", cmd, got)
+		}
 	}
 }
 

@@ -87,7 +87,7 @@ func (a *app) mergeSession(w http.ResponseWriter, r *http.Request) {
 }
 
 type sessionJSON struct {
-	ID        string    `json:"id"`
+	Handle    string    `json:"handle"`
 	Current   bool      `json:"current"`
 	Created   time.Time `json:"created"`
 	LastSeen  time.Time `json:"last_seen"`
@@ -109,18 +109,18 @@ func (a *app) listSessions(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) revokeAPI(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		ID string `json:"id"`
+		Handle string `json:"handle"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		if tooLarge(err) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request body over 64 KiB"})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `the body must be {"id": "<session id>"}`})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `the body must be {"handle": "<session handle>"}`})
 		return
 	}
 	s := session.FromContext(r.Context())
-	ok, err := a.m.Revoke(r.Context(), s.User(), req.ID)
+	ok, err := a.m.Revoke(r.Context(), s.User(), req.Handle)
 	if err != nil {
 		session.Error(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stickless/stickless/session"
@@ -27,6 +29,7 @@ type app struct {
 	instance string
 	streams  *streams      // GET /api/events (events.go)
 	reauth   time.Duration // "log out everywhere" needs a login younger than this
+	health   health        // GET /healthz
 }
 
 // defaultReauth is how recent a login "log out everywhere" needs (OWASP
@@ -49,16 +52,19 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /login", a.loginForm)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
+	// Ending sessions needs a fresh login (ASVS 3.3.4, 3.7.1).
+	recent, recentAPI := a.m.RequireRecentLogin(a.reauth), a.m.RequireRecentLoginAPI(a.reauth)
 	mux.Handle("GET /sessions", login(http.HandlerFunc(a.sessionsPage)))
-	mux.Handle("POST /sessions/revoke", login(http.HandlerFunc(a.revokeForm)))
-	mux.Handle("POST /logout-everywhere", a.m.RequireRecentLogin(a.reauth)(http.HandlerFunc(a.logoutEverywhere)))
+	mux.Handle("POST /sessions/revoke", recent(http.HandlerFunc(a.revokeForm)))
+	mux.Handle("POST /logout-others", recent(http.HandlerFunc(a.logoutOthers)))
+	mux.Handle("POST /logout-everywhere", recent(http.HandlerFunc(a.logoutEverywhere)))
 
 	mux.HandleFunc("GET /api/whoami", a.whoami)
 	mux.HandleFunc("GET /api/session", a.getSession)
 	// Writes need a login: an anonymous client stores nothing.
 	mux.HandleFunc("POST /api/session", a.requireAPI(a.mergeSession))
 	mux.HandleFunc("GET /api/sessions", a.requireAPI(a.listSessions))
-	mux.HandleFunc("POST /api/sessions/revoke", a.requireAPI(a.revokeAPI))
+	mux.Handle("POST /api/sessions/revoke", recentAPI(http.HandlerFunc(a.revokeAPI)))
 	mux.HandleFunc("GET /api/events", a.events)
 	mux.HandleFunc("POST /api/incr", a.requireAPI(a.incrAPI))
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -146,11 +152,35 @@ func (a *app) render(w http.ResponseWriter, code int, name string, data any) {
 	pages.ExecuteTemplate(w, name, data)
 }
 
+// healthz answers GET /healthz: ok when the store answers, else 503. The
+// answer comes from a check at most healthEvery old, so that the store
+// sees at most one call per interval from this instance however many
+// clients ask, and a change of the store's health shows within it.
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := a.m.Healthy(r.Context()); err != nil {
+	if err := a.health.check(r.Context(), a.m); err != nil {
 		session.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))
+}
+
+const healthEvery = time.Second
+
+// health is the last store check of /healthz.
+type health struct {
+	mu  sync.Mutex // held during a check: the requests meanwhile wait for it
+	at  time.Time  // when the last check ended
+	err error
+}
+
+func (h *health) check(ctx context.Context, m *session.Manager) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.at.IsZero() && time.Since(h.at) < healthEvery {
+		return h.err
+	}
+	h.err = m.Healthy(ctx)
+	h.at = time.Now()
+	return h.err
 }

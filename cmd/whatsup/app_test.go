@@ -238,7 +238,7 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 
 	type list struct {
 		Sessions []struct {
-			ID        string `json:"id"`
+			Handle    string `json:"handle"`
 			Current   bool   `json:"current"`
 			UserAgent string `json:"user_agent"`
 		} `json:"sessions"`
@@ -259,9 +259,9 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 	current, victim := "", ""
 	for _, s := range l.Sessions {
 		if s.Current {
-			current = s.ID
+			current = s.Handle
 		} else if victim == "" {
-			victim = s.ID
+			victim = s.Handle
 		}
 	}
 	if current == "" || victim == "" {
@@ -272,10 +272,10 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 		t.Fatalf("sessions page: %d %s", page.code, page.body)
 	}
 	// Dave cannot revoke Carol's session.
-	if r := d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"id":"`+victim+`"}`); r.code != 404 {
+	if r := d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+victim+`"}`); r.code != 404 {
 		t.Fatalf("revoke of another user's session: %d %s", r.code, r.body)
 	}
-	if r := d.do(clients[0], "POST", "/api/sessions/revoke", "application/json", `{"id":"`+victim+`"}`); r.code != 200 {
+	if r := d.do(clients[0], "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+victim+`"}`); r.code != 200 {
 		t.Fatalf("revoke: %d %s", r.code, r.body)
 	}
 	loggedIn := 0
@@ -287,6 +287,18 @@ func TestSessionsAndLogoutEverywhere(t *testing.T) {
 	if loggedIn != 2 || d.whoami(clients[0]) == nil {
 		t.Fatalf("after revoking one of three: %d logged in, want 2 including the revoker", loggedIn)
 	}
+	if !strings.Contains(page.body, `action="/logout-others"`) {
+		t.Errorf("the sessions page has no \"log out my other sessions\": %s", page.body)
+	}
+	if r := d.do(clients[0], "POST", "/logout-others", "", "", "Accept", "application/json"); r.code != 200 || !strings.Contains(r.body, `"revoked":1`) {
+		t.Fatalf("logout-others: %d %s", r.code, r.body)
+	}
+	for i, c := range clients {
+		if u := d.whoami(c); (u != nil) != (i == 0) {
+			t.Fatalf("after logout-others of client 0, client %d is logged in as %v", i, u)
+		}
+	}
+	d.login(clients[1], "carol")
 	r := d.do(clients[1], "POST", "/logout-everywhere", "", "", "Accept", "application/json")
 	if r.code != 200 || !strings.Contains(r.body, `"revoked":2`) {
 		t.Fatalf("logout-everywhere: %d %s", r.code, r.body)
@@ -412,11 +424,16 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("healthz: %d %q", r.code, r.body)
 	}
 	d.store.Close()
-	for _, path := range []string{"/", "/api/whoami", "/healthz", "/api/session", "/sessions"} {
+	for _, path := range []string{"/", "/api/whoami", "/api/session", "/sessions"} {
 		r := d.do(c, "GET", path, "", "")
 		if r.code != 503 || r.hdr.Get("Retry-After") == "" || strings.Contains(r.body, "memstore") {
 			t.Errorf("GET %s with the store down: %d Retry-After %q body %q", path, r.code, r.hdr.Get("Retry-After"), r.body)
 		}
+	}
+	// /healthz answers from a check at most healthEvery old.
+	time.Sleep(healthEvery)
+	if r := d.do(c, "GET", "/healthz", "", ""); r.code != 503 || r.hdr.Get("Retry-After") == "" || strings.Contains(r.body, "memstore") {
+		t.Errorf("GET /healthz %v after the store went down: %d Retry-After %q body %q", healthEvery, r.code, r.hdr.Get("Retry-After"), r.body)
 	}
 	if r := d.do(c, "POST", "/logout", "", ""); r.code != 503 {
 		t.Errorf("logout with the store down: %d", r.code)

@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -52,6 +53,12 @@ type eventsConfig struct {
 	// Retry is the reconnection delay that EventSource is told to use when
 	// the stream closes without `end` (an instance shutting down). default: 2 s.
 	Retry time.Duration
+
+	// The caps on the streams that one instance holds at once (see
+	// streamCaps). A stream past the cap of its session or its user gets
+	// 429; past the instance's, 503 with Retry-After.
+	// default: 10 per session, 30 per user, 4,096 per instance.
+	MaxPerSession, MaxPerUser, MaxPerInstance int
 }
 
 func (c eventsConfig) withDefaults() eventsConfig {
@@ -64,7 +71,70 @@ func (c eventsConfig) withDefaults() eventsConfig {
 	def(&c.Heartbeat, 15*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.Retry, 2*time.Second)
+	for _, n := range []struct {
+		p   *int
+		def int
+	}{{&c.MaxPerSession, 10}, {&c.MaxPerUser, 30}, {&c.MaxPerInstance, defaultMaxStreams}} {
+		if *n.p <= 0 {
+			*n.p = n.def
+		}
+	}
 	return c
+}
+
+// defaultMaxStreams is the cap of streams per instance (-max-streams).
+const defaultMaxStreams = 4096
+
+// streamCaps counts the streams an instance holds, by session, by user and
+// in all, against the caps of eventsConfig. Each stream holds a connection
+// (two in nginx), a goroutine and its buffers: about 47 KiB of the
+// instance's memory (make c10k-streams), so 4,096 streams take some
+// 190 MiB. A person holds one stream per open tab of the home page, and
+// the tabs of a browser share one session: 10 per session and 30 per user
+// (several devices) are never met by a person, and stop one login from
+// taking the instance's memory. The counts are per instance: behind nginx a
+// session may hold this many on each instance, and nginx caps the streams
+// it passes on (deploy/nginx.conf).
+type streamCaps struct {
+	mu        sync.Mutex
+	bySession map[string]int
+	byUser    map[string]int
+	total     int
+}
+
+// acquire counts one more stream of session handle h and user, or returns
+// the status that refuses it: 429 (a cap of the session or the user) or
+// 503 (the instance's).
+func (c *streamCaps) acquire(cfg eventsConfig, h, user string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.total >= cfg.MaxPerInstance:
+		return http.StatusServiceUnavailable
+	case c.bySession[h] >= cfg.MaxPerSession, c.byUser[user] >= cfg.MaxPerUser:
+		return http.StatusTooManyRequests
+	}
+	if c.bySession == nil {
+		c.bySession, c.byUser = map[string]int{}, map[string]int{}
+	}
+	c.bySession[h]++
+	c.byUser[user]++
+	c.total++
+	return 0
+}
+
+// release ends the count of one stream that acquire let through.
+func (c *streamCaps) release(h, user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dec := func(m map[string]int, k string) {
+		if m[k]--; m[k] <= 0 {
+			delete(m, k)
+		}
+	}
+	dec(c.bySession, h)
+	dec(c.byUser, user)
+	c.total--
 }
 
 // streams is the state of an instance's event streams.
@@ -73,6 +143,7 @@ type streams struct {
 	watch    sessionWatch
 	closing  chan struct{} // closed by closeStreams
 	closeOne sync.Once
+	caps     streamCaps
 }
 
 func newStreams(cfg eventsConfig, watch sessionWatch) *streams {
@@ -107,17 +178,29 @@ func (a *app) events(w http.ResponseWriter, r *http.Request) {
 		session.Error(w, r, err)
 		return
 	}
-	if s.User() == "" {
+	user, handle := s.User(), s.Handle()
+	if user == "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
 		return
 	}
+	cfg := a.streams.cfg
+	switch a.streams.caps.acquire(cfg, handle, user) {
+	case http.StatusTooManyRequests:
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": fmt.Sprintf(
+			"too many event streams: at most %d per session and %d per user on this instance; close a tab", cfg.MaxPerSession, cfg.MaxPerUser)})
+		return
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(int((cfg.Retry+time.Second-1)/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "this instance holds all the event streams it can; retry shortly"})
+		return
+	}
+	defer a.streams.caps.release(handle, user)
 	done, stop, err := a.streams.watch(ctx, s)
 	if err != nil {
 		session.Error(w, r, err)
 		return
 	}
 	defer stop()
-	cfg := a.streams.cfg
 
 	// Each write gets its own deadline (below), which replaces the one the
 	// server's WriteTimeout set for the whole answer. The server's

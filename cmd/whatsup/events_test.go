@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
@@ -104,13 +106,18 @@ func contains(l []string, s string) bool {
 
 // eventsDemo is a demo with fast stream intervals.
 func eventsDemo(t *testing.T, srvCfg func(*http.Server)) (*demo, *app) {
+	return eventsDemoWith(t, eventsConfig{}, srvCfg)
+}
+
+// eventsDemoWith is eventsDemo with the caps of cfg.
+func eventsDemoWith(t *testing.T, cfg eventsConfig, srvCfg func(*http.Server)) (*demo, *app) {
 	t.Helper()
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
 	m := session.New(st, session.Config{Keys: [][]byte{testKey}, InsecureCookie: true, StoreTimeout: 500 * time.Millisecond})
 	a := newApp(m, "test-1")
-	a.streams = newStreams(eventsConfig{Tick: 50 * time.Millisecond, Heartbeat: 70 * time.Millisecond, Retry: 1500 * time.Millisecond},
-		libraryWatch)
+	cfg.Tick, cfg.Heartbeat, cfg.Retry = 50*time.Millisecond, 70*time.Millisecond, 1500*time.Millisecond
+	a.streams = newStreams(cfg, libraryWatch)
 	srv := httptest.NewUnstartedServer(a.handler())
 	if srvCfg != nil {
 		srvCfg(srv.Config)
@@ -188,7 +195,7 @@ func TestEventsEndWithTheSession(t *testing.T) {
 			json.Unmarshal([]byte(d.do(other, "GET", "/api/sessions", "", "").body), &list)
 			for _, s := range list.Sessions {
 				if !s.Current {
-					d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"id":"`+s.ID+`"}`, "Accept", "application/json")
+					d.do(other, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+s.Handle+`"}`, "Accept", "application/json")
 				}
 			}
 		}},
@@ -250,5 +257,97 @@ func TestEventsCloseAtShutdown(t *testing.T) {
 	// Closed without end: the browser reconnects elsewhere.
 	if ev, ok := s.next(t, "tick", ":"); ok {
 		t.Fatalf("after closeStreams: %+v, want the stream closed without end", ev)
+	}
+}
+
+// TestEventsCaps: one session opening 100 streams to one instance gets 429
+// past its cap, while another user's stream opens and ticks; a user's
+// sessions together meet the user's cap; an instance at its cap answers
+// 503 with Retry-After; a closed stream frees its place.
+func TestEventsCaps(t *testing.T) {
+	d, a := eventsDemoWith(t, eventsConfig{MaxPerInstance: 60}, nil)
+	cfg := a.streams.cfg
+	if cfg.MaxPerSession != 10 || cfg.MaxPerUser != 30 {
+		t.Fatalf("default caps: %d per session, %d per user; want 10 and 30", cfg.MaxPerSession, cfg.MaxPerUser)
+	}
+	open := func(c *http.Client, n int) (ok []*stream, codes map[int]int) {
+		codes = map[int]int{}
+		for range n {
+			s := openStream(t, d.srv.URL, c)
+			codes[s.resp.StatusCode]++
+			if s.resp.StatusCode == http.StatusOK {
+				ok = append(ok, s)
+			} else {
+				s.cancel()
+			}
+		}
+		return ok, codes
+	}
+
+	mallory := d.client()
+	d.login(mallory, "mallory")
+	held, codes := open(mallory, 100)
+	if codes[200] != 10 || codes[429] != 90 {
+		t.Fatalf("100 streams of one session: %v, want 10 × 200 and 90 × 429", codes)
+	}
+	alice := d.client()
+	d.login(alice, "alice")
+	s := openStream(t, d.srv.URL, alice)
+	if s.resp.StatusCode != 200 {
+		t.Fatalf("another user's stream: %d", s.resp.StatusCode)
+	}
+	if ev, _ := s.next(t, "retry", ":"); ev.name != "tick" {
+		t.Fatalf("another user's stream: %+v, want a tick", ev)
+	}
+	if ev, ok := held[0].next(t, "retry", ":"); !ok || ev.name != "tick" {
+		t.Fatalf("a stream within the cap: %+v, want a tick", ev)
+	}
+
+	// Other sessions of mallory: 30 streams in all, then 429, even for a
+	// session that holds none.
+	for i, tc := range []struct {
+		n    int
+		want map[int]int
+	}{{10, map[int]int{200: 10}}, {10, map[int]int{200: 10}}, {1, map[int]int{429: 1}}} {
+		c := d.client()
+		d.login(c, "mallory")
+		more, codes := open(c, tc.n)
+		want := tc.want
+		if fmt.Sprint(codes) != fmt.Sprint(want) {
+			t.Fatalf("mallory's session %d: %v, want %v", i+2, codes, want)
+		}
+		held = append(held, more...)
+	}
+
+	// The instance's cap: 60 streams, 31 held now.
+	var others []*stream
+	for i := range 3 {
+		c := d.client()
+		d.login(c, fmt.Sprintf("user%d", i))
+		more, _ := open(c, 10)
+		others = append(others, more...)
+	}
+	if len(others) != 29 {
+		t.Fatalf("%d streams of other users opened, want 29 (60 in all)", len(others))
+	}
+	last := d.client()
+	d.login(last, "zed")
+	full := openStream(t, d.srv.URL, last)
+	if full.resp.StatusCode != http.StatusServiceUnavailable || full.resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the instance's cap: %d Retry-After %q, want 503 with one", full.resp.StatusCode, full.resp.Header.Get("Retry-After"))
+	}
+
+	// Closing a stream frees its place, once the server has seen it go.
+	held[0].cancel()
+	err := testenv.Eventually(streamWait, 20*time.Millisecond, func() error {
+		s := openStream(t, d.srv.URL, last)
+		if s.resp.StatusCode != http.StatusOK {
+			s.cancel()
+			return fmt.Errorf("status %d", s.resp.StatusCode)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after a stream closed: %v", err)
 	}
 }

@@ -199,6 +199,9 @@ func TestRunClientCacheMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// The instance reads Redis, not its cache, for a second after it
+	// wrote a session (the login).
+	time.Sleep(1100 * time.Millisecond)
 	for range 5 {
 		resp, err := c.Get("http://" + addr + "/api/whoami")
 		if err != nil {

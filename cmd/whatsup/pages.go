@@ -111,8 +111,25 @@ func (a *app) revokeForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	if _, err := a.m.Revoke(r.Context(), s.User(), r.PostForm.Get("id")); err != nil {
+	if _, err := a.m.Revoke(r.Context(), s.User(), r.PostForm.Get("handle")); err != nil {
 		session.Error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
+}
+
+// logoutOthers ends every session of the user but this one (ASVS 3.3.3).
+// It answers JSON to scripts that ask for it and goes back to the session
+// list.
+func (a *app) logoutOthers(w http.ResponseWriter, r *http.Request) {
+	s := session.FromContext(r.Context())
+	n, err := a.m.RevokeOthers(r.Context(), s.User(), s.Handle())
+	if err != nil {
+		session.Error(w, r, err)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 		return
 	}
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)

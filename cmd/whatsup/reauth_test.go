@@ -10,8 +10,9 @@ import (
 	"github.com/stickless/stickless/session"
 )
 
-// TestLogoutEverywhereNeedsRecentLogin: "log out everywhere" asks a user
-// whose login is older than -reauth-after to log in again, and works after.
+// TestLogoutEverywhereNeedsRecentLogin: "log out everywhere", "log out my
+// other sessions" and revoking one session ask a user whose login is older
+// than -reauth-after to log in again, and work after.
 func TestLogoutEverywhereNeedsRecentLogin(t *testing.T) {
 	st := memstore.New(memstore.Options{})
 	t.Cleanup(func() { st.Close() })
@@ -34,6 +35,15 @@ func TestLogoutEverywhereNeedsRecentLogin(t *testing.T) {
 	r = d.do(c, "POST", "/logout-everywhere", "", "", "Accept", "application/json")
 	if r.code != 401 || !strings.Contains(r.body, "recent login required") {
 		t.Fatalf("stale login, JSON: %d %s", r.code, r.body)
+	}
+	// Ending one session, or the others, needs a fresh login too (ASVS 3.3.4).
+	for _, path := range []string{"/sessions/revoke", "/logout-others"} {
+		if r := d.do(c, "POST", path, "application/x-www-form-urlencoded", "handle=x"); r.code != 303 || r.hdr.Get("Location") != "/login?reauth=1" {
+			t.Errorf("stale login, %s: %d %q", path, r.code, r.hdr.Get("Location"))
+		}
+	}
+	if r := d.do(c, "POST", "/api/sessions/revoke", "application/json", `{"handle":"x"}`); r.code != 401 || !strings.Contains(r.body, "recent login required") {
+		t.Errorf("stale login, API revoke: %d %s", r.code, r.body)
 	}
 	if u := d.whoami(c); u == nil || *u != "ann" {
 		t.Fatalf("the refused action logged the user out: %v", u)

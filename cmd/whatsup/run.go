@@ -37,6 +37,7 @@ type options struct {
 	reauth          time.Duration
 	clientCache     bool
 	waitReplicas    int
+	maxStreams      int
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
 	accessLog       bool
 	writeStatic     string
@@ -48,7 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "`address` to listen on")
 	fs.StringVar(&o.instance, "instance", "", "instance `name` sent in the X-Instance header (default hostname:port)")
-	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS),\nredis-sentinel://host:port[,host:port...]/mastername, redis-cluster://host:port[,host:port...];\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis `URL` of the shared session store: redis://[user:pass@]host:port[/db], rediss:// (TLS);\nCluster: redis://host:port?addr=host2:port2; Sentinel: redis://sentinel:26379?addr=sentinel2:26379&master_set=mymaster;\ndefault: env STICKLESS_REDIS_URL (which keeps a password out of ps); empty keeps sessions in this process (memstore)")
 	fs.StringVar(&o.secretsFile, "secrets-file", "", "`file` of cookie signing keys, one per line (32+ characters), the first signs; default: env STICKLESS_SECRETS, comma-separated")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "development only: plain-HTTP cookie (no Secure attribute, no __Host- prefix)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", session.DefaultIdleTimeout, "end a session after this long without a request")
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
 	fs.IntVar(&o.waitReplicas, "wait-replicas", 0, "with -redis: a logout or revoke waits (up to 500 ms) until this many replicas have it, so that a failover cannot bring the session back (redisstore.Options.WaitReplicas)")
 	fs.BoolVar(&o.clientCache, "client-cache", false, "with -redis: serve reads of unchanged sessions from a client-side cache (redisstore.Options.ClientCache)")
+	fs.IntVar(&o.maxStreams, "max-streams", defaultMaxStreams, "event streams (GET /api/events) this instance holds at once, about 47 KiB each; past it 503 with Retry-After")
 	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration)")
@@ -81,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if d.v <= 0 {
 			return o, fmt.Errorf("%w: %s must be positive, got %v", errUsage, d.name, d.v)
 		}
+	}
+	if o.maxStreams <= 0 {
+		return o, fmt.Errorf("%w: -max-streams must be positive, got %d", errUsage, o.maxStreams)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return o, fmt.Errorf("%w: -addr %q: %v", errUsage, o.addr, err)
@@ -137,6 +142,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer stopTracing()
 	ropts := redisstore.Options{ClientCache: o.clientCache}
+	// Without the cache, no connection asks Redis to track keys, so that
+	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
+	ropts.Client.DisableCache = !o.clientCache
 	if o.waitReplicas > 0 {
 		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
 	}
@@ -164,6 +172,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	m := session.New(store, cfg)
 	a := newApp(m, o.instance)
 	a.reauth = o.reauth
+	a.streams = newStreams(eventsConfig{MaxPerInstance: o.maxStreams}, libraryWatch)
 	var handler http.Handler = a.handler()
 	if o.accessLog {
 		handler = accessLog(log, handler)

@@ -41,8 +41,8 @@ func main() {
 	log.Fatal(http.ListenAndServe(*addr, m.Handler(routes(m))))
 }
 
-// openStore returns Redis when url is set (redis://, rediss://,
-// redis-sentinel://, redis-cluster://), or sessions in this process only.
+// openStore returns Redis when url is set (redis://, rediss://, unix://;
+// Cluster and Sentinel: see docs/redis.md), or sessions in this process only.
 func openStore(url string) (session.Store, error) {
 	if url == "" {
 		return memstore.New(memstore.Options{}), nil

@@ -3,6 +3,7 @@ package redistest
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -245,6 +246,29 @@ func (ss *SentinelSet) SentinelAddrs() []string {
 		addrs[i] = s.Addr
 	}
 	return addrs
+}
+
+// URL returns the set as one URL in rueidis's ParseURL form: the first
+// Sentinel as host, the others as repeated addr parameters, and the master
+// set as master_set, with the master's credentials (and the Sentinels',
+// the same) when the set has them.
+func (ss *SentinelSet) URL() string {
+	s := ss.Sentinels[0]
+	u := url.URL{Scheme: "redis", Host: s.Addr}
+	q := url.Values{}
+	for _, o := range ss.Sentinels[1:] {
+		q.Add("addr", o.Addr)
+	}
+	q.Set("master_set", ss.MasterName)
+	if s.Password != "" {
+		u.User = url.UserPassword(s.User, s.Password)
+		if s.User != "" {
+			q.Set("sentinel_username", s.User)
+		}
+		q.Set("sentinel_password", s.Password)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // MasterAddr returns the master's address as the first running Sentinel

@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stickless/stickless/internal/redistest"
@@ -18,14 +18,15 @@ func (t *Topology) startRedis() error {
 	opts := cfg.Redis
 	var sentinelExtra []string
 	if cfg.AdminPassword != "" {
-		rule, err := AppACL(cfg.DeployDir)
+		cache := slices.Contains(cfg.AppFlags, "-client-cache")
+		rule, err := AppACL(cfg.DeployDir, cache)
 		if err != nil {
 			return err
 		}
 		opts.User, opts.Password = AdminUser, cfg.AdminPassword
 		opts.ExtraConfig = append(slicesClip(opts.ExtraConfig),
 			"user "+AppUser+" on "+quoteConf(">"+cfg.AppPassword)+" "+rule)
-		sentinelExtra = []string{"user " + AppUser + " on " + quoteConf(">"+cfg.AppPassword) + " " + SentinelAppACL}
+		sentinelExtra = []string{"user " + AppUser + " on " + quoteConf(">"+cfg.AppPassword) + " " + SentinelAppACL(cache)}
 	}
 	n := 0
 	newDir := func() (string, error) {
@@ -43,7 +44,7 @@ func (t *Topology) startRedis() error {
 		if err != nil {
 			return err
 		}
-		t.RedisURL = t.appURL("redis", []string{t.Redis.Addr}, "/0", nil)
+		t.RedisURL = t.appURL([]string{t.Redis.Addr}, "/0", nil)
 		cfg.logf("redis      %s (standalone, data in %s)", t.Redis.Addr, cfg.RedisDir)
 	case Sentinel:
 		// A master with no replica refuses writes. An old master that
@@ -66,12 +67,12 @@ func (t *Topology) startRedis() error {
 		if err != nil {
 			return err
 		}
-		q := url.Values{}
+		q := url.Values{"master_set": {t.Sentinel.MasterName}}
 		if cfg.AdminPassword != "" {
 			q.Set("sentinel_username", AppUser)
 			q.Set("sentinel_password", cfg.AppPassword)
 		}
-		t.RedisURL = t.appURL("redis-sentinel", t.Sentinel.SentinelAddrs(), "/"+t.Sentinel.MasterName, q)
+		t.RedisURL = t.appURL(t.Sentinel.SentinelAddrs(), "/0", q)
 	case Cluster:
 		// A shard whose master is down must not stop the others: sessions
 		// live on every shard, and a user whose session is on a healthy one
@@ -89,27 +90,29 @@ func (t *Topology) startRedis() error {
 		for _, s := range t.Cluster.Nodes {
 			addrs = append(addrs, s.Addr)
 		}
-		t.RedisURL = t.appURL("redis-cluster", addrs, "", nil)
+		t.RedisURL = t.appURL(addrs, "", nil)
 	default:
 		return fmt.Errorf("topology: unknown mode %q", t.Mode)
 	}
 	return nil
 }
 
-// appURL builds the instances' Redis URL in redisstore.ParseURL's forms,
-// with AppUser's credentials when the ACL is on.
-func (t *Topology) appURL(scheme string, hosts []string, path string, q url.Values) string {
-	var b strings.Builder
-	b.WriteString(scheme + "://")
+// appURL builds the instances' Redis URL in redisstore.ParseURL's form:
+// the first host, the others as addr= options, with AppUser's credentials
+// when the ACL is on.
+func (t *Topology) appURL(hosts []string, path string, q url.Values) string {
+	u := url.URL{Scheme: "redis", Host: hosts[0], Path: path}
 	if t.cfg.AdminPassword != "" {
-		b.WriteString(url.UserPassword(AppUser, t.cfg.AppPassword).String() + "@")
+		u.User = url.UserPassword(AppUser, t.cfg.AppPassword)
 	}
-	b.WriteString(strings.Join(hosts, ","))
-	b.WriteString(path)
-	if len(q) > 0 {
-		b.WriteString("?" + q.Encode())
+	if q == nil {
+		q = url.Values{}
 	}
-	return b.String()
+	for _, h := range hosts[1:] {
+		q.Add("addr", h)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func slicesClip(s []string) []string { return s[:len(s):len(s)] }

@@ -12,8 +12,8 @@ func TestRedact(t *testing.T) {
 		{"standalone", "redis://stickless:s3cret@127.0.0.1:6390/0", "redis://stickless:***@127.0.0.1:6390/0"},
 		{"no user", "redis://:s3cret@127.0.0.1:6390", "redis://:***@127.0.0.1:6390"},
 		{"no credentials", "redis://127.0.0.1:6390/0", "redis://127.0.0.1:6390/0"},
-		{"sentinel query", "redis-sentinel://u:p1@h:1,h:2/mymaster?sentinel_password=p2&sentinel_username=u",
-			"redis-sentinel://u:***@h:1,h:2/mymaster?sentinel_password=***&sentinel_username=u"},
+		{"sentinel query", "redis://u:p1@h:1/0?addr=h:2&master_set=mymaster&sentinel_password=p2&sentinel_username=u",
+			"redis://u:***@h:1/0?addr=h%3A2&master_set=mymaster&sentinel_password=***&sentinel_username=u"},
 		{"no scheme", "s3cret", "***"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

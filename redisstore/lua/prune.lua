@@ -1,7 +1,7 @@
 -- prune.lua: removes entries of sessions found dead from a user's index,
 -- but only those added more than a grace period ago: in Cluster the index
--- and the session are on different nodes, so the entry of a session being
--- created may land before the session.
+-- and the session are on different servers, so the entry of a session
+-- being created may land before the session.
 --
 -- KEYS[1]  the user's index
 -- ARGV[1]  grace, ms

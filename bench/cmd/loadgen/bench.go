@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stickless/stickless/bench/chart"
 )
 
 // runBench runs the side-by-side scenarios and prints their tables.
@@ -52,7 +54,8 @@ func runBench(ctx context.Context, cfg config, p *procs, r runner, redisAddr str
 	}
 
 	fmt.Fprintf(out, "# stickless side-by-side benchmark\n\n")
-	writeMachine(out, r, redisAddr)
+	start := time.Now()
+	writeMachine(out, r, redisAddr, start)
 	fmt.Fprintf(out, "Load: %s, %d keep-alive connections, %d thread(s); %d round(s) of %s per contender and scenario, contenders interleaved within each round",
 		r.name(), cfg.conns, cfg.threads, cfg.rounds, cfg.dur)
 	if cfg.warmup > 0 {
@@ -133,6 +136,13 @@ func runBench(ctx context.Context, cfg config, p *procs, r runner, redisAddr str
 		writeScenario(out, sc, cfg, cells)
 	}
 	writeTargets(out, all)
+	if cfg.charts != "" {
+		base := filepath.Join(cfg.charts, "bench")
+		if err := chart.Save(base, benchChart(cfg, r, all, start)); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "loadgen: results and chart: %s.json, %s.svg\n", base, base)
+	}
 
 	if cfg.profile != "" {
 		return profileStickless(ctx, cfg, r, servers["stickless"][0], out)
@@ -194,4 +204,54 @@ func profileStickless(ctx context.Context, cfg config, r runner, addr string, ou
 		fmt.Fprintf(out, "```\n$ go %s\n%s```\n\n", joinArgs(args), b)
 	}
 	return nil
+}
+
+// contenderLabels name the contenders in the chart's legend.
+var contenderLabels = map[string]string{
+	"bare":            "bare net/http",
+	"rawredis":        "go-redis by hand",
+	"rawrueidis":      "rueidis by hand",
+	"scs":             "scs",
+	"gorilla":         "gorilla/sessions",
+	"stickless":       "stickless",
+	"stickless-cache": "stickless + client cache",
+}
+
+// benchChart returns the run's requests/s, for its chart.
+func benchChart(cfg config, r runner, all map[string]map[string]*measured, start time.Time) *chart.Bench {
+	b := &chart.Bench{
+		Machine: machine(),
+		Date:    started(start),
+		Load: fmt.Sprintf("%s, %d keep-alive connections; %s per contender and scenario",
+			r.name(), cfg.conns, roundsText(cfg.rounds, cfg.dur)),
+		Limit: "rawrueidis",
+	}
+	if cfg.quick {
+		b.Load = "A quick run (-quick): " + b.Load
+	}
+	for _, c := range cfg.contenders {
+		label := contenderLabels[c]
+		if label == "" {
+			label = c
+		}
+		b.Contenders = append(b.Contenders, chart.Contender{Key: c, Label: label})
+	}
+	for _, name := range cfg.scenarios {
+		sc := findScenario(name)
+		cs := chart.Scenario{Key: sc.name, Label: sc.label, Baseline: sc.baseline}
+		for _, c := range cfg.contenders {
+			cs.RPS = append(cs.RPS, summarize(all[name][c]).rps)
+		}
+		b.Scenarios = append(b.Scenarios, cs)
+	}
+	return b
+}
+
+// roundsText says how each cell was measured: "the median of 3 rounds of
+// 5s", or "one round of 2s".
+func roundsText(rounds int, d time.Duration) string {
+	if rounds == 1 {
+		return fmt.Sprintf("one round of %v", d)
+	}
+	return fmt.Sprintf("the median of %d rounds of %v", rounds, d)
 }

@@ -50,7 +50,7 @@ func runC10K(ctx context.Context, cfg config, p *procs, r runner, redisAddr stri
 	}
 
 	fmt.Fprintf(out, "# stickless C10K: logged-in reads through nginx round-robin over 3 stickless instances\n\n")
-	writeMachine(out, r, redisAddr)
+	writeMachine(out, r, redisAddr, time.Now())
 	fmt.Fprintf(out, "Load: %s, %d thread(s), %s per run, `GET /read` with one logged-in cookie on every connection; nginx %d worker(s), worker_connections %d, open-file limit %d (soft = hard) for the load generator, nginx and the instances.\n\n",
 		r.name(), cfg.c10kThr, cfg.dur, cfg.c10kWork, workerConns, noFile)
 

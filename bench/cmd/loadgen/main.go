@@ -5,13 +5,16 @@
 // interleaved rounds with wrk (or a Go load generator when wrk is missing),
 // and prints markdown tables: requests/s (median of the rounds), p50 and
 // p99 latency, the ratio to the scenario's baseline and the Redis commands
-// per request (INFO commandstats, reset before each run).
+// per request (INFO commandstats, reset before each run). It saves the
+// requests/s as -charts/bench.json and draws them beside, bench.svg
+// (package chart; cmd/charts redraws it); the long-connection run saves
+// streams.json and streams.svg.
 //
 // Usage (from the bench module):
 //
 //	go run ./cmd/loadgen [-quick] [-rounds 3] [-duration 5s] [-conns 64] [-threads 1]
 //	                     [-contenders bare,rawredis,...] [-scenarios read,write,...]
-//	                     [-profile cpu.pprof]
+//	                     [-profile cpu.pprof] [-charts ../docs/charts]
 //	go run ./cmd/loadgen -c10k [-c10k-conns 10000] [-c10k-base 100] [-duration 20s]
 //	go run ./cmd/loadgen -c10k-streams [-streams 10000] [-streams-hold 60s] [-streams-revoke 1000]
 //	                     [-streams-page-rate 200] [-deploy ../deploy]
@@ -72,6 +75,7 @@ type config struct {
 	c10kRate   int
 	streams    bool
 	sc         streamsConfig
+	charts     string // where the results and their charts go; "": none
 }
 
 // Run parses args, runs the benchmark and writes its report to out.
@@ -105,6 +109,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.sc.pageRate, "streams-page-rate", 200, "GET / per second sent through nginx without streams and during the hold")
 	fs.IntVar(&cfg.sc.openRate, "streams-open-rate", 1000, "streams opened per second")
 	fs.IntVar(&cfg.sc.workers, "streams-nginx-workers", 4, "nginx worker processes of the long-connection run")
+	fs.StringVar(&cfg.charts, "charts", "../docs/charts", "`dir`ectory for the results and their charts: bench.json and bench.svg, or streams.json and streams.svg with -c10k-streams; empty: none")
 	fs.StringVar(&cfg.sc.deployDir, "deploy", "../deploy", "the repository's deploy directory (nginx.conf; cmd/whatsup is built from its sibling)")
 	fs.DurationVar(&cfg.sc.endTimeout, "streams-end-timeout", 15*time.Second, "how long to wait for the revoked streams to end")
 	if err := fs.Parse(args); err != nil {
@@ -177,7 +182,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer rdb.Close()
 	if cfg.streams {
-		return runStreams(ctx, cfg.sc, p, redisAddr, rdb, noFile, out)
+		return runStreams(ctx, cfg.sc, cfg.charts, p, redisAddr, rdb, noFile, out)
 	}
 	if cfg.c10k {
 		return runC10K(ctx, cfg, p, r, redisAddr, rdb, noFile, out)
@@ -199,6 +204,7 @@ func splitList(s string) []string {
 type scenario struct {
 	name     string
 	title    string
+	label    string // under its group of bars in the chart
 	method   string
 	path     string
 	cookie   string // "valid", "forged" or "none"
@@ -216,17 +222,17 @@ func greeting(c, extra, extraBare string) string {
 }
 
 var scenarios = []scenario{
-	{name: "read", title: "(1) read a logged-in session", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis",
+	{name: "read", title: "(1) read a logged-in session", label: "read a\nlogged-in session", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, "", "") }},
-	{name: "write", title: "(2) write one key", method: "POST", path: "/write", cookie: "valid", baseline: "rawrueidis",
+	{name: "write", title: "(2) write one key", label: "write\none key", method: "POST", path: "/write", cookie: "valid", baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, "", "") }},
-	{name: "forged", title: "(3) forged cookie", method: "GET", path: "/read", cookie: "forged", baseline: "bare",
+	{name: "forged", title: "(3) forged cookie", label: "forged\ncookie", method: "GET", path: "/read", cookie: "forged", baseline: "bare",
 		body: func(string) string { return "What's up, stranger?\n" }},
-	{name: "nocookie", title: "(4) no cookie", method: "GET", path: "/read", cookie: "none", baseline: "bare",
+	{name: "nocookie", title: "(4) no cookie", label: "no\ncookie", method: "GET", path: "/read", cookie: "none", baseline: "bare",
 		body: func(string) string { return "What's up, stranger?\n" }},
-	{name: "read10", title: "(5) read 10 keys of 100 bytes", method: "GET", path: "/read10", cookie: "valid", keys: 10, baseline: "rawrueidis",
+	{name: "read10", title: "(5) read 10 keys of 100 bytes", label: "read 10 keys\nof 100 B", method: "GET", path: "/read10", cookie: "valid", keys: 10, baseline: "rawrueidis",
 		body: func(c string) string { return greeting(c, " 10 keys, 1000 bytes", " 0 keys, 0 bytes") }},
-	{name: "nginx", title: "(6) read through nginx round-robin over 3 instances", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis", nginx: true,
+	{name: "nginx", title: "(6) read through nginx round-robin over 3 instances", label: "read via nginx\nover 3 instances", method: "GET", path: "/read", cookie: "valid", baseline: "rawrueidis", nginx: true,
 		body: func(c string) string { return greeting(c, "", "") }},
 }
 

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stickless/stickless/bench/chart"
 )
 
 // streamsConfig is the command line of the long-connection run.
@@ -300,7 +301,8 @@ func (s *stream) hold(ctx context.Context, frontAddr, cookie string, ip net.IP, 
 }
 
 // runStreams is the long-connection run.
-func runStreams(ctx context.Context, sc streamsConfig, p *procs, redisAddr string, rdb *redis.Client, noFile uint64, out io.Writer) error {
+func runStreams(ctx context.Context, sc streamsConfig, charts string, p *procs, redisAddr string, rdb *redis.Client, noFile uint64, out io.Writer) error {
+	start := time.Now()
 	if need := uint64(sc.streams) + 1000; noFile < need {
 		return fmt.Errorf("the open-file limit is %d, below the %d this run needs: raise the hard limit (ulimit -Hn) or lower -streams", noFile, need)
 	}
@@ -628,7 +630,7 @@ func runStreams(ctx context.Context, sc streamsConfig, p *procs, redisAddr strin
 
 	// The report.
 	fmt.Fprintf(out, "# stickless long connections: %d event streams through nginx over 3 instances\n\n", sc.streams)
-	writeMachine(out, goRunner{}, redisAddr)
+	writeMachine(out, goRunner{}, redisAddr, start)
 	fmt.Fprintf(out, "Set-up: redis-server (no persistence), 3 cmd/whatsup instances on it, nginx (%d workers, worker_connections %d, reuseport) with deploy/nginx.conf; open-file limit %d. %d users logged in on the instances directly; each holds one `GET /api/events` through nginx, from a loopback address of its own (127.1.x.y), opened at %d/s. Session end: the library's watch, Session.Done (per instance, one batched liveness check per second of every watched session: redisstore's Checker, one pipelined EXISTS per session, 500 sessions per call; an end made on the instance itself closes at once).\n\n",
 		sc.workers, workerConns, noFile, sc.streams, sc.openRate)
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -668,5 +670,25 @@ func runStreams(ctx context.Context, sc streamsConfig, p *procs, redisAddr strin
 	fmt.Fprintf(out, "| all %d revoked streams end within 3 s | %d of %d | %s |\n", sc.revoke, revokedWithin3, sc.revoke, yesNo(allEnded && revokedWithin3 == sc.revoke))
 	fmt.Fprintf(out, "| streams wrongly ended: 0 | %d | %s |\n", wrong, yesNo(wrong == 0))
 	fmt.Fprintf(out, "\nnginx error log: %s.\n", nginxLogSummary(filepath.Join(ndir, "nginx-error.log")))
+	if charts == "" {
+		return nil
+	}
+	res := &chart.Streams{
+		Machine:  machine(),
+		Date:     started(start),
+		Setup:    fmt.Sprintf("%s event streams through nginx over 3 whatsup instances, held %v; then %s users logged out everywhere", thousands(float64(sc.streams)), sc.hold, thousands(float64(sc.revoke))),
+		Held:     held,
+		Revoked:  len(revoked),
+		Wrong:    wrong,
+		TargetMS: 3000,
+	}
+	for _, d := range endLats {
+		res.EndMS = append(res.EndMS, float64(d.Round(100*time.Microsecond))/float64(time.Millisecond))
+	}
+	base := filepath.Join(charts, "streams")
+	if err := chart.Save(base, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loadgen: results and chart: %s.json, %s.svg\n", base, base)
 	return nil
 }

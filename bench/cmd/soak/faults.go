@@ -13,7 +13,8 @@ import (
 
 // fault is one injected failure and what became of it.
 type fault struct {
-	name string
+	name  string
+	label string // a short name, for the chart
 	// lossWindow is true when the configuration allows acknowledged writes
 	// to be lost here: asynchronous replication during a failover.
 	lossWindow bool
@@ -41,6 +42,7 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 	fs := []*fault{
 		{
 			name:   "SIGKILL instance i2, restart after 3 s",
+			label:  "kill instance i2",
 			inject: func() error { return topo.Instances[1].Kill() },
 			heal: func() error {
 				time.Sleep(3 * time.Second)
@@ -48,7 +50,8 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 			},
 		},
 		{
-			name: "SIGSTOP Redis master 3 s, then SIGCONT",
+			name:  "SIGSTOP Redis master 3 s, then SIGCONT",
+			label: "SIGSTOP master",
 			inject: func() error {
 				paused = first()
 				return paused.PauseErr()
@@ -60,7 +63,8 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 			},
 		},
 		{
-			name: "SIGKILL Redis master, restart from its AOF at once",
+			name:  "SIGKILL Redis master, restart from its AOF at once",
+			label: "kill master, AOF restart",
 			inject: func() error {
 				killed = first()
 				return killed.KillErr()
@@ -72,6 +76,7 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 	case topology.Sentinel:
 		f := &fault{
 			name:       "SIGKILL Sentinel master: failover by the Sentinels; old master restarted",
+			label:      "Sentinel failover",
 			lossWindow: true,
 			inject:     func() error { return topo.Sentinel.Master.KillErr() },
 		}
@@ -92,6 +97,7 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 	case topology.Cluster:
 		fs = append(fs, &fault{
 			name:       "SIGKILL a Cluster master: its replica takes over; old master restarted",
+			label:      "Cluster failover",
 			lossWindow: true,
 			inject: func() error {
 				killed = first()
@@ -107,7 +113,8 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 				return topo.Cluster.WaitOKErr(recoveryTimeout)
 			},
 		}, &fault{
-			name: "manual CLUSTER FAILOVER on a replica",
+			name:  "manual CLUSTER FAILOVER on a replica",
+			label: "manual failover",
 			inject: func() error {
 				for _, s := range topo.DataServers() {
 					if topology.Role(s) == "slave" {
@@ -124,7 +131,8 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 		})
 	}
 	fs = append(fs, &fault{
-		name: "maxmemory below the memory in use on every master for 5 s, then lifted",
+		name:  "maxmemory below the memory in use on every master for 5 s, then lifted",
+		label: "maxmemory",
 		inject: func() error {
 			for _, m := range masters(topo) {
 				r, err := m.Call(5*time.Second, "INFO", "memory")

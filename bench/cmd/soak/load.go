@@ -311,7 +311,7 @@ func (u *user) write() {
 
 type sessionList struct {
 	Sessions []struct {
-		ID      string `json:"id"`
+		Handle  string `json:"handle"`
 		Current bool   `json:"current"`
 	} `json:"sessions"`
 }
@@ -390,14 +390,14 @@ func (u *user) revoke() {
 	id := ""
 	for _, s := range l.Sessions {
 		if s.Current {
-			id = s.ID
+			id = s.Handle
 		}
 	}
 	if id == "" {
 		return
 	}
 	bCookie := u.cookieHeader(u.b)
-	r, ok = u.l.do(u.a, "POST", "/api/sessions/revoke", "application/json", `{"id":"`+id+`"}`)
+	r, ok = u.l.do(u.a, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+id+`"}`)
 	u.ha.alive(r, ok)
 	u.hb.revoke(r, ok)
 	if !ok || r.code != 200 {

@@ -5,7 +5,7 @@
 // Usage (from the bench module; `make soak` runs it):
 //
 //	go run ./cmd/soak [-mode standalone|sentinel|cluster] [-duration 5m]
-//	                  [-users 300] [-rate 200] [-out report.md]
+//	                  [-users 300] [-rate 200] [-out report.md] [-charts ../docs/charts]
 //	                  [-client-cache] [-check-timeout 10s] [-viz-dir dir]
 //
 // The load: -users virtual users through nginx, -rate requests/s in all.
@@ -31,6 +31,9 @@
 // one session (model.go) with Porcupine (check.go): a partition per browser
 // session, each within -check-timeout; Porcupine's view of each partition
 // that is not linearizable is written next to -out (or into -viz-dir).
+//
+// It saves its results as -charts/soak-MODE.json and draws their timeline
+// beside them, soak-MODE.svg (package chart; cmd/charts redraws it).
 //
 // Everything listens on 127.0.0.1 and stops when the run ends, also on
 // Ctrl-C.
@@ -64,6 +67,7 @@ type config struct {
 	keep     bool
 	verbose  bool
 	faults   bool
+	charts   string
 	// The linearizability check (check.go):
 	checkTimeout time.Duration
 	vizDir       string
@@ -81,6 +85,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the run's directory (logs) after the run")
 	fs.BoolVar(&c.verbose, "v", false, "log every loss and every session served after its end as it is found")
 	fs.BoolVar(&c.faults, "faults", true, "inject the faults (false: the load alone)")
+	fs.StringVar(&c.charts, "charts", "../docs/charts", "`dir`ectory for the results (soak-MODE.json) and their timeline chart (soak-MODE.svg); empty: none")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 10*time.Second, "bound of the linearizability check of each partition of the history (one browser session)")
 	fs.StringVar(&c.vizDir, "viz-dir", "", "`dir`ectory for the visualizations of partitions that are not linearizable (default: that of -out, or the system's temporary directory)")
 	fs.BoolVar(&c.clientCache, "client-cache", false, "run the instances with -client-cache (redisstore's client-side cache)")

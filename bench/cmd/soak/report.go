@@ -15,6 +15,18 @@ func (f *fault) contains(t time.Time) bool {
 	return !f.start.IsZero() && !t.Before(f.start.Add(-time.Second)) && !t.After(f.end)
 }
 
+// inLossWindow reports whether t, when a write was acknowledged, is in the
+// stated window of a fault that allows losses: the second before a master
+// was killed.
+func inLossWindow(faults []*fault, t time.Time) bool {
+	for _, f := range faults {
+		if f.contains(t) {
+			return f.lossWindow && !t.After(f.start)
+		}
+	}
+	return false
+}
+
 // buildReport returns the run's markdown: the setting, one row per fault,
 // one row for the time outside the faults, and the invariants' verdicts.
 func buildReport(cfg config, mode topology.Mode, topo *topology.Topology, rec *recorder, faults []*fault, elapsed time.Duration) string {
@@ -94,10 +106,7 @@ func buildReport(cfg config, mode topology.Mode, topo *topology.Topology, rec *r
 			}
 		}
 	}
-	inWindow := func(t time.Time) bool {
-		f := inFault(t)
-		return f != nil && f.lossWindow && !t.After(f.start)
-	}
+	inWindow := func(t time.Time) bool { return inLossWindow(faults, t) }
 	for _, l := range rec.losses {
 		t := tallyFor(l.acked)
 		if inWindow(l.acked) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stickless/stickless/bench/chart"
 	"github.com/stickless/stickless/internal/redistest"
 	"github.com/stickless/stickless/internal/topology"
 )
@@ -108,6 +109,17 @@ func Run(ctx context.Context, args []string) error {
 
 	report := buildReport(cfg, mode, topo, rec, faults, elapsed) + runCheck(cfg, topo, hist, faults, logf)
 	fmt.Print(report)
+	if cfg.charts != "" {
+		name := "soak-" + string(mode)
+		if cfg.clientCache {
+			name += "-cache" // beside the run without it
+		}
+		base := filepath.Join(cfg.charts, name)
+		if err := chart.Save(base, timeline(cfg, mode, rec, faults, start, elapsed)); err != nil {
+			return err
+		}
+		logf("results and chart: %s.json, %s.svg", base, base)
+	}
 	if cfg.out != "" {
 		f, err := os.OpenFile(cfg.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"strconv"
 	"time"
 
+	"github.com/stickless/stickless/internal/redislayout"
 	"github.com/stickless/stickless/internal/redistest"
 	"github.com/stickless/stickless/internal/topology"
+	"github.com/stickless/stickless/redisstore"
 )
 
 // storage looks into Redis as the admin user, to tell a session that is
@@ -31,14 +32,14 @@ func (s *storage) call(args ...string) redistest.Reply {
 // user's other device logs in only after that, so its session is not
 // taken for this one).
 func (s *storage) stillStored(user string, created time.Time) bool {
-	idx := s.call("ZRANGE", "stickless:user:{"+user+"}", "0", "-1")
+	idx := s.call("ZRANGE", redislayout.UserKey(redisstore.DefaultPrefix, user), "0", "-1")
 	for _, key := range idx.Strings() {
-		c := s.call("HGET", "stickless:{"+key+"}", "_c")
-		ms, err := strconv.ParseInt(c.Str, 10, 64)
+		m := s.call("HGET", redislayout.SessionKey(redisstore.DefaultPrefix, key), redislayout.MetaField)
+		md, err := redislayout.ParseMeta(m.Str)
 		if err != nil {
 			continue
 		}
-		if d := created.Sub(time.UnixMilli(ms)); d >= 0 && d < time.Second {
+		if d := created.Sub(time.UnixMilli(md.Created)); d >= 0 && d < time.Second {
 			return true
 		}
 	}

@@ -4,4 +4,7 @@
 // the examples module's go.mod.
 package docblocks
 
-import _ "github.com/stickless/stickless/prom"
+import (
+	_ "github.com/stickless/stickless/otelsession"
+	_ "github.com/stickless/stickless/prom"
+)

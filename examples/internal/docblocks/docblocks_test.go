@@ -39,7 +39,7 @@ var packages = map[string]string{
 	"json":    "encoding/json",
 	"session": "github.com/stickless/stickless/session", "memstore": "github.com/stickless/stickless/memstore",
 	"redisstore": "github.com/stickless/stickless/redisstore", "sessiontest": "github.com/stickless/stickless/sessiontest",
-	"prom": "github.com/stickless/stickless/prom",
+	"prom": "github.com/stickless/stickless/prom", "otelsession": "github.com/stickless/stickless/otelsession",
 }
 
 // givens are the variables a block may use without declaring them.
