@@ -71,18 +71,23 @@ func TestCheckFindsBug(t *testing.T) {
 
 			dir := t.TempDir()
 			r := checkHistory(hist.partitions(), checkConfig{timeout: 10 * time.Second, workers: 2, dir: dir, prefix: "t-"})
-			incrs := 0
+			incrs, revokes := 0, 0
 			for _, p := range hist.partitions() {
 				for _, op := range p.ops {
-					if op.Input.(opIn).kind == opIncr && op.Output.(opOut).alive {
-						incrs++
+					switch op.Input.(opIn).kind {
+					case opIncr:
+						if op.Output.(opOut).alive {
+							incrs++
+						}
+					case opRevoke:
+						revokes++
 					}
 				}
 			}
 			t.Logf("%d partitions, %d operations (%d acknowledged increments): %d linearizable, %d not, %d timed out, checked in %v",
 				r.partitions, r.ops, incrs, r.linearizable, len(r.illegal), len(r.timedOut), r.took)
-			if incrs < 20 {
-				t.Fatalf("only %d acknowledged increments: the load did too little to tell", incrs)
+			if incrs < 20 || revokes < 3 {
+				t.Fatalf("only %d acknowledged increments and %d revokes: the load did too little to tell", incrs, revokes)
 			}
 			if len(r.timedOut) > 0 {
 				t.Errorf("timed out: %v", r.timedOut)
@@ -213,7 +218,7 @@ func soakApp(m *session.Manager) http.Handler {
 			return
 		}
 		type entry struct {
-			ID      string `json:"id"`
+			Handle  string `json:"handle"`
 			Current bool   `json:"current"`
 		}
 		out := []entry{}
@@ -223,9 +228,9 @@ func soakApp(m *session.Manager) http.Handler {
 		reply(w, http.StatusOK, map[string]any{"sessions": out})
 	}))
 	mux.HandleFunc("POST /api/sessions/revoke", api(func(w http.ResponseWriter, r *http.Request, s *session.Session) {
-		var req struct{ ID string }
+		var req struct{ Handle string }
 		json.NewDecoder(r.Body).Decode(&req)
-		ok, err := m.Revoke(r.Context(), s.User(), req.ID)
+		ok, err := m.Revoke(r.Context(), s.User(), req.Handle)
 		if err != nil {
 			fail(w, err)
 			return

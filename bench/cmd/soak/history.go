@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,8 +207,15 @@ func (t *track) alive(r answer, got bool) {
 	}
 	switch r.code {
 	case http.StatusOK, http.StatusNotFound, http.StatusUnauthorized:
-		t.add(p, ownBrowser, opIn{kind: opAlive}, opOut{alive: r.code != http.StatusUnauthorized}, r)
+		t.add(p, ownBrowser, opIn{kind: opAlive}, opOut{alive: r.code != http.StatusUnauthorized || oldLogin(r)}, r)
 	}
+}
+
+// oldLogin reports whether r is the 401 of a route that needs a recent
+// login, to a session that lives but whose login is older (whatsup's
+// -reauth-after, 15 min by default).
+func oldLogin(r answer) bool {
+	return r.code == http.StatusUnauthorized && strings.Contains(string(r.body), "recent login required")
 }
 
 // logout records POST /logout and returns the partition of the session it

@@ -401,7 +401,7 @@ func (u *user) revoke() {
 	u.ha.alive(r, ok)
 	u.hb.revoke(r, ok)
 	if !ok || r.code != 200 {
-		if ok && r.code == 401 {
+		if ok && r.code == 401 && !oldLogin(r) {
 			u.gone(r)
 		}
 		return
