@@ -72,6 +72,7 @@ type config struct {
 	checkTimeout time.Duration
 	vizDir       string
 	clientCache  bool
+	cacheWindow  time.Duration
 }
 
 func parseFlags(args []string) (config, error) {
@@ -89,6 +90,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 10*time.Second, "bound of the linearizability check of each partition of the history (one browser session)")
 	fs.StringVar(&c.vizDir, "viz-dir", "", "`dir`ectory for the visualizations of partitions that are not linearizable (default: that of -out, or the system's temporary directory)")
 	fs.BoolVar(&c.clientCache, "client-cache", false, "run the instances with -client-cache (redisstore's client-side cache)")
+	fs.DurationVar(&c.cacheWindow, "cache-window", 20*time.Millisecond, "with -client-cache, the cache's stated window (docs/redis.md): a session that reads this stale make linearizable is within it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -136,8 +136,8 @@ func TestModel(t *testing.T) {
 
 // TestStaleness: a read that sees an overwritten value is explained by a
 // staleness a little larger than the time from the overwrite's answer to
-// the read; by a stated window that it overlaps; and not by a window
-// elsewhere.
+// the read, and so by a cache window at least as large; by a stated window
+// that it overlaps; and not by a window elsewhere.
 func TestStaleness(t *testing.T) {
 	ops := closed([]porcupine.Operation{
 		op(0, 1, login, loggedIn), op(2, 3, put("w0", "1"), isLive), op(4, 5, put("w0", "2"), isLive),
@@ -151,6 +151,15 @@ func TestStaleness(t *testing.T) {
 	})
 	if got := leastStaleness(lost, time.Now().Add(time.Second)); got != noStaleness {
 		t.Errorf("least staleness of a loss = %v, want -1 (not explained)", got)
+	}
+	for _, tc := range []struct {
+		window time.Duration
+		want   bool
+	}{{10 * time.Millisecond, true}, {2 * time.Millisecond, false}} {
+		v := checkPartition(&partition{name: "p", ops: ops}, checkConfig{timeout: time.Second, stale: true, cacheWindow: tc.window})
+		if v.byCache != tc.want {
+			t.Errorf("with a cache window of %v: within it = %v, want %v (least staleness %v)", tc.window, v.byCache, tc.want, v.stale)
+		}
 	}
 	for _, tc := range []struct {
 		name string
