@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -30,6 +31,9 @@ type clusterConfig struct {
 	// Keys are the signing keys, one per line of the shared secrets file,
 	// the first signs. default: one random key.
 	Keys []string
+	// DeployDir holds the nginx configuration to run. default: deployDir,
+	// the shipped one.
+	DeployDir string
 }
 
 // cluster is the real topology of a test, started by internal/topology as
@@ -88,7 +92,7 @@ func startCluster(t *testing.T, cfg clusterConfig) *cluster {
 	c.SetKeys(t, cfg.Keys...)
 	topo, err := topology.Start(topology.Config{
 		Dir:       c.dir,
-		DeployDir: deployDir,
+		DeployDir: cmp.Or(cfg.DeployDir, deployDir),
 		Redis:     redistest.Options{AOF: true},
 		Instances: cfg.Instances,
 		AppBin:    whatsupBin,

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,31 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stickless/stickless/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestClusterScript runs deploy/cluster.sh (what `make cluster` runs) on
 // free ports in each Redis mode: it serves the demo through nginx
@@ -73,7 +53,7 @@ func testClusterScript(t *testing.T, bash, mode string) {
 		"STICKLESS_PROMETHEUS=0", // TestClusterPrometheus covers it
 		"STICKLESS_METRICS_PORT_BASE="+strconv.Itoa(base+3),
 	)
-	var out syncBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, like a terminal job
 	if err := cmd.Start(); err != nil {

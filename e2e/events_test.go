@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stickless/stickless/internal/testenv"
 )
 
 // eventWait bounds each wait for an event of a stream: the first tick
@@ -25,7 +30,8 @@ type sseEvent struct {
 type eventStream struct {
 	Code   int
 	Header http.Header
-	events chan sseEvent // closed when the body ends
+	Close  context.CancelFunc // ends the stream from the client's side
+	events chan sseEvent      // closed when the body ends
 }
 
 // openEvents opens GET base/api/events with the client's cookies; the
@@ -46,7 +52,7 @@ func (c *client) openEvents(t testing.TB, base string) *eventStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &eventStream{Code: resp.StatusCode, Header: resp.Header, events: make(chan sseEvent, 64)}
+	s := &eventStream{Code: resp.StatusCode, Header: resp.Header, Close: cancel, events: make(chan sseEvent, 64)}
 	go func() {
 		defer close(s.events)
 		defer resp.Body.Close()
@@ -251,5 +257,70 @@ func TestEventsEndAtIdleExpiry(t *testing.T) {
 	t.Logf("the stream ended %v after it opened (idle timeout 3 s)", timeSince(start))
 	if w := kim.mustWhoami(t, c.URL); w.User != nil {
 		t.Errorf("after the end, whoami says %q", *w.User)
+	}
+}
+
+// TestStreamsCappedInNginx: nginx passes on at most its cap of event
+// streams per worker (deploy/nginx.conf's stickless_streams, lowered here
+// from 4,096 to 4), whoever opens them; past it, its own 429 with
+// Retry-After, while pages are served; a stream that ends frees its place.
+func TestStreamsCappedInNginx(t *testing.T) {
+	dir := t.TempDir()
+	entries, err := os.ReadDir(deployDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		f := e.Name()
+		b, err := os.ReadFile(filepath.Join(deployDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if f == "nginx.conf" {
+			const capLine = "limit_conn stickless_streams 4096;"
+			if !strings.Contains(text, capLine) {
+				t.Fatalf("deploy/nginx.conf has no %q", capLine)
+			}
+			text = strings.Replace(text, capLine, "limit_conn stickless_streams 4;", 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := startCluster(t, clusterConfig{DeployDir: dir})
+	var held []*eventStream
+	for i := range 4 {
+		u := newClient(t, fmt.Sprintf("user %d", i))
+		u.login(t, c.URL, fmt.Sprintf("u%d", i))
+		s := u.openEvents(t, c.URL)
+		if s.Code != http.StatusOK {
+			t.Fatalf("stream %d: %d, want 200", i, s.Code)
+		}
+		held = append(held, s)
+	}
+	late := newClient(t, "late")
+	late.login(t, c.URL, "late")
+	s := late.openEvents(t, c.URL)
+	if s.Code != http.StatusTooManyRequests || s.Header.Get("X-Instance") != "" || s.Header.Get("Retry-After") == "" {
+		t.Fatalf("a fifth stream: %d %v, want nginx's own 429 with Retry-After", s.Code, s.Header)
+	}
+	if r := late.mustGet(t, c.URL+"/login"); r.Code != http.StatusOK {
+		t.Fatalf("GET /login with the streams at their cap: %v", r)
+	}
+	held[0].Close()
+	err = testenv.Eventually(eventWait, 50*time.Millisecond, func() error {
+		s := late.openEvents(t, c.URL)
+		if s.Code != http.StatusOK {
+			s.Close()
+			return fmt.Errorf("status %d", s.Code)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after a stream ended: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,46 @@ func TestTimeouts(t *testing.T) {
 	}
 	if lastIn <= idle {
 		t.Errorf("activity every %v kept jan's session only until %v, not past the idle timeout %v", every, lastIn, idle)
+	}
+}
+
+// TestDifferentKeysAreLogged: two instances started with different signing
+// keys log different key fingerprints at start, and when a user's cookie
+// from the first reaches the second, the second logs within a second that
+// a cookie failed the signature check, with the hint to compare the keys.
+func TestDifferentKeysAreLogged(t *testing.T) {
+	c := startCluster(t, clusterConfig{Instances: 2})
+	c.SetKeys(t, randomKey())
+	c.Instances[1].Restart(t) // i2 reads the other key
+	fingerprint := func(in *instance) string {
+		all := regexp.MustCompile(`signing=([0-9a-f]{16})`).FindAllStringSubmatch(in.Tail(1000), -1)
+		if all == nil {
+			t.Fatalf("%s logged no key fingerprint:\n%s", in.Name, in.Tail(20))
+		}
+		return all[len(all)-1][1] // of its latest start
+
+	}
+	if f1, f2 := fingerprint(c.Instances[0]), fingerprint(c.Instances[1]); f1 == f2 {
+		t.Errorf("instances with different keys log the same fingerprint %s", f1)
+	}
+
+	const line = "session cookies failed the signature check"
+	if c.Instances[1].LogHas(line) {
+		t.Fatalf("i2 logged a bad cookie before any came:\n%s", c.Instances[1].Tail(20))
+	}
+	kim := newClient(t, "kim's browser")
+	kim.login(t, c.Instances[0].URL, "kim")
+	if w := kim.mustWhoami(t, c.Instances[1].URL); w.User != nil {
+		t.Fatalf("i2, with another key, took i1's cookie: user %q", *w.User)
+	}
+	deadline := time.Now().Add(time.Second)
+	for !c.Instances[1].LogHas(line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("i2 did not log %q within a second of the request:\n%s", line, c.Instances[1].Tail(20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !c.Instances[1].LogHas("compare the key fingerprints") {
+		t.Errorf("i2's record of the bad cookie does not point at the keys:\n%s", c.Instances[1].Tail(20))
 	}
 }

@@ -17,8 +17,6 @@ var (
 	// it for an anonymous session), once the expired ones are deleted. The session Manager answers it, like any store
 	// failure, with a 503.
 	ErrFull = errors.New("memstore: full: too many live sessions (Options.MaxSessions)")
-
-	errCreateAndFrom = errors.New("memstore: Save: a Write cannot both Create and renew From")
 )
 
 // contextError is the error of a call whose context is done: it matches

@@ -410,25 +410,23 @@ func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (sessi
 	return rec, true, nil
 }
 
-// Save implements [session.Store]. A creation fails with ErrFull when the
-// store holds Options.MaxSessions live sessions. A creation or renewal
-// records w.UserAgent and w.Remember; an update ignores them. A Write with both Create and
-// From set is an error.
+// Save implements [session.Store]: the write is the one [session.Write.Kind]
+// names. A creation fails with ErrFull when the store holds
+// Options.MaxSessions live sessions. A creation or renewal records
+// w.UserAgent and w.Remember; an update ignores them.
 func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
-	if w.Create && w.From != "" {
-		return false, errCreateAndFrom
-	}
 	if err := s.begin(ctx); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
 	now := s.opts.Now()
-	if w.Create {
+	kind := w.Kind()
+	if kind == session.OpCreate {
 		err := s.createLocked(&w, now)
 		return err == nil, err
 	}
 	key := w.Key
-	if w.From != "" {
+	if kind == session.OpRenew {
 		key = w.From
 	}
 	e := s.liveLocked(key, now)
@@ -443,7 +441,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		e.login(now, w.Limits.Absolute)
 	}
 	e.touch(now, w.Limits.Idle)
-	if w.From != "" {
+	if kind == session.OpRenew {
 		// A renewal: the entry moves, and the index with it.
 		s.removeLocked(w.From)
 		s.moved[w.From] = moved{to: w.Key, until: now.Add(movedFor)}

@@ -33,7 +33,6 @@ func (c *redisClock) observe(redisMS int64, sent time.Time) {
 	}
 }
 
-// now is the estimated Redis time, Unix ms.
 func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load() }
 
 // Load implements [session.Store.Load]: one HGETALL (the key's expiry

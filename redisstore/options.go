@@ -92,7 +92,8 @@ type Options struct {
 	// Client is the rueidis client configuration: addresses, credentials,
 	// db, TLS, Sentinel and timeouts; [NewFromURL] fills the addressing
 	// fields from its URL. Every zero field keeps rueidis's default but
-	// ClientName and, with Sentinel, TopologyRefreshInterval (above).
+	// ClientName and, with Sentinel, TopologyRefreshInterval (above);
+	// DisableCache is always !ClientCache.
 	// default: no address: New fails unless Client.InitAddress is set.
 	Client rueidis.ClientOption
 }
@@ -112,6 +113,7 @@ func (o Options) withDefaults() Options {
 	if o.ClientCache && (o.Client.DisableCache || o.Client.AlwaysRESP2 || o.TouchThrottle < 0) {
 		panic("redisstore: Options.ClientCache needs Client.DisableCache and Client.AlwaysRESP2 false (RESP3 client tracking), and TouchThrottle >= 0 (a cached read cannot slide)")
 	}
+	o.Client.DisableCache = !o.ClientCache // no key tracking asked of Redis (rueidis's default) without the cache
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -262,7 +262,7 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	gone, _, err := s.revoke(ctx, cn, []string{key}, "")
+	gone, _, err := s.revoke(ctx, cn, []string{key}, "", "")
 	if err != nil {
 		return opError("Destroy", err)
 	}

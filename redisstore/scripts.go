@@ -160,8 +160,7 @@ func parseReply(res rueidis.RedisResult, n int) (reply, error) {
 	return reply(arr), nil
 }
 
-// code, int and str read the reply's elements; one that is missing or of
-// another type reads as zero.
+// code, int and str read elements; missing or of another type: zero.
 func (r reply) code() int64 { return r.int(0) }
 
 func (r reply) int(i int) (n int64) {

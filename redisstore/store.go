@@ -58,8 +58,8 @@ var (
 var (
 	// ErrClosed is returned by every call made after [Store.Close].
 	ErrClosed = errors.New("redisstore: store closed")
-	// ErrNotConnected is returned (wrapped, with the last connection
-	// error) by the calls of a Store that has not reached Redis yet.
+	// ErrNotConnected is returned (wrapped, with the last error) by the
+	// calls of a Store that has not reached Redis yet.
 	ErrNotConnected = errors.New("redisstore: not connected to Redis yet")
 )
 

@@ -490,3 +490,44 @@ func TestReadAtMaxmemory(t *testing.T) {
 		t.Errorf("Incr at maxmemory: %v, want a store error", err)
 	}
 }
+
+// TestDestroyUserSparesKeepBehindAStaleEntry: an index entry of a key that
+// a renewal moved, left behind (as a Cluster renewal cut between its two
+// round trips leaves it), leads a revocation to the session it moved to:
+// DestroyUser follows it, except to the session it must keep.
+func TestDestroyUserSparesKeepBehindAStaleEntry(t *testing.T) {
+	for _, mode := range []string{"standalone", "cluster"} {
+		t.Run(mode, func(t *testing.T) {
+			var url string
+			var do func(args ...string)
+			if mode == "standalone" {
+				srv := redistest.Standalone(t, redistest.Options{})
+				url, do = srv.URL(), func(args ...string) { srv.DoOK(t, args...) }
+			} else {
+				cs := redistest.Cluster(t, 3)
+				url, do = cs.URL(), func(args ...string) { cs.NodeFor(t, args[1]).DoOK(t, args...) }
+			}
+			s := newStore(t, url, Options{})
+			ctx := t.Context()
+			old, keep, other := newKey(), newKey(), newKey()
+			for _, k := range []string{old, other} {
+				if err := s.tcreate(ctx, k, session.Write{User: "kim"}, long); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, err := s.trenew(ctx, old, keep, session.Write{User: "kim"}, long); err != nil || !ok {
+				t.Fatalf("renew: %v %v", ok, err)
+			}
+			do("ZADD", "stickless:user:{kim}", "1", old) // the stale entry
+			if n, err := s.DestroyUser(ctx, "kim", keep); err != nil || n != 1 {
+				t.Fatalf("DestroyUser(kim, keep) = %d, %v; want 1 (the other session)", n, err)
+			}
+			if _, ok, err := s.Load(ctx, keep, long); err != nil || !ok {
+				t.Fatalf("the kept session, behind a stale entry of its old key: %v %v", ok, err)
+			}
+			if _, ok, _ := s.Load(ctx, other, long); ok {
+				t.Fatal("the other session survived")
+			}
+		})
+	}
+}

@@ -1,14 +1,12 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +123,7 @@ func TestNewUnreachable(t *testing.T) {
 	if _, err := NewFromURL(ctx, url, Options{FailFast: true}); !errors.Is(err, session.ErrStoreUnavailable) {
 		t.Fatalf("NewFromURL to a closed port with FailFast: %v, want ErrStoreUnavailable", err)
 	}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	s := newStore(t, url, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	key := newKey()
 	err := s.tcreate(ctx, key, session.Write{Set: vals("a", "1")}, long)
@@ -150,24 +148,6 @@ func TestNewUnreachable(t *testing.T) {
 	if !strings.Contains(logs.String(), "connected to Redis") {
 		t.Errorf("no log line says that the store connected: %q", logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestParseURLErrorsHideSecrets: a malformed URL gives an error that says
@@ -212,6 +192,34 @@ func TestParseURLErrorsHideSecrets(t *testing.T) {
 			}
 			if _, err := NewFromURL(context.Background(), tt.url, Options{}); err == nil || strings.Contains(err.Error(), "hunter") {
 				t.Errorf("NewFromURL: %v", err)
+			}
+		})
+	}
+}
+
+// TestURLNamesTheWrongServer: a URL that names a Sentinel master set or a
+// Cluster, pointed at a plain Redis, and a password for a Redis that has
+// none, fail in New with an error that says what to change, even without
+// FailFast: connecting again cannot mend them.
+func TestURLNamesTheWrongServer(t *testing.T) {
+	a := redistest.Standalone(t, redistest.Options{})
+	b := redistest.Standalone(t, redistest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, tc := range []struct{ name, url, want string }{
+		{"sentinel", "redis://" + a.Addr + "?master_set=mymaster", "is not a sentinel"},
+		{"cluster", "redis://" + a.Addr + "?addr=" + b.Addr, "is not a Cluster node"},
+		{"password for a Redis without one", "redis://:hunter2@" + a.Addr, "takes any password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewFromURL(ctx, tc.url, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("NewFromURL(%s): no error", tc.name)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q, want one that says %q and no password", err, tc.want)
 			}
 		})
 	}

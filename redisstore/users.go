@@ -28,11 +28,11 @@ var (
 )
 
 // revoke destroys the sessions at keys (only those bound to user, unless
-// ""), following every key that a renewal moved, and returns the keys of
-// the live sessions it destroyed, with their users, and the keys where it
-// found nothing. With WaitReplicas, the first wait that fell short is the
+// ""), following every key that a renewal moved, but for keep, and
+// returns the keys of the live sessions it destroyed, with their users,
+// and the keys where it found nothing. With WaitReplicas, the first wait that fell short is the
 // error, once every deletion is made.
-func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string) (gone map[string]string, dead []string, err error) {
+func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user, keep string) (gone map[string]string, dead []string, err error) {
 	follow := s.opts.Prefix // standalone and Sentinel: the script follows
 	if cn.cluster {
 		follow = ""
@@ -45,7 +45,7 @@ func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string
 		}
 		calls := make([]call, len(keys))
 		for i, k := range keys {
-			calls[i] = call{s: scriptDestroy, keys: []string{s.sessionKey(k), s.markerKey(k)}, args: []string{ms(markerTTL), user, follow}}
+			calls[i] = call{s: scriptDestroy, keys: []string{s.sessionKey(k), s.markerKey(k)}, args: []string{ms(markerTTL), user, follow, keep}}
 		}
 		var res []rueidis.RedisResult
 		if s.wait.n == 0 {
@@ -68,10 +68,11 @@ func (s *Store) revoke(ctx context.Context, cn *conn, keys []string, user string
 				return gone, dead, perr
 			case r.code() == 1:
 				gone[k] = r.str(1)
-			case r.code() == 2 && !seen[r.str(1)]:
+			case r.code() == 2 && r.str(1) != keep && !seen[r.str(1)]:
 				next = append(next, r.str(1))
-			case r.code() == 0:
-				dead = append(dead, k)
+				fallthrough
+			default:
+				dead = append(dead, k) // nothing there (for a grace, see pruneCall)
 			}
 		}
 		keys = next
@@ -157,7 +158,7 @@ func (s *Store) DestroyUser(ctx context.Context, user, keep string) (int, error)
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	gone, dead, err := s.revoke(ctx, cn, keys, user)
+	gone, dead, err := s.revoke(ctx, cn, keys, user, keep)
 	if err != nil {
 		return len(gone), opError("DestroyUser", err)
 	}

@@ -23,6 +23,8 @@ type Admin struct {
 	store Store
 	cfg   Config
 	ob    observing // metrics hook, audit log, log throttles (observer.go)
+	// deadlines are the contexts of the calls made in requests.
+	deadlines *deadlines
 	// ended is told the keys of the sessions that the Admin ended: the
 	// Manager's watcher, or nil.
 	ended func(keys ...string)
@@ -49,7 +51,7 @@ func NewAdmin(store Store, cfg Config) *Admin {
 }
 
 func newAdmin(store Store, cfg Config) *Admin {
-	a := &Admin{store: store, cfg: cfg}
+	a := &Admin{store: store, cfg: cfg, deadlines: newDeadlines(cfg.StoreTimeout)}
 	a.ob.init(cfg)
 	return a
 }
@@ -192,14 +194,10 @@ func (a *Admin) userSessions(ctx context.Context, user string, call func(context
 	return list, err
 }
 
-// call runs f, a store call of a request, bounded by StoreTimeout alone:
-// it does not register with the request's cancellation (one map insert
-// and delete under a lock per call), and a client that leaves does not
-// abort a save half-way.
+// call runs f, a store call of a request, bounded by StoreTimeout alone
+// (see deadlines): a client that leaves does not abort a save half-way.
 func (a *Admin) call(ctx context.Context, op Op, f func(ctx context.Context) error) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.StoreTimeout)
-	defer cancel()
-	return a.done(ctx, op, a.ob.start(), f(cctx))
+	return a.done(ctx, op, a.ob.start(), f(a.deadlines.of(ctx)))
 }
 
 // callOut runs f, a store call made outside a request, bounded by ctx,
@@ -226,6 +224,6 @@ func (a *Admin) done(ctx context.Context, op Op, start time.Time, err error) err
 		a.ob.event(ctx, EventTooLarge)
 		return err
 	}
-	a.ob.storeFailed(ctx, a.cfg.Logger, op, err)
+	a.ob.storeFailed(ctx, op, err)
 	return unavailable(err)
 }

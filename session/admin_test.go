@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
@@ -25,7 +26,7 @@ func TestAdminWithAStoreAlone(t *testing.T) {
 		cookies = append(cookies, loginCookie(t, m, "ann"))
 	}
 	bob := loginCookie(t, m, "bob")
-	var audit syncBuffer
+	var audit testenv.Buffer
 	a := session.NewAdmin(st, session.Config{AuditLog: slog.New(slog.NewTextHandler(&audit, nil))})
 	ctx := t.Context()
 	handles := map[string]string{} // cookie -> handle

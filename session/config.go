@@ -10,11 +10,13 @@ import (
 )
 
 // Defaults of [Config]; a zero field means its default, which each field's
-// comment states. The three timeouts are exported for programs that show
-// them, as flag defaults.
+// comment states. The timeouts are exported for programs that show them,
+// as flag defaults.
 const (
 	DefaultIdleTimeout        = 30 * time.Minute
 	DefaultAbsoluteTimeout    = 12 * time.Hour
+	DefaultRememberIdle       = 7 * 24 * time.Hour
+	DefaultRememberAbsolute   = 30 * 24 * time.Hour
 	DefaultStoreTimeout       = time.Second
 	defaultMaxSize            = 64 << 10
 	defaultMaxFields          = 256
@@ -70,12 +72,28 @@ type Config struct {
 	SameSite http.SameSite
 
 	// IdleTimeout ends a session after this long without a request
-	// (OWASP ASVS 3.3). default: 30 minutes.
+	// (OWASP ASVS 3.3.1). default: 30 minutes.
 	IdleTimeout time.Duration
 
-	// AbsoluteTimeout ends a session this long after login (its creation or
-	// last [Session.Renew]), however busy it is. default: 12 hours.
+	// AbsoluteTimeout ends a session this long after its user's last
+	// login ([Session.Login]; for an anonymous session, its creation),
+	// however busy it is; [Session.Renew] keeps the login time.
+	// default: 12 hours. With IdleTimeout's default, this meets ASVS
+	// 3.3.2 level 2 (re-authentication after 12 hours, or 30 minutes
+	// idle).
 	AbsoluteTimeout time.Duration
+
+	// RememberIdleTimeout replaces IdleTimeout for a remembered session
+	// ([Session.RememberMe]): the user comes back after days and is still
+	// logged in. default: 7 days.
+	RememberIdleTimeout time.Duration
+
+	// RememberAbsoluteTimeout replaces AbsoluteTimeout for a remembered
+	// session; its cookie lasts until then. default: 30 days, which with
+	// RememberIdleTimeout's default meets ASVS 3.3.2 level 1 only
+	// (re-authentication within 30 days). An application held to level 2
+	// sets both to the session's timeouts, or offers no "remember me".
+	RememberAbsoluteTimeout time.Duration
 
 	// StoreTimeout bounds every store call; a call that takes longer fails
 	// with ErrStoreUnavailable. It alone bounds the call: a client that
@@ -128,8 +146,12 @@ type Config struct {
 	// be a local path. default: "/login".
 	LoginURL string
 
-	// Logger receives store errors, at most one record per 10 seconds with
-	// the count of failures since the last one. Tokens never reach it.
+	// Logger receives what an operator must see: store failures (ERROR),
+	// cookies that fail the signature check, a sign of instances with
+	// different keys, and changes made after the response headers were
+	// written (WARN), each kind at most once per 10 seconds with its count;
+	// and, at INFO, the fingerprints of the signing keys when the Manager
+	// is made. Tokens and keys never reach it.
 	// default: slog.Default().
 	Logger *slog.Logger
 
@@ -208,6 +230,8 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
 		{"AbsoluteTimeout", &c.AbsoluteTimeout, DefaultAbsoluteTimeout},
+		{"RememberIdleTimeout", &c.RememberIdleTimeout, DefaultRememberIdle},
+		{"RememberAbsoluteTimeout", &c.RememberAbsoluteTimeout, DefaultRememberAbsolute},
 		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
 		{"RetryAfter", &c.RetryAfter, defaultRetryAfter},
 	} {

@@ -91,6 +91,8 @@ func TestConfigErrors(t *testing.T) {
 		{"SameSite=None with InsecureCookie", func(c *Config) { c.SameSite = http.SameSiteNoneMode; c.InsecureCookie = true }},
 		{"negative IdleTimeout", func(c *Config) { c.IdleTimeout = -time.Second }},
 		{"negative AbsoluteTimeout", func(c *Config) { c.AbsoluteTimeout = -time.Second }},
+		{"negative RememberIdleTimeout", func(c *Config) { c.RememberIdleTimeout = -time.Second }},
+		{"negative RememberAbsoluteTimeout", func(c *Config) { c.RememberAbsoluteTimeout = -time.Second }},
 		{"negative StoreTimeout", func(c *Config) { c.StoreTimeout = -time.Second }},
 		{"negative RetryAfter", func(c *Config) { c.RetryAfter = -time.Second }},
 		{"negative MaxSize", func(c *Config) { c.MaxSize = -1 }},
@@ -122,18 +124,20 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	c, _ := validConfig().withDefaults()
 	want := Config{
-		Keys:               [][]byte{testKey1},
-		CookieName:         "__Host-session",
-		SameSite:           http.SameSiteLaxMode,
-		IdleTimeout:        30 * time.Minute,
-		AbsoluteTimeout:    12 * time.Hour,
-		StoreTimeout:       time.Second,
-		MaxSize:            64 << 10,
-		MaxFields:          256,
-		MaxSessionsPerUser: 16,
-		RetryAfter:         2 * time.Second,
-		LoginURL:           "/login",
-		Logger:             slog.Default(),
+		Keys:                    [][]byte{testKey1},
+		CookieName:              "__Host-session",
+		SameSite:                http.SameSiteLaxMode,
+		IdleTimeout:             30 * time.Minute,
+		AbsoluteTimeout:         12 * time.Hour,
+		RememberIdleTimeout:     7 * 24 * time.Hour,
+		RememberAbsoluteTimeout: 30 * 24 * time.Hour,
+		StoreTimeout:            time.Second,
+		MaxSize:                 64 << 10,
+		MaxFields:               256,
+		MaxSessionsPerUser:      16,
+		RetryAfter:              2 * time.Second,
+		LoginURL:                "/login",
+		Logger:                  slog.Default(),
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -2,6 +2,9 @@ package session
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +27,7 @@ func tokenFrom(b []byte) secretToken {
 }
 
 func TestCodecFormat(t *testing.T) {
-	v := testCodec(testKey1).encode(newToken())
+	v := testCodec(testKey1).encode(newToken(), false)
 	if len(v) != 87 {
 		t.Errorf("cookie value has %d characters, want 87 (43 + 1 + 43)", len(v))
 	}
@@ -49,25 +52,27 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"random", newToken()},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := testCodec(testKey1, testKey2)
-			got, i, ok := c.decode(c.encode(tt.tok))
-			if !ok || got != tt.tok || i != 0 {
-				t.Errorf("decode(encode(t)) = (equal %v, key %d, ok %v), want (true, 0, true)", got == tt.tok, i, ok)
-			}
-		})
+		for _, remember := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/remember=%v", tt.name, remember), func(t *testing.T) {
+				c := testCodec(testKey1, testKey2)
+				got, i, rem, ok := c.decode(c.encode(tt.tok, remember))
+				if !ok || got != tt.tok || i != 0 || rem != remember {
+					t.Errorf("decode(encode(t, %v)) = (equal %v, key %d, remember %v, ok %v), want (true, 0, %v, true)", remember, got == tt.tok, i, rem, ok, remember)
+				}
+			})
+		}
 	}
 }
 
 func TestCodecRejectsFlippedBit(t *testing.T) {
 	c := testCodec(testKey1)
-	for _, tok := range []secretToken{{}, tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize)), newToken(), newToken()} {
-		v := c.encode(tok)
+	for i, tok := range []secretToken{{}, tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize)), newToken(), newToken()} {
+		v := c.encode(tok, i%2 == 1)
 		for i := 0; i < len(v); i++ {
 			for bit := 0; bit < 8; bit++ {
 				b := []byte(v)
 				b[i] ^= 1 << bit
-				if _, _, ok := c.decode(string(b)); ok {
+				if _, _, _, ok := c.decode(string(b)); ok {
 					t.Errorf("value with bit %d of byte %d flipped (%q) was accepted", bit, i, b)
 				}
 			}
@@ -78,8 +83,9 @@ func TestCodecRejectsFlippedBit(t *testing.T) {
 func TestCodecRejects(t *testing.T) {
 	c := testCodec(testKey1)
 	tok := tokenFrom(bytes.Repeat([]byte{0xff}, tokenSize)) // encodes as "_"s, which the standard alphabet spells "/"
-	valid := c.encode(tok)
-	otherName := (&codec{name: "other", keys: [][]byte{testKey1}}).encode(tok)
+	valid := c.encode(tok, false)
+	otherName := (&codec{name: "other", keys: [][]byte{testKey1}}).encode(tok, false)
+	remembered := c.encode(tok, true)
 	tests := []struct {
 		name string
 		v    string
@@ -95,7 +101,10 @@ func TestCodecRejects(t *testing.T) {
 		{"padded base64", valid[:43] + "=" + valid[44:]},
 		{"standard base64 alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(valid)},
 		{"signature of another cookie name", otherName},
-		{"signature of another token", valid[:44] + c.encode(newToken())[44:]},
+		{"flag turned on (~ for .)", valid[:43] + "~" + valid[44:]},
+		{"flag turned off (. for ~)", remembered[:43] + "." + remembered[44:]},
+		{"another separator", valid[:43] + "!" + valid[44:]},
+		{"signature of another token", valid[:44] + c.encode(newToken(), false)[44:]},
 		{"zero signature", valid[:44] + strings.Repeat("A", 43)},
 		{"oversized", strings.Repeat("A", 4096)},
 		{"non-UTF-8", "\xff\xfe" + valid[2:]},
@@ -103,7 +112,7 @@ func TestCodecRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, ok := c.decode(tt.v); ok {
+			if _, _, _, ok := c.decode(tt.v); ok {
 				t.Errorf("decode(%q) accepted", tt.v)
 			}
 		})
@@ -112,7 +121,7 @@ func TestCodecRejects(t *testing.T) {
 
 func TestCodecKeyRotation(t *testing.T) {
 	tok := newToken()
-	byKey2 := testCodec(testKey2).encode(tok)
+	byKey2 := testCodec(testKey2).encode(tok, false)
 	tests := []struct {
 		name    string
 		keys    [][]byte
@@ -127,7 +136,7 @@ func TestCodecKeyRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, i, ok := testCodec(tt.keys...).decode(byKey2)
+			got, i, _, ok := testCodec(tt.keys...).decode(byKey2)
 			if ok != tt.ok {
 				t.Fatalf("decode ok = %v, want %v", ok, tt.ok)
 			}
@@ -138,22 +147,23 @@ func TestCodecKeyRotation(t *testing.T) {
 	}
 	// A codec with the new key first signs with it, so the old key alone
 	// no longer verifies what it issues.
-	if _, _, ok := testCodec(testKey2).decode(testCodec(testKey1, testKey2).encode(tok)); ok {
+	if _, _, _, ok := testCodec(testKey2).decode(testCodec(testKey1, testKey2).encode(tok, false)); ok {
 		t.Error("a cookie signed by [k1,k2] verified under [k2]: the first key does not sign")
 	}
 }
 
 func FuzzCodecDecode(f *testing.F) {
 	c := testCodec(testKey1, testKey2)
-	f.Add(c.encode(newToken()))
-	f.Add(testCodec(testKey2).encode(newToken()))
+	f.Add(c.encode(newToken(), false))
+	f.Add(c.encode(newToken(), true))
+	f.Add(testCodec(testKey2).encode(newToken(), false))
 	f.Add("")
 	f.Add(".")
 	f.Add(strings.Repeat("A", 43) + "." + strings.Repeat("A", 43))
 	f.Add(strings.Repeat("_", 87))
 	f.Add("\xff" + strings.Repeat("A", 86))
 	f.Fuzz(func(t *testing.T, v string) {
-		tok, i, ok := c.decode(v) // must not panic
+		tok, i, remember, ok := c.decode(v) // must not panic
 		if !ok {
 			if tok != (secretToken{}) || i != 0 {
 				t.Errorf("a rejected value returned a token or key index %d", i)
@@ -162,7 +172,7 @@ func FuzzCodecDecode(f *testing.F) {
 		}
 		// Only canonical values verify: signing the token again with the
 		// key that verified gives back exactly v.
-		if again := testCodec(c.keys[i]).encode(tok); again != v {
+		if again := testCodec(c.keys[i]).encode(tok, remember); again != v {
 			t.Errorf("decode accepted %q, which is not the encoding %q", v, again)
 		}
 	})
@@ -175,7 +185,7 @@ func FuzzCodecRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok := tokenFrom(b)
 		c := testCodec(testKey1, testKey2)
-		got, i, ok := c.decode(c.encode(tok))
+		got, i, _, ok := c.decode(c.encode(tok, false))
 		if !ok || got != tok || i != 0 {
 			t.Errorf("round trip of %x: ok %v, key %d, equal %v", b, ok, i, got == tok)
 		}
@@ -188,11 +198,35 @@ func FuzzCodecFlippedBit(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff}, tokenSize), uint16(86*8+7))
 	f.Fuzz(func(t *testing.T, b []byte, bit uint16) {
 		c := testCodec(testKey1)
-		v := []byte(c.encode(tokenFrom(b)))
+		v := []byte(c.encode(tokenFrom(b), false))
 		n := int(bit) % (len(v) * 8)
 		v[n/8] ^= 1 << (n % 8)
-		if _, _, ok := c.decode(string(v)); ok {
+		if _, _, _, ok := c.decode(string(v)); ok {
 			t.Errorf("value with bit %d flipped (%q) was accepted", n, v)
 		}
 	})
+}
+
+// TestCookieValues: cookieValues finds the values net/http's
+// CookiesNamed finds, in the same order, but for quoted values, which it
+// leaves quoted (no cookie of ours has quotes).
+func TestCookieValues(t *testing.T) {
+	for _, headers := range [][]string{
+		{"session=a"},
+		{"a=1; session=b; session=c", "session=d"},
+		{" session = x ;session=y;;session=", "other=session=z"},
+		{"sessionx=1; xsession=2; session=3=4"},
+		{""},
+		{},
+	} {
+		r := &http.Request{Header: http.Header{"Cookie": headers}}
+		var want []string
+		for _, c := range r.CookiesNamed("session") {
+			want = append(want, c.Value)
+		}
+		got := slices.Collect(cookieValues(r.Header, "session"))
+		if !slices.Equal(got, want) {
+			t.Errorf("Cookie %q: got %q, net/http %q", headers, got, want)
+		}
+	}
 }

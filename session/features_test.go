@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,42 +253,69 @@ func TestDomain(t *testing.T) {
 }
 
 // TestRememberMe: a login with RememberMe sends a persistent cookie that
-// ends at the absolute deadline; without, a browser-session cookie.
+// ends at the remembered session's absolute deadline, also when a later
+// renewal sends it again, and the session lives by the remember-me
+// timeouts; without, a browser-session cookie and the session's timeouts.
 func TestRememberMe(t *testing.T) {
-	store := memstore.New(memstore.Options{})
+	// The store's clock runs 30 minutes behind: logins are recorded in the
+	// past, as if the user had logged in half an hour ago.
+	var skew atomic.Int64
+	skew.Store(int64(-30 * time.Minute))
+	store := memstore.New(memstore.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	t.Cleanup(func() { store.Close() })
-	m := session.New(store, session.Config{Keys: [][]byte{key1}, AbsoluteTimeout: 2 * time.Hour})
-	login := func(remember bool) *http.Cookie {
+	m := session.New(store, session.Config{Keys: [][]byte{key1},
+		IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour,
+		RememberIdleTimeout: time.Hour, RememberAbsoluteTimeout: 2 * time.Hour})
+	serve := func(h http.HandlerFunc, c *http.Cookie) *http.Cookie {
 		rec := httptest.NewRecorder()
-		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := httptest.NewRequest("POST", "https://example.com/", nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		m.Handler(h).ServeHTTP(rec, req)
+		if cs := rec.Result().Cookies(); len(cs) == 1 {
+			return cs[0]
+		}
+		return nil
+	}
+	login := func(remember bool) *http.Cookie {
+		return serve(func(w http.ResponseWriter, r *http.Request) {
 			s := session.FromContext(r.Context())
 			if err := errors.Join(s.Login("ann"), s.RememberMe(remember)); err != nil {
 				t.Error(err)
 			}
-		})).ServeHTTP(rec, httptest.NewRequest("POST", "https://example.com/login", nil))
-		cs := rec.Result().Cookies()
-		if len(cs) != 1 {
-			t.Fatalf("cookies: %v", cs)
-		}
-		return cs[0]
+		}, nil)
 	}
-	if c := login(false); c.MaxAge != 0 || !c.Expires.IsZero() {
-		t.Errorf("without RememberMe: Max-Age %d, Expires %v; want a browser-session cookie", c.MaxAge, c.Expires)
+	user := func(c *http.Cookie) (u string) {
+		serve(func(w http.ResponseWriter, r *http.Request) { u = session.FromContext(r.Context()).User() }, c)
+		return u
 	}
-	c := login(true)
-	if c.MaxAge < 7190 || c.MaxAge > 7200 {
-		t.Errorf("with RememberMe: Max-Age %d, want about 7200 (the absolute timeout)", c.MaxAge)
+	plain := login(false)
+	if plain.MaxAge != 0 || !plain.Expires.IsZero() {
+		t.Errorf("without RememberMe: Max-Age %d, Expires %v; want a browser-session cookie", plain.MaxAge, plain.Expires)
 	}
-	// The choice is stored: a later renewal (a change of privilege) in
-	// another request sends a persistent cookie again.
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "https://example.com/sudo", nil)
-	req.AddCookie(c)
-	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session.FromContext(r.Context()).Renew()
-	})).ServeHTTP(rec, req)
-	cs := rec.Result().Cookies()
-	if len(cs) != 1 || cs[0].Value == c.Value || cs[0].MaxAge < 7100 {
-		t.Errorf("after a renewal: %v, want a new persistent cookie", cs)
+	remembered := login(true)
+	if remembered.MaxAge < 7190 || remembered.MaxAge > 7200 {
+		t.Errorf("with RememberMe: Max-Age %d, want about 7200 (RememberAbsoluteTimeout)", remembered.MaxAge)
+	}
+	// The choice is stored: a later renewal (a change of privilege) sends
+	// a persistent cookie again, which ends at the same absolute deadline:
+	// 2 hours after the login, which the store recorded 30 minutes ago.
+	renewed := serve(func(w http.ResponseWriter, r *http.Request) { session.FromContext(r.Context()).Renew() }, remembered)
+	if renewed == nil || renewed.Value == remembered.Value || renewed.MaxAge < 5390 || renewed.MaxAge > 5400 {
+		t.Fatalf("after a renewal: %v, want a new persistent cookie with Max-Age about 5400 (the absolute deadline)", renewed)
+	}
+	// A read slides each session's idle deadline by its own timeout; 20
+	// minutes later, both are past the session's idle timeout and within
+	// the remembered one's.
+	if user(plain) != "ann" || user(renewed) != "ann" {
+		t.Fatal("a session died before its idle timeout")
+	}
+	skew.Add(int64(20 * time.Minute))
+	if u := user(plain); u != "" {
+		t.Errorf("a session of the browser's outlived IdleTimeout: user %q", u)
+	}
+	if u := user(renewed); u != "ann" {
+		t.Errorf("a remembered session died within RememberIdleTimeout: user %q", u)
 	}
 }

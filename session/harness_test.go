@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
@@ -254,9 +254,9 @@ type harness struct {
 	faults *faultStore
 	m      *session.Manager
 	srv    *httptest.Server
-	errLog *syncBuffer // the http.Server's error log
-	appLog *syncBuffer // the Manager's logger
-	issued syncStrings // every session cookie value the server sent
+	errLog *testenv.Buffer // the http.Server's error log
+	appLog *testenv.Buffer // the Manager's logger
+	issued syncStrings     // every session cookie value the server sent
 }
 
 type harnessOptions struct {
@@ -270,26 +270,9 @@ type harnessOptions struct {
 	realClock bool
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func newHarness(t *testing.T, cfg session.Config, opts harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, errLog: &syncBuffer{}, appLog: &syncBuffer{}}
+	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, errLog: &testenv.Buffer{}, appLog: &testenv.Buffer{}}
 	now := h.clock.Now
 	if opts.realClock {
 		now = nil

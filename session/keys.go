@@ -51,8 +51,8 @@ func checkKeys(keys [][]byte) error {
 // that log the same fingerprints share their keys; [New] logs them.
 func KeyFingerprint(key []byte) string {
 	mac := hmac.New(sha256.New, key)
-	// A cookie's MAC covers name, NUL, token: this label has no NUL, so
-	// it is never what a cookie signs.
+	// A cookie's MAC covers name, a flag byte (0 or 1), token: this label
+	// has neither byte, so it is never what a cookie signs.
 	mac.Write([]byte("stickless signing key fingerprint"))
 	return hex.EncodeToString(mac.Sum(nil)[:8])
 }

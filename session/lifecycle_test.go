@@ -252,3 +252,57 @@ func TestPanickingHandlerLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestLostRenewalForgetsTheUser: a renewal that finds its session gone (a
+// logout elsewhere between the load and the commit) leaves the request
+// with a new, anonymous session: after the commit, User and the values no
+// longer report the dead session's, and a Put of the same request starts
+// a session that holds only that value.
+func TestLostRenewalForgetsTheUser(t *testing.T) {
+	m, st := direct(t, session.Config{})
+	cookie := loginCookie(t, m, "ann")
+	serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Put("secret", "ann's"); err != nil {
+			t.Error(err)
+		}
+	}, cookie)
+	var after []string
+	rec := serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if s.User() != "ann" {
+			t.Fatalf("before: user %q", s.User())
+		}
+		if err := s.Renew(); err != nil {
+			t.Fatal(err)
+		}
+		// Logged out everywhere meanwhile.
+		if n, err := st.DestroyUser(r.Context(), "ann", ""); n != 1 || err != nil {
+			t.Fatalf("DestroyUser = %d, %v", n, err)
+		}
+		if err := s.Commit(r.Context()); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		secret, _ := s.String("secret")
+		after = append(after, s.User(), secret)
+		if err := s.Put("theme", "dark"); err != nil {
+			t.Error(err)
+		}
+	}, cookie)
+	if after[0] != "" || after[1] != "" {
+		t.Errorf("after a renewal that found the session gone: User %q, secret %q; want an anonymous, empty session", after[0], after[1])
+	}
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		t.Fatalf("the new session's cookie: %v", cs)
+	}
+	var user, theme, secret string
+	serveOne(m, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		user = s.User()
+		theme, _ = s.String("theme")
+		secret, _ = s.String("secret")
+	}, cs[0].Name+"="+cs[0].Value)
+	if user != "" || theme != "dark" || secret != "" {
+		t.Errorf("the new session holds user %q, theme %q, secret %q; want only theme dark", user, theme, secret)
+	}
+}

@@ -15,10 +15,11 @@ import (
 // [Admin.Sessions], [Admin.Revoke], [Admin.RevokeAll],
 // [Admin.RevokeOthers].
 type Manager struct {
-	*Admin // the store, the configuration, the observer (admin.go)
-	codec  codec
-	lim    Limits
-	watch  watcher // sessions that long requests wait on (watch.go)
+	*Admin      // the store, the configuration, the observer (admin.go)
+	codec       codec
+	lim         Limits  // of a session of the browser's
+	rememberLim Limits  // of a remembered session (RememberMe)
+	watch       watcher // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -39,6 +40,8 @@ func New(store Store, cfg Config) *Manager {
 		Admin: newAdmin(store, cfg),
 		lim: Limits{Idle: cfg.IdleTimeout, Absolute: cfg.AbsoluteTimeout,
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
+		rememberLim: Limits{Idle: cfg.RememberIdleTimeout, Absolute: cfg.RememberAbsoluteTimeout,
+			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.watch.m = m
@@ -49,6 +52,15 @@ func New(store Store, cfg Config) *Manager {
 	}
 	cfg.Logger.Info("session: signing keys", "fingerprints", fingerprints, "signing", fingerprints[0])
 	return m
+}
+
+// limits returns the limits of a remembered session, or of a session of
+// the browser's.
+func (m *Manager) limits(remember bool) Limits {
+	if remember {
+		return m.rememberLim
+	}
+	return m.lim
 }
 
 // Config returns a copy of the configuration in force, defaults filled

@@ -119,27 +119,32 @@ func Events() []Event {
 }
 
 // logInterval is the least time between two records of the same throttled
-// kind (forged cookies, store failures), so that an attacker or an outage
-// cannot flood the logs. Each record carries the count since the last one.
+// kind (forged cookies, store failures, late changes), so that an attacker
+// or an outage cannot flood the logs. Each record carries the count since
+// the last one. Each kind has a limiter of its own: one kind never
+// silences another.
 const logInterval = 10 * time.Second
 
-// observing is a Manager's metrics hook, audit log and log throttles.
+// observing is a Manager's metrics hook, logs and log throttles.
 type observing struct {
 	Observer
+	logger  *slog.Logger
 	audit   *slog.Logger // nil: no audit records
 	addr    func(*http.Request) string
 	forged  *logthrottle.Limiter
 	failing *logthrottle.Limiter
+	late    *logthrottle.Limiter
 }
 
 func (o *observing) init(cfg Config) {
 	o.Observer = cfg.Observer
+	o.logger = cfg.Logger
 	o.audit = cfg.AuditLog
 	o.addr = cfg.ClientAddr
 	if o.addr == nil {
 		o.addr = remoteHost
 	}
-	o.forged, o.failing = logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval)
+	o.forged, o.failing, o.late = logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval)
 }
 
 // errNotFound is returned by the funcs that Manager.call runs when the
@@ -201,32 +206,48 @@ func (o *observing) unavailable() {
 	}
 }
 
-// storeFailed logs a failed store call on logger, at most once per
-// logInterval, with the count of failures since the last record.
-func (o *observing) storeFailed(ctx context.Context, logger *slog.Logger, op Op, err error) {
+// storeFailed logs a failed store call, at most once per logInterval, with
+// the count of failures since the last record.
+func (o *observing) storeFailed(ctx context.Context, op Op, err error) {
 	if ok, suppressed := o.failing.Allow(); ok {
 		n := suppressed + 1 // this failure included
-		logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", string(op)), errAttr(err),
+		o.logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", string(op)), errAttr(err),
 			slog.Int64("count", n), slog.Duration("interval", logInterval))
 	}
 }
 
 // noCookie reports the outcome of a request none of whose n cookies of the
-// session cookie's name verified; forged ones go to the audit log at most
-// once per logInterval, with their count.
+// session cookie's name verified. Such cookies are logged at WARN at most
+// once per logInterval with their count, and go to the audit log with the
+// client of the latest.
 func (o *observing) noCookie(ctx context.Context, r *http.Request, n int) {
 	if n == 0 {
 		o.request(ctx, OutcomeNone)
 		return
 	}
 	o.request(ctx, OutcomeInvalid)
-	if o.audit == nil {
+	ok, suppressed := o.forged.Allow()
+	if !ok {
 		return
 	}
-	if ok, suppressed := o.forged.Allow(); ok {
-		count := suppressed + 1 // this cookie included
+	count := suppressed + 1 // this cookie included
+	o.logger.LogAttrs(ctx, slog.LevelWarn, "session cookies failed the signature check: forged, tampered, signed by a retired key, "+
+		"or by an instance with other signing keys (compare the key fingerprints that each instance logs at start)",
+		slog.Int64("count", count), slog.Duration("interval", logInterval))
+	if o.audit != nil {
 		o.audit.LogAttrs(ctx, slog.LevelWarn, "forged_cookies", slog.Int64("count", count),
 			slog.Duration("interval", logInterval), slog.String("client", o.addr(r)), slog.String("user_agent", r.UserAgent()))
+	}
+}
+
+// lateChange logs a change that came after the response headers were
+// written (ErrHeadersWritten), at most once per logInterval with the count.
+func (o *observing) lateChange(ctx context.Context, r *http.Request) {
+	if ok, suppressed := o.late.Allow(); ok {
+		o.logger.LogAttrs(ctx, slog.LevelWarn, "session changed after the response headers were written: the change is not saved; "+
+			"change the session, or call Session.Commit, before writing the response",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int64("count", suppressed+1), slog.Duration("interval", logInterval))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stickless/stickless/internal/testenv"
 	"github.com/stickless/stickless/memstore"
 	"github.com/stickless/stickless/session"
 )
@@ -171,7 +173,7 @@ type auditRecord struct {
 	Renewed   bool   `json:"renewed"`
 }
 
-func auditRecords(t *testing.T, log *syncBuffer) []auditRecord {
+func auditRecords(t *testing.T, log *testenv.Buffer) []auditRecord {
 	t.Helper()
 	var out []auditRecord
 	sc := bufio.NewScanner(strings.NewReader(log.String()))
@@ -186,7 +188,7 @@ func auditRecords(t *testing.T, log *syncBuffer) []auditRecord {
 }
 
 func TestAuditLog(t *testing.T) {
-	audit := &syncBuffer{}
+	audit := &testenv.Buffer{}
 	cfg := session.Config{
 		AuditLog: slog.New(slog.NewJSONHandler(audit, nil)),
 		// A proxy-aware address, as an application behind one would give.
@@ -365,5 +367,49 @@ func TestMultiObserver(t *testing.T) {
 	}
 	if none := session.MultiObserver(onlyEvents); none.Request != nil || none.StoreCall != nil || none.Unavailable != nil {
 		t.Error("funcs that no observer sets are not nil")
+	}
+}
+
+// TestThrottledLogs: cookies that fail the signature check, store failures
+// and changes after the headers are each logged to Config.Logger at once,
+// then at most once per interval, each kind with a throttle of its own: a
+// flood of one kind never silences another.
+func TestThrottledLogs(t *testing.T) {
+	routes := map[string]http.HandlerFunc{"GET /late": func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "answer first")
+		session.FromContext(r.Context()).Put("late", 1)
+	}}
+	const (
+		forged = "session cookies failed the signature check"
+		failed = "session store call failed"
+		late   = "session changed after the response headers were written"
+	)
+	for _, order := range [][]string{{forged, failed, late}, {failed, late, forged}, {late, forged, failed}} {
+		t.Run(strings.Join(order, ", then "), func(t *testing.T) {
+			h := newHarness(t, session.Config{StoreTimeout: 200 * time.Millisecond}, harnessOptions{routes: routes})
+			c := h.newClient("")
+			c.do("POST", "/login?user=ann").must(t, 200, "ok")
+			cause := map[string]func(){
+				forged: func() { h.raw("GET", "/user", h.cookieName()+"=not-a-signed-token") },
+				failed: func() {
+					h.faults.set("error", "Load")
+					c.do("GET", "/user").must(t, 503, anyBody)
+					h.faults.set("")
+				},
+				late: func() { c.do("GET", "/late").must(t, 200, "answer first") },
+			}
+			for i, kind := range order {
+				cause[kind]()
+				cause[kind]() // within the interval: counted, not logged
+				for _, k := range order[:i+1] {
+					if n := strings.Count(h.appLog.String(), k); n != 1 {
+						t.Fatalf("after %q twice: %d records of %q, want 1:\n%s", kind, n, k, h.appLog)
+					}
+				}
+			}
+			if !strings.Contains(h.appLog.String(), "compare the key fingerprints") {
+				t.Errorf("the record of bad cookies gives no hint about the instances' keys:\n%s", h.appLog)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"maps"
 	"slices"
 )
 
@@ -161,8 +160,5 @@ func plan(p pending, key, user, userAgent string, remember bool, lim Limits) []c
 	default:
 		return calls
 	}
-	if w.Set != nil {
-		w.Set = maps.Clone(w.Set)
-	}
-	return append(calls, call{save: &w})
+	return append(calls, call{save: &w}) // w.Set is p.set: the commit replaces p, never changes it
 }

@@ -101,31 +101,31 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	// (forged, tampered, garbage): a new session, and no store call.
 	var t secretToken
 	var keyIndex int
+	var remember bool
 	ok := false
-	tries := 0
-	cookies := s.req.CookiesNamed(s.m.cfg.CookieName)
-	for _, c := range cookies {
+	tries, n := 0, 0
+	for v := range cookieValues(s.req.Header, s.m.cfg.CookieName) {
+		if n++; ok || tries == maxCookieTries {
+			continue // counted for noCookie only
+		}
 		var sig signature
 		var wellFormed bool
-		if t, sig, wellFormed = s.m.codec.parse(c.Value); !wellFormed {
+		if t, sig, remember, wellFormed = s.m.codec.parse(v); !wellFormed {
 			continue
 		}
-		if keyIndex, ok = s.m.codec.verify(&t, &sig); ok {
-			break
-		}
-		if tries++; tries == maxCookieTries {
-			break
+		if keyIndex, ok = s.m.codec.verify(&t, &sig, remember); !ok {
+			tries++
 		}
 	}
 	if !ok {
-		s.m.ob.noCookie(ctx, s.req, len(cookies))
+		s.m.ob.noCookie(ctx, s.req, n)
 		return nil
 	}
 	key := t.Key()
 	var rec Record
 	var found bool
 	err := s.m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
-		rec, found, err = s.m.store.Load(ctx, key, s.m.lim)
+		rec, found, err = s.m.store.Load(ctx, key, s.m.limits(remember))
 		return notFound(found, err)
 	})
 	if err != nil {
@@ -142,7 +142,9 @@ func (s *Session) loadLocked(ctx context.Context) error {
 	}
 	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
-	s.resign = keyIndex != 0
+	// A cookie signed by an older key, or whose flag disagrees with the
+	// store, is signed again.
+	s.resign = keyIndex != 0 || remember != rec.Remember
 	s.values = rec.Values
 	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
@@ -152,6 +154,7 @@ func (s *Session) loadLocked(ctx context.Context) error {
 // the response headers are out: it could not be saved with its cookie.
 func (s *Session) mutableLocked() error {
 	if s.sent {
+		s.m.ob.lateChange(s.ctx, s.req)
 		return ErrHeadersWritten
 	}
 	return s.loadLocked(s.ctx)
@@ -377,13 +380,13 @@ func (s *Session) Login(user string) error {
 	return nil
 }
 
-// RememberMe chooses whether the session's cookie outlives the browser
-// session ("remember me"): with on, the cookie gets a Max-Age that ends at
-// the session's absolute deadline, so that a browser restart keeps the
-// user logged in until then; without (the default) it is a browser-session
-// cookie, while the server enforces the same timeouts either way. The
-// choice is stored with the session when it gets a new token: call it with
-// [Session.Login]. The change is deferred.
+// RememberMe chooses whether the session is remembered ("remember me"):
+// with on, its cookie gets a Max-Age that ends at the session's absolute
+// deadline, so that a browser restart keeps the user logged in, and the
+// session lives by Config.RememberIdleTimeout and RememberAbsoluteTimeout
+// instead of IdleTimeout and AbsoluteTimeout; without (the default) it is
+// a browser-session cookie. The choice is stored with the session when it
+// gets a new token: call it with [Session.Login]. The change is deferred.
 func (s *Session) RememberMe(on bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -490,7 +493,7 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 	err := s.immediate(ctx, OpIncr,
 		func() map[string]string { v = n; return map[string]string{key: strconv.FormatInt(n, 10)} },
 		func(ctx context.Context, c Counter) (found bool, err error) {
-			v, found, err = c.Incr(ctx, s.key, key, n, s.m.lim)
+			v, found, err = c.Incr(ctx, s.key, key, n, s.m.limits(s.remember))
 			return found, err
 		},
 		func() { s.setValueLocked(key, strconv.FormatInt(v, 10)) })
@@ -527,7 +530,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 			return map[string]string{key: string(nb)}
 		},
 		func(ctx context.Context, c Counter) (found bool, err error) {
-			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.lim)
+			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.limits(s.remember))
 			return found, err
 		},
 		func() {
@@ -637,7 +640,7 @@ replan:
 		if s.p.op == opCreate && !s.hasToken {
 			s.newTokenLocked() // a new session's token is drawn when it is first stored
 		}
-		calls := plan(s.p, s.key, s.user, ua, s.remember, s.m.lim)
+		calls := plan(s.p, s.key, s.user, ua, s.remember, s.m.limits(s.remember))
 		for _, c := range calls {
 			if c.save == nil {
 				key := c.destroy
@@ -653,7 +656,7 @@ replan:
 				continue
 			}
 			var applied bool
-			err := s.m.call(ctx, c.save.kind(), func(ctx context.Context) (err error) {
+			err := s.m.call(ctx, c.save.Kind(), func(ctx context.Context) (err error) {
 				applied, err = s.m.store.Save(ctx, *c.save)
 				if c.save.Create {
 					return err // a creation always applies
@@ -761,10 +764,10 @@ func (s *Session) writeCookie(h http.Header) {
 	}
 	switch {
 	case s.stored && (s.cookie == cookieSet || s.resign):
-		c.Value = s.m.codec.encode(s.token)
+		c.Value = s.m.codec.encode(s.token, s.remember)
 		if s.remember && !s.loginAt.IsZero() {
 			// A persistent cookie lives no longer than the session can.
-			c.MaxAge = max(1, int(time.Until(s.loginAt.Add(s.m.lim.Absolute))/time.Second))
+			c.MaxAge = max(1, int(time.Until(s.loginAt.Add(s.m.limits(true).Absolute))/time.Second))
 		}
 	case !s.stored && s.cookie == cookieClear:
 		c.MaxAge = -1

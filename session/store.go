@@ -8,8 +8,9 @@ import (
 // Store is where sessions live: the three calls that every store makes.
 // A Store holds records under keys that are hashes of session tokens; it
 // never sees a token itself. What not every store must do is in the
-// optional interfaces [Counter] and [UserIndex], which the [Manager] finds
-// by type assertion, as net/http finds a ResponseWriter's extensions.
+// optional interfaces [Counter], [UserIndex] and [Checker], which the
+// [Manager] finds by type assertion, as net/http finds a ResponseWriter's
+// extensions.
 //
 // "Not found" is a value, not an error: a missing, expired or destroyed
 // session is found == false (or applied == false) with a nil error. An
@@ -34,12 +35,12 @@ type Store interface {
 	// passed since the last one, and documents by how much.
 	Load(ctx context.Context, key string, lim Limits) (rec Record, found bool, err error)
 
-	// Save applies w atomically, as one of three writes:
-	//   - w.Create: a new session under w.Key (keys are 256-bit hashes of
+	// Save applies w atomically, as the write that [Write.Kind] names:
+	//   - OpCreate: a new session under w.Key (keys are 256-bit hashes of
 	//     random tokens, so it may overwrite without checking);
-	//   - w.From != "": a renewal: the live session under w.From moves to
-	//     w.Key with w applied, and w.From dies, for reads and writes;
-	//   - otherwise an update of the live session under w.Key.
+	//   - OpRenew: the live session under w.From moves to w.Key with w
+	//     applied, and w.From dies, for reads and writes;
+	//   - OpUpdate: the live session under w.Key.
 	// An update or renewal of a session that is not live writes nothing
 	// and returns applied == false. A write whose result would pass
 	// w.Limits.MaxSize or MaxFields writes nothing and returns an error
@@ -87,6 +88,16 @@ type UserIndex interface {
 	DestroyUser(ctx context.Context, user, keep string) (n int, err error)
 }
 
+// Checker is implemented by stores that tell, in one batch and without
+// sliding any idle deadline, which of many sessions are live. The Manager
+// uses it to end long-lived requests, such as event streams, whose session
+// ended elsewhere ([Session.Done]). A store without it is asked with Load,
+// one call per watched session, which also slides their idle deadlines.
+type Checker interface {
+	// Live reports, for each key, whether the session under it is live.
+	Live(ctx context.Context, keys []string) ([]bool, error)
+}
+
 // Limits are what a store enforces on every call, from the [Config] of the
 // Manager. The durations are positive; a size or count of 0 means no
 // limit.
@@ -128,7 +139,7 @@ func (u Usage) Within(l Limits) bool {
 type Write struct {
 	Key    string // the session written; the new key of a creation or renewal
 	From   string // a renewal: the live session that moves to Key and dies
-	Create bool   // a new session under Key (From is "")
+	Create bool   // a new session under Key; ignored when From is set ([Write.Kind])
 
 	Clear bool              // drop every value first (the bound user changed)
 	Del   []string          // fields to delete
@@ -143,13 +154,16 @@ type Write struct {
 	Limits Limits
 }
 
-// kind names the write for logs and metrics.
-func (w *Write) kind() Op {
+// Kind names the write, the one rule that every store follows: OpRenew
+// when From is set, whatever Create says (the safe reading: a renewal of
+// a session that is not live writes nothing); else OpCreate when Create
+// is set; else OpUpdate. It is also the op that the Observer reports.
+func (w *Write) Kind() Op {
 	switch {
-	case w.Create:
-		return OpCreate
 	case w.From != "":
 		return OpRenew
+	case w.Create:
+		return OpCreate
 	}
 	return OpUpdate
 }

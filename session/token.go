@@ -32,7 +32,9 @@ func newToken() secretToken {
 // base64url-encoded (43 characters). The token cannot be found from it.
 func (t secretToken) Key() string {
 	sum := sha256.Sum256(t[:])
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var b [43]byte // base64url of 32 bytes, unpadded
+	base64.RawURLEncoding.Encode(b[:], sum[:])
+	return string(b[:])
 }
 
 // String returns "[redacted]".

@@ -67,7 +67,7 @@ func checkNoSecret(t *testing.T, what, out string, secret []byte) {
 
 func TestRedactedFmt(t *testing.T) {
 	tok := newToken()
-	sig := testCodec(testKey1).sign(0, &tok)
+	sig := testCodec(testKey1).sign(0, &tok, false)
 	values := []struct {
 		name   string
 		v      any
@@ -102,7 +102,7 @@ func TestRedactedFmt(t *testing.T) {
 
 func TestRedactedMethods(t *testing.T) {
 	tok := newToken()
-	sig := testCodec(testKey1).sign(0, &tok)
+	sig := testCodec(testKey1).sign(0, &tok, false)
 	for _, s := range []string{tok.String(), tok.GoString(), sig.String(), sig.GoString(), tok.LogValue().String(), sig.LogValue().String()} {
 		if s != redacted {
 			t.Errorf("got %q, want %q", s, redacted)
@@ -112,7 +112,7 @@ func TestRedactedMethods(t *testing.T) {
 
 func TestRedactedSlog(t *testing.T) {
 	tok := newToken()
-	sig := testCodec(testKey1).sign(0, &tok)
+	sig := testCodec(testKey1).sign(0, &tok, false)
 	handlers := []struct {
 		name string
 		new  func(*bytes.Buffer) slog.Handler

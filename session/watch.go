@@ -6,16 +6,6 @@ import (
 	"time"
 )
 
-// Checker is implemented by stores that tell, in one batch and without
-// sliding any idle deadline, which of many sessions are live. The Manager
-// uses it to end long-lived requests, such as event streams, whose session
-// ended elsewhere ([Session.Done]). A store without it is asked with Load,
-// one call per watched session, which also slides their idle deadlines.
-type Checker interface {
-	// Live reports, for each key, whether the session under it is live.
-	Live(ctx context.Context, keys []string) ([]bool, error)
-}
-
 // watchInterval is how often a Manager asks the store whether the sessions
 // it watches are still live: a session that ends on another instance ends
 // its watchers here within this long (plus one store call). Ends that this
@@ -39,20 +29,21 @@ type watcher struct {
 }
 
 // watch is one watched session: its channel, the requests waiting on it,
-// and its absolute deadline.
+// its absolute deadline and its limits.
 type watch struct {
 	done     chan struct{}
 	refs     int
 	deadline time.Time
+	lim      Limits
 	ended    bool
 }
 
 // closedChan is the channel given when there is nothing to watch.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// add starts watching key, whose session dies at deadline at the latest,
-// for one more request, and returns its channel.
-func (w *watcher) add(key string, deadline time.Time) <-chan struct{} {
+// add starts watching key, whose session dies at deadline at the latest
+// and has the limits lim, for one more request, and returns its channel.
+func (w *watcher) add(key string, deadline time.Time, lim Limits) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.keys == nil {
@@ -60,7 +51,7 @@ func (w *watcher) add(key string, deadline time.Time) <-chan struct{} {
 	}
 	wt := w.keys[key]
 	if wt == nil {
-		wt = &watch{done: make(chan struct{}), deadline: deadline}
+		wt = &watch{done: make(chan struct{}), deadline: deadline, lim: lim}
 		w.keys[key] = wt
 	}
 	wt.refs++
@@ -159,9 +150,15 @@ func (w *watcher) dead(keys []string) []string {
 		return dead
 	}
 	for _, k := range keys {
+		lim := m.limits(false)
+		w.mu.Lock()
+		if wt := w.keys[k]; wt != nil {
+			lim = wt.lim
+		}
+		w.mu.Unlock()
 		var found bool
 		err := m.call(ctx, OpLoad, func(ctx context.Context) (err error) {
-			_, found, err = m.store.Load(ctx, k, m.lim)
+			_, found, err = m.store.Load(ctx, k, lim)
 			return notFound(found, err)
 		})
 		if err == nil && !found {
@@ -193,11 +190,12 @@ func (s *Session) Done() <-chan struct{} {
 		return closedChan
 	}
 	if s.watched == "" {
+		lim := s.m.limits(s.remember)
 		var deadline time.Time
 		if !s.loginAt.IsZero() {
-			deadline = s.loginAt.Add(s.m.lim.Absolute)
+			deadline = s.loginAt.Add(lim.Absolute)
 		}
-		s.watchDone = s.m.watch.add(s.key, deadline)
+		s.watchDone = s.m.watch.add(s.key, deadline, lim)
 		s.watched = s.key
 	}
 	return s.watchDone

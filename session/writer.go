@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -61,9 +60,11 @@ func (w *responseWriter) prepare(code int) bool {
 			h.Add("Vary", "Cookie")
 		}
 		// Save even if the client has gone: a logout must not be lost
-		// because the browser stopped waiting. StoreTimeout still bounds it.
+		// because the browser stopped waiting. Every store call of a
+		// request ignores the request's cancellation (Admin.call);
+		// StoreTimeout still bounds it.
 		if s.err != nil || s.p.op != opNone || len(s.p.dead) > 0 {
-			err = s.commitLocked(context.WithoutCancel(s.ctx))
+			err = s.commitLocked(s.ctx)
 		}
 		if err == nil {
 			s.writeCookie(h)

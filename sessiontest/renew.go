@@ -166,6 +166,25 @@ func testRenewUnknown(t *testing.T, s session.Store) {
 	wantUserKeys(t, s, user)
 }
 
+// testRenewWithCreate checks the one reading of a Write that sets both
+// Create and From (session.Write.Kind): a renewal, which writes nothing
+// when From is not live and moves it when it is.
+func testRenewWithCreate(t *testing.T, s session.Store) {
+	dead, live, to := newKey(), newKey(), newKey()
+	w := withLimits(session.Write{Create: true, From: dead, Key: to, Set: values("a", "1")})
+	if applied, err := s.Save(t.Context(), w); applied || err != nil {
+		t.Fatalf("Save with Create and a dead From = %v, %v; want a renewal that writes nothing (false, nil)", applied, err)
+	}
+	mustBeGone(t, s, to)
+	create(t, s, live, session.Write{Set: values("b", "2")})
+	w.From = live
+	if applied, err := s.Save(t.Context(), w); !applied || err != nil {
+		t.Fatalf("Save with Create and a live From = %v, %v; want a renewal (true, nil)", applied, err)
+	}
+	mustBeGone(t, s, live)
+	wantValues(t, mustLoad(t, s, to), values("a", "1", "b", "2"))
+}
+
 // testRenewRacingUpdates checks that each update racing a renewal either
 // lands before it, and moves with the data, or finds the old key dead and
 // writes nothing.

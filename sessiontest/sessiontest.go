@@ -185,6 +185,7 @@ var cases = []struct {
 	{"RenewLogin", 0, testRenewLogin},
 	{"RenewKeepsAbsoluteDeadline", 0, testRenewKeepsAbsoluteDeadline},
 	{"RenewUnknown", 0, testRenewUnknown},
+	{"RenewWithCreate", 0, testRenewWithCreate},
 	{"RenewRacingUpdates", 0, testRenewRacingUpdates},
 	{"Destroy", 0, testDestroy},
 	{"IdleExpiry", 0, testIdleExpiry},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -200,34 +198,16 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use: Run's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 var startedURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
 
 // startRun runs the whole demo (Run) on a free port with args and returns
 // its URL and its log; it stops when the test ends.
-func startRun(t *testing.T, args ...string) (string, *lockedBuffer) {
+func startRun(t *testing.T, args ...string) (string, *testenv.Buffer) {
 	t.Helper()
 	t.Setenv("STICKLESS_REDIS_URL", "")
 	t.Setenv("STICKLESS_SECRETS", "")
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, append([]string{"-addr", "127.0.0.1:0", "-instance", "run-1", "-insecure-cookie"}, args...), logs)

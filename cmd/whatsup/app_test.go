@@ -508,3 +508,27 @@ func cookieValue(c *http.Client, base string) string {
 	}
 	return ""
 }
+
+// TestStoreFlags: the Redis flags reach redisstore.Options.
+func TestStoreFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args        []string
+		replicas    int
+		waitTimeout time.Duration
+		cache       bool
+	}{
+		{nil, 0, 0, false},
+		{[]string{"-wait-replicas", "2"}, 2, 500 * time.Millisecond, false},
+		{[]string{"-client-cache", "-wait-replicas", "1"}, 1, 500 * time.Millisecond, true},
+	} {
+		o, err := parseFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		ro := o.redisOptions()
+		if ro.WaitReplicas != tt.replicas || ro.WaitTimeout != tt.waitTimeout || ro.ClientCache != tt.cache {
+			t.Errorf("%q: WaitReplicas %d, WaitTimeout %v, ClientCache %v; want %d, %v, %v",
+				tt.args, ro.WaitReplicas, ro.WaitTimeout, ro.ClientCache, tt.replicas, tt.waitTimeout, tt.cache)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/stickless/stickless/internal/redistest"
 	"io"
 	"net/http"
@@ -83,7 +84,7 @@ func TestOpsFlags(t *testing.T) {
 func TestRunMetricsAndAudit(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -176,7 +177,7 @@ func TestRunClientCacheMetrics(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	t.Setenv("STICKLESS_SECRETS", "a signing key of the cache metrics test: 32 bytes or more")
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -226,5 +227,46 @@ func TestRunClientCacheMetrics(t *testing.T) {
 	}
 	if hits+misses != 5 || hits < 3 {
 		t.Errorf("5 reads counted %v hits and %v misses, want 5 in all, mostly hits", hits, misses)
+	}
+}
+
+// TestStartBeforeRedis: an instance whose Redis does not answer yet starts
+// anyway and answers 503; once Redis is up, a login works within a few
+// seconds, with no restart, and the log says both.
+func TestStartBeforeRedis(t *testing.T) {
+	port := testenv.FreePort(t)
+	secrets := t.TempDir() + "/secrets"
+	if err := writeFile(secrets, string(testKey)+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startRun(t, "-redis", "redis://127.0.0.1:"+strconv.Itoa(port), "-secrets-file", secrets)
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func() (int, error) {
+		resp, err := c.PostForm(base+"/login", url.Values{"name": {"ann"}})
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := login(); err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("login before Redis is up: %d %v, want 503", code, err)
+	}
+	redistest.Standalone(t, redistest.Options{Port: port})
+	start := time.Now()
+	err := testenv.Eventually(5*time.Second, 20*time.Millisecond, func() error {
+		if code, err := login(); err != nil || code != http.StatusSeeOther {
+			return fmt.Errorf("login: %d %v", code, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("no login within 5 s of Redis being up: %v\n%s", err, logs)
+	}
+	t.Logf("a login worked %v after Redis was up", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"connecting in the background", "connected to Redis"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs)
+		}
 	}
 }

@@ -141,13 +141,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopTracing()
-	ropts := redisstore.Options{ClientCache: o.clientCache}
-	// Without the cache, no connection asks Redis to track keys, so that
-	// the instances' ACL user needs no CLIENT TRACKING (deploy/redis.conf).
-	ropts.Client.DisableCache = !o.clientCache
-	if o.waitReplicas > 0 {
-		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
-	}
+	ropts := o.redisOptions()
 	if o.clientCache && metrics != nil {
 		ropts.OnCacheRead = metrics.CacheRead
 	}
@@ -163,6 +157,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	ropts.Logger = log
 	store, closeStore, err := openStore(ctx, o.redisURL, ropts)
 	if err != nil {
 		return err
@@ -207,6 +202,15 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// redisOptions returns the store options that the flags set.
+func (o *options) redisOptions() redisstore.Options {
+	ropts := redisstore.Options{ClientCache: o.clientCache}
+	if o.waitReplicas > 0 {
+		ropts.WaitReplicas, ropts.WaitTimeout = o.waitReplicas, 500*time.Millisecond
+	}
+	return ropts
+}
+
 // loadKeys reads the signing keys from the file or, when no file is
 // given, from env (see session.ParseKeys). It returns no key when neither
 // is given.
@@ -246,9 +250,11 @@ func openStore(ctx context.Context, url string, opts redisstore.Options) (sessio
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// A Redis that does not answer yet is no error: the store connects in
+	// the background, and the instance answers 503 until it has.
 	s, err := redisstore.NewFromURL(ctx, url, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the Redis of -redis: %w", err)
+		return nil, nil, fmt.Errorf("the Redis of -redis: %w", err)
 	}
 	return s, func() { s.Close() }, nil
 }

@@ -82,7 +82,7 @@ func TestRunExportsTraces(t *testing.T) {
 	t.Setenv("STICKLESS_REDIS_URL", "")
 	t.Setenv("STICKLESS_SECRETS", "")
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"-addr", "127.0.0.1:0", "-insecure-cookie", "-otlp-endpoint", srv.URL}, logs)

@@ -31,11 +31,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg := session.Config{Keys: keys, InsecureCookie: *insecure}
-	if err := cfg.Validate(); err != nil {
-		log.Fatal(err)
-	}
-	m := session.New(store, cfg)
+	m := session.New(store, session.Config{Keys: keys, InsecureCookie: *insecure})
 
 	log.Printf("listening on http://%s", *addr)
 	log.Fatal(http.ListenAndServe(*addr, m.Handler(routes(m))))
@@ -73,10 +69,6 @@ func login(w http.ResponseWriter, r *http.Request) {
 		session.Error(w, r, err) // 503 when the store cannot answer
 		return
 	}
-	if err := s.Put("theme", "dark"); err != nil { // any JSON value
-		session.Error(w, r, err)
-		return
-	}
 	// The session is saved, and the cookie set, when the headers go out.
 	http.Redirect(w, r, "/api/me", http.StatusSeeOther)
 }
@@ -91,8 +83,6 @@ func logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func me(w http.ResponseWriter, r *http.Request) {
-	s := session.FromContext(r.Context())
-	theme, _ := s.String("theme")
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"user": s.User(), "theme": theme})
+	json.NewEncoder(w).Encode(map[string]string{"user": session.FromContext(r.Context()).User()})
 }

@@ -45,7 +45,7 @@ func TestLoginMeLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if code, body := get("/api/me"); code != http.StatusOK || body != `{"theme":"dark","user":"alice"}` {
+	if code, body := get("/api/me"); code != http.StatusOK || body != `{"user":"alice"}` {
 		t.Fatalf("after login: %d %s", code, body)
 	}
 	resp, err = c.Post(srv.URL+"/logout", "", nil)

@@ -10,6 +10,7 @@
 -- ARGV[1]  how long the marker lives, ms
 -- ARGV[2]  user: only a session bound to this user ("" = any)
 -- ARGV[3]  the key prefix, to follow moved keys here ("" = answer them)
+-- ARGV[4]  a key not to follow to ("" = none)
 --
 -- Reply, always {code, text}: 1 destroyed a session of user text; 2 the
 -- session moved to the key text; 0 nothing to destroy (text: the user of
@@ -32,7 +33,7 @@ for _ = 1, 100 do
     if not v then redis.pcall('SET', mk, 'r', 'PX', ARGV[1]) end
     return {0, ''}
   end
-  if ARGV[3] == '' then return {2, string.sub(v, 3)} end
+  if ARGV[3] == '' or string.sub(v, 3) == ARGV[4] then return {2, string.sub(v, 3)} end
   key = ARGV[3] .. '{' .. string.sub(v, 3) .. '}'
   mk = key .. '~'
 end
