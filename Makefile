@@ -1,7 +1,7 @@
 # stickless: see README.md. Targets:
 #   make cluster  Redis, three demo instances and nginx round-robin on http://127.0.0.1:8080
 #                 (STICKLESS_REDIS_MODE=sentinel|cluster for the other topologies)
-#   make soak     faults under load, with the invariants checked (SOAK=60s: a quick run)
+#   make soak     faults under load, with the invariants and linearizability checked (SOAK=60s: a quick run)
 #   make demo   run the demo app on http://127.0.0.1:8000 (one process, embedded store)
 #   make test   install the servers the tests need (as root, if missing), then run every test
 #   make lint   go vet, gofmt and staticcheck on every module of the repository
@@ -26,10 +26,11 @@ deps:
 
 # The library's tests and the e2e module's run side by side: both mostly wait
 # on servers, and together they take about as long as the slower one. The
-# prom, otelsession, bench (its charts, the soak's and loadgen's units),
-# cmd/whatsup and examples modules' tests (examples: chi, gin, echo
-# and the README's quick start; examples/internal/docblocks compiles every
-# Go block of README.md and docs/) are short and run after the library's.
+# prom, otelsession, bench (its charts, the soak's units and linearizability
+# checker, loadgen's units), cmd/whatsup and examples modules' tests
+# (examples: chi, gin, echo and the README's quick start;
+# examples/internal/docblocks compiles every Go block of README.md and docs/)
+# are short and run after the library's.
 test: deps lint rules
 	( cd e2e && $(GO) test $(TESTFLAGS) ./... ) & e2e=$$!; \
 	$(GO) test $(TESTFLAGS) ./...; lib=$$?; \
@@ -102,9 +103,12 @@ charts:
 #             nginx, instance and Redis kills, SIGSTOP, failovers, maxmemory;
 #             it checks that nothing acknowledged is lost, no session outlives
 #             its logout, and every answer is 2xx/3xx/401/429/503+Retry-After,
-#             and prints a markdown table. SOAK=60s for a quick run;
+#             checks the history of every session for linearizability
+#             (Porcupine), and prints a markdown table. SOAK=60s for a quick run;
 #             STICKLESS_REDIS_MODE=sentinel|cluster for the other topologies;
-#             SOAKFLAGS=-out=soak.md to keep the table. Not part of make test.
+#             SOAKFLAGS=-out=soak.md to keep the table (and the views of the
+#             sessions that are not linearizable), -client-cache for the
+#             client-side cache. Not part of make test.
 SOAK ?= 5m
 SOAKFLAGS ?=
 .PHONY: soak

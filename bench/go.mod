@@ -7,6 +7,7 @@ replace github.com/stickless/stickless => ../
 require (
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/boj/redistore v1.4.1
 	github.com/gomodule/redigo v1.9.3
 	github.com/gorilla/securecookie v1.1.2

@@ -22,10 +22,13 @@ type fault struct {
 	heal       func() error // undo what needs undoing (restart a killed process)
 
 	start, healed, end time.Time
-	recovery           time.Duration // from start to the first good probe after the last failed one; -1: not back
-	outage             bool          // some probe failed
-	err                error
-	note               string
+	// oldData is when a restarted old master may answer from its old
+	// data: from its restart until it is a replica in sync (Sentinel).
+	oldData  [2]time.Time
+	recovery time.Duration // from start to the first good probe after the last failed one; -1: not back
+	outage   bool          // some probe failed
+	err      error
+	note     string
 }
 
 // recoveryTimeout bounds the wait for service to return after a fault.
@@ -71,19 +74,26 @@ func schedule(topo *topology.Topology, mode topology.Mode, rec *recorder) []*fau
 	}
 	switch mode {
 	case topology.Sentinel:
-		fs = append(fs, &fault{
+		f := &fault{
 			name:       "SIGKILL Sentinel master: failover by the Sentinels; old master restarted",
 			label:      "Sentinel failover",
 			lossWindow: true,
 			inject:     func() error { return topo.Sentinel.Master.KillErr() },
-			heal: func() error {
-				old := topo.Sentinel.Master
-				if err := topo.Sentinel.WaitFailover(recoveryTimeout); err != nil {
-					return err
-				}
-				return old.StartErr() // the Sentinels make it a replica
-			},
-		})
+		}
+		f.heal = func() error {
+			old := topo.Sentinel.Master
+			if err := topo.Sentinel.WaitFailover(recoveryTimeout); err != nil {
+				return err
+			}
+			f.oldData[0] = time.Now()
+			if err := old.StartErr(); err != nil {
+				return err
+			}
+			err := waitInSync(old) // the Sentinels make it a replica
+			f.oldData[1] = time.Now()
+			return err
+		}
+		fs = append(fs, f)
 	case topology.Cluster:
 		fs = append(fs, &fault{
 			name:       "SIGKILL a Cluster master: its replica takes over; old master restarted",
@@ -173,6 +183,20 @@ func waitMasters(topo *topology.Topology, n int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("fewer than %d masters after %v", n, recoveryTimeout)
+}
+
+// waitInSync waits until s is a replica whose link to its master is up:
+// it has loaded the master's data.
+func waitInSync(s *redistest.Server) error {
+	deadline := time.Now().Add(recoveryTimeout)
+	for time.Now().Before(deadline) {
+		r, err := s.Call(time.Second, "INFO", "replication")
+		if err == nil && r.Err() == nil && infoField(r.Str, "role") == "slave" && infoField(r.Str, "master_link_status") == "up" {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the restarted old master is not a replica in sync after %v", recoveryTimeout)
 }
 
 func infoField(info, name string) string {

@@ -22,14 +22,15 @@ import (
 type load struct {
 	base  string
 	rec   *recorder
+	hist  *history // nil: record no history (the prober)
 	tr    *http.Transport
 	store *storage // nil: do not look into Redis
 
 	clients atomic.Int64 // browsers made, for their loopback addresses
 }
 
-func newLoad(base string, rec *recorder) *load {
-	return &load{base: base, rec: rec, tr: &http.Transport{
+func newLoad(base string, rec *recorder, hist *history) *load {
+	return &load{base: base, rec: rec, hist: hist, tr: &http.Transport{
 		MaxIdleConns:        2000,
 		MaxIdleConnsPerHost: 2000,
 		IdleConnTimeout:     30 * time.Second,
@@ -56,12 +57,13 @@ func (l *load) client() *http.Client {
 	}
 }
 
-// answer is one response, read whole.
+// answer is one response, read whole; code 0: none came.
 type answer struct {
 	code         int
 	body         []byte
-	at           time.Time
+	call, at     time.Time // when the request was sent and the answer read
 	method, path string
+	instance     string
 }
 
 // do sends one request, records it, and returns its answer; ok is false
@@ -87,11 +89,12 @@ func (l *load) do(c *http.Client, method, path, ctype, body string, hdr ...strin
 	took := time.Since(start)
 	if err != nil {
 		l.rec.add(sample{at: start, took: took, class: transportKind(err), write: method == "POST"})
-		return answer{}, false
+		return answer{call: start, at: time.Now()}, false
 	}
 	class, ok := classify(resp)
 	l.rec.add(sample{at: start, took: took, class: class, ok: ok, write: method == "POST"})
-	return answer{code: resp.StatusCode, body: b, at: time.Now(), method: method, path: path + " (" + resp.Header.Get("X-Instance") + ")"}, true
+	inst := resp.Header.Get("X-Instance")
+	return answer{code: resp.StatusCode, body: b, call: start, at: time.Now(), method: method, path: path + " (" + inst + ")", instance: inst}, true
 }
 
 // classify names an answer's class and whether the invariant allows it:
@@ -135,8 +138,10 @@ type user struct {
 	l    *load
 	name string
 	a, b *http.Client
-	in   bool // a is logged in
-	bIn  bool // b is logged in
+	// The history of each browser's sessions (nil for the prober).
+	ha, hb *track
+	in     bool // a is logged in
+	bIn    bool // b is logged in
 	// What a's current session must hold, from acknowledged writes:
 	counters map[string]acked // the highest value an increment returned
 	writes   map[string]acked // the last sequence number written
@@ -155,6 +160,7 @@ type acked struct {
 
 func (l *load) user(ctx context.Context, id int, interval time.Duration) {
 	u := &user{l: l, name: fmt.Sprintf("vu%03d", id), a: l.client(), b: l.client()}
+	u.ha, u.hb = l.hist.track(u.name+"-a"), l.hist.track(u.name+"-b")
 	u.reset()
 	// Spread the users' start over one interval.
 	sleep(ctx, time.Duration(rand.Int64N(int64(interval)+1)))
@@ -181,7 +187,13 @@ func (u *user) reset() {
 // login logs c in as the user; it reports whether the login was
 // acknowledged (303).
 func (u *user) login(c *http.Client) bool {
+	before := u.cookieHeader(c)
 	r, ok := u.l.do(c, "POST", "/login", "application/x-www-form-urlencoded", url.Values{"name": {u.name}}.Encode())
+	t := u.ha
+	if c == u.b {
+		t = u.hb
+	}
+	t.login(before, u.cookieHeader(c), r, ok)
 	return ok && r.code == http.StatusSeeOther
 }
 
@@ -235,6 +247,7 @@ func (u *user) gone(r answer) {
 
 func (u *user) read() {
 	r, ok := u.l.do(u.a, "GET", "/api/session", "", "")
+	u.ha.read(r, ok)
 	if !ok || r.code != 200 {
 		return
 	}
@@ -266,6 +279,7 @@ func (u *user) read() {
 func (u *user) incr() {
 	k := "c" + strconv.Itoa(rand.IntN(3))
 	r, ok := u.l.do(u.a, "POST", "/api/incr", "application/json", `{"key":"`+k+`"}`)
+	u.ha.incr(k, 1, r, ok)
 	if !ok {
 		return
 	}
@@ -287,7 +301,9 @@ func (u *user) incr() {
 func (u *user) write() {
 	k := "w" + strconv.Itoa(rand.IntN(3))
 	u.seq++
-	r, ok := u.l.do(u.a, "POST", "/api/session", "application/json", `{"`+k+`":`+strconv.FormatInt(u.seq, 10)+`}`)
+	v := strconv.FormatInt(u.seq, 10)
+	r, ok := u.l.do(u.a, "POST", "/api/session", "application/json", `{"`+k+`":`+v+`}`)
+	u.ha.put(k, v, r, ok)
 	if ok && r.code == 200 {
 		u.writes[k] = acked{u.seq, r.at}
 	}
@@ -303,6 +319,7 @@ type sessionList struct {
 func (u *user) list() (sessionList, bool) {
 	var l sessionList
 	r, ok := u.l.do(u.a, "GET", "/api/sessions", "", "")
+	u.ha.alive(r, ok)
 	if !ok {
 		return l, false
 	}
@@ -325,8 +342,9 @@ func (u *user) cookieHeader(c *http.Client) string {
 
 // servedAs asks whoami with the cookie header alone (a copy of a browser
 // that kept the old cookie) and reports whether the user is still served;
-// ok is false when there was no clear answer.
-func (u *user) servedAs(cookie string) (served, ok bool) {
+// ok is false when there was no clear answer. It records the answer in p,
+// the partition of the session that cookie belonged to, of track t.
+func (u *user) servedAs(cookie string, t *track, p *partition) (served, ok bool) {
 	bare := &http.Client{Transport: u.l.tr, Timeout: 20 * time.Second}
 	r, got := u.l.do(bare, "GET", "/api/whoami", "", "", "Cookie", cookie)
 	if !got || r.code != 200 {
@@ -336,18 +354,21 @@ func (u *user) servedAs(cookie string) (served, ok bool) {
 	if json.Unmarshal(r.body, &w) != nil {
 		return false, false
 	}
-	return w.User != nil && *w.User == u.name, true
+	served = w.User != nil && *w.User == u.name
+	t.served(p, r, served)
+	return served, true
 }
 
 func (u *user) logout() {
 	old := u.cookieHeader(u.a)
 	r, ok := u.l.do(u.a, "POST", "/logout", "application/x-www-form-urlencoded", "")
+	p := u.ha.logout(r, ok)
 	if !ok || r.code != http.StatusSeeOther {
 		u.unsure = true // not acknowledged: maybe applied, maybe not
 		return
 	}
 	u.in = false
-	if served, ok := u.servedAs(old); ok && served {
+	if served, ok := u.servedAs(old, u.ha, p); ok && served {
 		u.l.rec.staleServe(stale{acked: r.at, found: time.Now(), kind: "logout"})
 	}
 }
@@ -357,6 +378,7 @@ func (u *user) revoke() {
 	// (a's list may hold other sessions of the user, such as one whose
 	// login was applied but not acknowledged).
 	r, ok := u.l.do(u.b, "GET", "/api/sessions", "", "")
+	u.hb.alive(r, ok)
 	if !ok || r.code == 401 {
 		u.bIn = r.code != 401
 		return
@@ -376,14 +398,16 @@ func (u *user) revoke() {
 	}
 	bCookie := u.cookieHeader(u.b)
 	r, ok = u.l.do(u.a, "POST", "/api/sessions/revoke", "application/json", `{"handle":"`+id+`"}`)
+	u.ha.alive(r, ok)
+	u.hb.revoke(r, ok)
 	if !ok || r.code != 200 {
-		if ok && r.code == 401 {
+		if ok && r.code == 401 && !oldLogin(r) {
 			u.gone(r)
 		}
 		return
 	}
 	u.bIn = false
-	if served, ok := u.servedAs(bCookie); ok && served {
+	if served, ok := u.servedAs(bCookie, u.hb, u.hb.current()); ok && served {
 		u.l.rec.staleServe(stale{acked: r.at, found: time.Now(), kind: "revoke"})
 	}
 }
@@ -397,7 +421,7 @@ const probeUsers = 6
 // its own session, and the round counts as a success only when every call
 // did; the fault table's recovery times come from it.
 func (l *load) probe(ctx context.Context) {
-	quiet := &load{base: l.base, rec: newRecorder(), tr: l.tr} // not counted in the load's figures
+	quiet := &load{base: l.base, rec: newRecorder(), tr: l.tr} // not counted in the load's figures nor in the history
 	var users []*user
 	for i := range probeUsers {
 		users = append(users, &user{l: quiet, name: fmt.Sprintf("prober%d", i), a: l.client()})

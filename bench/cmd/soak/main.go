@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/soak [-mode standalone|sentinel|cluster] [-duration 5m]
 //	                  [-users 300] [-rate 200] [-out report.md] [-charts ../docs/charts]
+//	                  [-client-cache] [-check-timeout 10s] [-viz-dir dir]
 //
 // The load: -users virtual users through nginx, -rate requests/s in all.
 // Each logs in (and logs in a second "device" of the same user), then
@@ -24,6 +25,12 @@
 //   - every answer is 2xx, 3xx, 401, 429, or 503 with Retry-After;
 //   - after each fault, service returns by itself (no instance restarted,
 //     except the one the fault killed).
+//
+// It also records the history of every session operation of the virtual
+// users (history.go) and checks it for linearizability against a model of
+// one session (model.go) with Porcupine (check.go): a partition per browser
+// session, each within -check-timeout; Porcupine's view of each partition
+// that is not linearizable is written next to -out (or into -viz-dir).
 //
 // It saves its results as -charts/soak-MODE.json and draws their timeline
 // beside them, soak-MODE.svg (package chart; cmd/charts redraws it).
@@ -61,6 +68,11 @@ type config struct {
 	verbose  bool
 	faults   bool
 	charts   string
+	// The linearizability check (check.go):
+	checkTimeout time.Duration
+	vizDir       string
+	clientCache  bool
+	cacheWindow  time.Duration
 }
 
 func parseFlags(args []string) (config, error) {
@@ -75,6 +87,10 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log every loss and every session served after its end as it is found")
 	fs.BoolVar(&c.faults, "faults", true, "inject the faults (false: the load alone)")
 	fs.StringVar(&c.charts, "charts", "../docs/charts", "`dir`ectory for the results (soak-MODE.json) and their timeline chart (soak-MODE.svg); empty: none")
+	fs.DurationVar(&c.checkTimeout, "check-timeout", 10*time.Second, "bound of the linearizability check of each partition of the history (one browser session)")
+	fs.StringVar(&c.vizDir, "viz-dir", "", "`dir`ectory for the visualizations of partitions that are not linearizable (default: that of -out, or the system's temporary directory)")
+	fs.BoolVar(&c.clientCache, "client-cache", false, "run the instances with -client-cache (redisstore's client-side cache)")
+	fs.DurationVar(&c.cacheWindow, "cache-window", 20*time.Millisecond, "with -client-cache, the cache's stated window (docs/redis.md): a session that reads this stale make linearizable is within it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -42,7 +42,12 @@ func buildReport(cfg config, mode topology.Mode, topo *topology.Topology, rec *r
 		b.WriteString(", 3 masters + 3 replicas (node timeout 5 s)")
 	}
 	b.WriteString(". A fault's row covers from 1 s before it to 2 s after the probes (6 users each reading and incrementing every 250 ms) succeed 3 times in a row; \"service back\" is when they first succeeded after their last failure.")
-	b.WriteString(" Repeat: `SOAK=" + cfg.duration.String() + " STICKLESS_REDIS_MODE=" + string(mode) + " make soak`.\n\n")
+	flags := ""
+	if cfg.clientCache {
+		b.WriteString(" The instances run with the client-side cache (-client-cache).")
+		flags = " SOAKFLAGS=-client-cache"
+	}
+	b.WriteString(" Repeat: `SOAK=" + cfg.duration.String() + " STICKLESS_REDIS_MODE=" + string(mode) + flags + " make soak`.\n\n")
 
 	inFault := func(t time.Time) *fault {
 		for _, f := range faults {

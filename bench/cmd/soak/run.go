@@ -68,8 +68,9 @@ func Run(ctx context.Context, args []string) error {
 		AppPassword:   randHex(),
 		Instances:     3,
 		AppBin:        bin,
-		AppFlags:      appFlags(mode),
+		AppFlags:      appFlags(mode, cfg.clientCache),
 		Secrets:       secrets,
+		MetricsFlag:   metricsFlag(cfg.clientCache), // the cache's hits
 		Logf:          logf,
 	})
 	if err != nil {
@@ -89,7 +90,8 @@ func Run(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
-	load := newLoad(topo.URL, rec)
+	hist := newHistory()
+	load := newLoad(topo.URL, rec, hist)
 	load.store = &storage{topo: topo}
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -105,10 +107,14 @@ func Run(ctx context.Context, args []string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	report := buildReport(cfg, mode, topo, rec, faults, elapsed)
+	report := buildReport(cfg, mode, topo, rec, faults, elapsed) + runCheck(cfg, topo, hist, faults, logf)
 	fmt.Print(report)
 	if cfg.charts != "" {
-		base := filepath.Join(cfg.charts, "soak-"+string(mode))
+		name := "soak-" + string(mode)
+		if cfg.clientCache {
+			name += "-cache" // beside the run without it
+		}
+		base := filepath.Join(cfg.charts, name)
 		if err := chart.Save(base, timeline(cfg, mode, rec, faults, start, elapsed)); err != nil {
 			return err
 		}
@@ -125,6 +131,15 @@ func Run(ctx context.Context, args []string) error {
 	return nil
 }
 
+// metricsFlag is whatsup's metrics flag when the instances' metrics are
+// read (the client-side cache's hits), else "".
+func metricsFlag(cache bool) string {
+	if cache {
+		return "-metrics-addr"
+	}
+	return ""
+}
+
 func randHex() string {
 	b := make([]byte, 24)
 	rand.Read(b)
@@ -133,10 +148,15 @@ func randHex() string {
 
 // appFlags are the instances' extra flags: with replicas, a logout or
 // revoke waits until one replica has it (redisstore's WaitReplicas), so that
-// a failover cannot bring a logged-out session back.
-func appFlags(mode topology.Mode) []string {
-	if mode == topology.Standalone {
-		return nil
+// a failover cannot bring a logged-out session back; with cache, the
+// client-side cache.
+func appFlags(mode topology.Mode, cache bool) []string {
+	var f []string
+	if mode != topology.Standalone {
+		f = append(f, "-wait-replicas", "1")
 	}
-	return []string{"-wait-replicas", "1"}
+	if cache {
+		f = append(f, "-client-cache")
+	}
+	return f
 }
