@@ -63,10 +63,10 @@ func createArgs(a *limitArgs, user, ua string, remember bool, wrap, created, dea
 	return change(args, set, nil)
 }
 
-// indexAddCall is the script call that adds key to user's index.
+// indexAddCall adds key to user's index, which outlives the absolute
+// deadline by pruneGrace (in Cluster, set a round trip after the entry).
 func (s *Store) indexAddCall(user, key string, a *limitArgs) call {
-	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)},
-		args: []string{key, a.absolute, strconv.FormatInt(s.clock.now(), 10)}}
+	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)}, args: []string{key, ms(a.lim.Absolute + pruneGrace), strconv.FormatInt(s.clock.now(), 10)}}
 }
 
 // indexRemoveCall is the command that removes keys from user's index.
@@ -148,7 +148,6 @@ func (s *Store) outcome(op string, res rueidis.RedisResult, n, now int, sent tim
 	return applied, err
 }
 
-// firstErr is the first error among res.
 func firstErr(res []rueidis.RedisResult) error {
 	for _, r := range res {
 		if err := r.Error(); err != nil {
