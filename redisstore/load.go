@@ -39,7 +39,7 @@ func (c *redisClock) now() int64 { return time.Now().UnixMilli() + c.offset.Load
 // keeps dead sessions out), then a slide through the update script when
 // the last is at least the touch throttle old or the reply looks stale.
 // With Options.ClientCache the HGETALL is the client-side cache's, unless
-// this process wrote the session within the last second (see recent).
+// this process wrote the session within recentWindow (see recent).
 func (s *Store) Load(ctx context.Context, key string, lim session.Limits) (session.Record, bool, error) {
 	cn, err := s.use()
 	if err != nil {

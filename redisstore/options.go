@@ -51,7 +51,7 @@ type Options struct {
 
 	// OnCacheRead, with ClientCache, is called once per Load, with
 	// whether the cache answered (hit) or Redis did (a miss, or a read of
-	// a session this process wrote within the last second), for metrics
+	// a session this process wrote in the last 250 ms), for metrics
 	// (prom.Metrics.CacheRead fits). It must be fast and safe for
 	// concurrent use.
 	// default: nil.

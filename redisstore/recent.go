@@ -9,14 +9,14 @@ import (
 // recentWindow is how long, after this process wrote a session, its
 // Loads read Redis, not the client-side cache: rueidis applies the
 // invalidation of a write a moment after its reply, when its reader gets
-// to it. A second is orders of magnitude above that moment under load
-// (TestClientCacheWindow): a request that follows a write on the same
-// instance sees it.
-const recentWindow = time.Second
+// to it. 250 ms is more than ten times that moment at its longest under
+// load (TestClientCacheWindow), and short enough that the slide of a hot
+// session leaves its reads to the cache again at once: a request that
+// follows a write on the same instance sees it.
+const recentWindow = 250 * time.Millisecond
 
-// recent is the set of keys this process wrote within recentWindow, in
-// two generations of at least recentWindow each: a key is in the set
-// from its write for between one and two windows.
+// recent is the set of keys this process wrote within recentWindow (to
+// twice that), in two generations of at least recentWindow each.
 type recent struct {
 	mu    sync.Mutex
 	gens  [2]map[string]struct{}
