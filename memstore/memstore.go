@@ -117,6 +117,7 @@ type entry struct {
 	user      string
 	userAgent string
 	remember  bool      // a persistent cookie (session.Write.Remember)
+	wrap      string    // the wrapped value key (session.Write.Wrap)
 	created   time.Time // the login time
 	lastSeen  time.Time
 	idle      time.Time // idle deadline
@@ -445,7 +446,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		// A renewal: the entry moves, and the index with it.
 		s.removeLocked(w.From)
 		s.moved[w.From] = moved{to: w.Key, until: now.Add(movedFor)}
-		e.userAgent, e.remember = w.UserAgent, w.Remember
+		e.userAgent, e.remember, e.wrap = w.UserAgent, w.Remember, w.Wrap
 		if w.BindUser {
 			e.user = w.User
 		}
@@ -473,6 +474,7 @@ func (s *Store) createLocked(w *session.Write, now time.Time) error {
 		user:      w.User,
 		userAgent: w.UserAgent,
 		remember:  w.Remember,
+		wrap:      w.Wrap,
 	}
 	e.apply(w)
 	e.login(now, w.Limits.Absolute)
@@ -631,6 +633,7 @@ func (e *entry) record() session.Record {
 		User:      e.user,
 		UserAgent: e.userAgent,
 		Remember:  e.remember,
+		Wrap:      e.wrap,
 		Created:   e.created,
 		LastSeen:  e.lastSeen,
 		Expires:   e.expires(),

@@ -25,7 +25,7 @@
 //     "live", "missing"), as an attribute of the request's span;
 //   - the session events as events of the span in the context, named
 //     "stickless.session.<event>": created, login, renewed, destroyed,
-//     revoked, evicted, too_large. An event of a call whose context holds
+//     revoked, evicted, too_large, unreadable. An event of a call whose context holds
 //     no span is not recorded.
 //
 // No token, store key, value or user name is ever put in a span: a trace

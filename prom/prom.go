@@ -21,7 +21,7 @@
 //     "unavailable").
 //   - stickless_session_events_total{event}: counter of [session.Event]s
 //     ("created", "renewed", "login", "destroyed", "revoked", "evicted",
-//     "too_large").
+//     "too_large", "unreadable").
 //   - stickless_unavailable_responses_total: counter of the 503s answered
 //     because the store could not.
 //   - stickless_client_cache_total{result}: counter of reads served by the
@@ -105,7 +105,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 		}, []string{"op", "result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EventsName,
-			Help: "Session events: created, renewed, login, destroyed, revoked, evicted (per-user cap), too_large (a write refused).",
+			Help: "Session events: created, renewed, login, destroyed, revoked, evicted (per-user cap), too_large (a write refused), unreadable (a session or values that did not decrypt, read as missing).",
 		}, []string{"event"}),
 		unavailable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: UnavailableName,

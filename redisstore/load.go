@@ -119,6 +119,7 @@ func (s *Store) parse(h map[string]string) (rec session.Record, md redislayout.M
 		User:      md.User,
 		UserAgent: md.UserAgent,
 		Remember:  md.Remember,
+		Wrap:      md.Wrap,
 		Created:   time.UnixMilli(md.Created),
 		LastSeen:  time.UnixMilli(md.Seen),
 		Expires:   time.UnixMilli(md.Idle),

@@ -25,12 +25,12 @@ func clientOf(line string) string {
 // connection, and that without enough replicas the call says so.
 func waitsOnSameConnection(t *testing.T, srv *redistest.Server, s *Store, key string, call func() error) {
 	t.Helper()
-	mon := startMonitor(t, srv)
+	mon := srv.Monitor(t)
 	err := call()
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Errorf("deletion with WaitReplicas 1 and no replica: %v, want ErrNotReplicated", err)
 	}
-	lines := mon.until(t, srv)
+	lines := mon.Until(t)
 	del := ""
 	for _, l := range lines {
 		switch {

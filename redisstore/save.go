@@ -63,10 +63,10 @@ func createArgs(a *limitArgs, user, ua string, remember bool, wrap, created, dea
 	return change(args, set, nil)
 }
 
-// indexAddCall is the script call that adds key to user's index.
+// indexAddCall adds key to user's index, which outlives the absolute
+// deadline by pruneGrace (in Cluster, set a round trip after the entry).
 func (s *Store) indexAddCall(user, key string, a *limitArgs) call {
-	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)},
-		args: []string{key, a.absolute, strconv.FormatInt(s.clock.now(), 10)}}
+	return call{s: scriptIndexAdd, keys: []string{s.userKey(user)}, args: []string{key, ms(a.lim.Absolute + pruneGrace), strconv.FormatInt(s.clock.now(), 10)}}
 }
 
 // indexRemoveCall is the command that removes keys from user's index.
@@ -99,7 +99,7 @@ func (s *Store) Save(ctx context.Context, w session.Write) (bool, error) {
 		return s.renew(ctx, cn, a, w)
 	case w.Create:
 		calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
-			args: createArgs(a, w.User, w.UserAgent, w.Remember, "", "", "", "", w.Set)}}
+			args: createArgs(a, w.User, w.UserAgent, w.Remember, w.Wrap, "", "", "", w.Set)}}
 		if w.User != "" {
 			calls = append(calls, s.indexAddCall(w.User, w.Key, a))
 		}
@@ -148,7 +148,6 @@ func (s *Store) outcome(op string, res rueidis.RedisResult, n, now int, sent tim
 	return applied, err
 }
 
-// firstErr is the first error among res.
 func firstErr(res []rueidis.RedisResult) error {
 	for _, r := range res {
 		if err := r.Error(); err != nil {
@@ -194,7 +193,7 @@ func (s *Store) renew(ctx context.Context, cn *conn, a *limitArgs, w session.Wri
 			}
 		} else {
 			args = append(args, a.idle, a.absolute, a.maxSize, a.maxFields, flag(w.Clear), flag(w.BindUser), w.User,
-				w.UserAgent, flag(w.Login), flag(w.Remember), "", ms(markerTTL), w.From, w.Key, s.opts.Prefix)
+				w.UserAgent, flag(w.Login), flag(w.Remember), w.Wrap, ms(markerTTL), w.From, w.Key, s.opts.Prefix)
 			res = s.withWait(ctx, cn, call{s: scriptRenew, args: change(args, w.Set, w.Del), keys: []string{
 				s.sessionKey(w.From), s.markerKey(w.From), s.sessionKey(w.Key), s.userKey(was), s.userKey(w.User)}})
 		}
@@ -244,7 +243,7 @@ func (s *Store) put(ctx context.Context, cn *conn, a *limitArgs, w session.Write
 		created, deadline = "", ""
 	}
 	calls := []call{{s: scriptCreate, keys: []string{s.sessionKey(w.Key), s.markerKey(w.Key)},
-		args: createArgs(a, user, w.UserAgent, w.Remember, "", created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
+		args: createArgs(a, user, w.UserAgent, w.Remember, w.Wrap, created, deadline, strconv.FormatInt(r.int(1), 10), values)}}
 	if md.User != "" {
 		calls = append(calls, s.indexRemoveCall(md.User, w.From))
 	}

@@ -123,9 +123,17 @@ func TestSentinelFailover(t *testing.T) {
 
 // writeOnMaster writes cart=v through in, retrying a bounded time while
 // the store still talks to a demoted master, and checks that the value
-// landed on the set's current master.
+// reads back and that the master holds a new ciphertext of it.
 func writeOnMaster(t *testing.T, ss *redistest.SentinelSet, in *instance, c *client, v string) {
 	t.Helper()
+	stored := func() string {
+		keys := sessionKeys(ss.Master.Keys(t))
+		if len(keys) != 1 {
+			t.Fatalf("session keys on the master %s: %v", ss.Master.Addr, keys)
+		}
+		return ss.Master.DoOK(t, "HGET", keys[0], "cart").Str
+	}
+	before := stored()
 	var last int
 	for range 100 {
 		if last = c.do(in.h, "POST", put("cart", v)).StatusCode; last == 200 {
@@ -139,11 +147,8 @@ func writeOnMaster(t *testing.T, ss *redistest.SentinelSet, in *instance, c *cli
 	if got := body(c.do(in.h, "GET", "/get?k=cart")); got != v {
 		t.Errorf("cart = %q, want %q", got, v)
 	}
-	keys := sessionKeys(ss.Master.Keys(t))
-	if len(keys) != 1 {
-		t.Fatalf("session keys on the master %s: %v", ss.Master.Addr, keys)
-	}
-	if got := ss.Master.DoOK(t, "HGET", keys[0], "cart").Str; got != `"`+v+`"` {
-		t.Errorf("cart on the master = %s, want %q", got, v)
+	// A nonce and a tag around the JSON string.
+	if got := stored(); got == before || len(got) != len(`"`+v+`"`)+28 {
+		t.Errorf("cart on the master = %q (before the write %q), want a new ciphertext of %q", got, before, v)
 	}
 }

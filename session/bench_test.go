@@ -12,13 +12,23 @@ import (
 )
 
 // BenchmarkHandler measures the middleware per request, with the embedded
-// store and no network: a handler that ignores its session, one that reads
-// a value, one that writes one, and a read with a forged cookie (which must
-// cost no store call). httptest.NewRecorder's own allocations are counted.
+// store and no network, with the values encrypted (the default) and in
+// clear: a handler that ignores its session, one that reads a value, one
+// that writes one, and a read with a forged cookie (which must cost no
+// store call). httptest.NewRecorder's own allocations are counted.
 func BenchmarkHandler(b *testing.B) {
+	for _, values := range []string{"encrypted", "clear"} {
+		b.Run(values, func(b *testing.B) {
+			benchmarkHandler(b, session.Config{DisableEncryption: values == "clear"})
+		})
+	}
+}
+
+func benchmarkHandler(b *testing.B, cfg session.Config) {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	m := session.New(store, session.Config{Keys: [][]byte{key1}, Logger: slog.New(slog.DiscardHandler)})
+	cfg.Keys, cfg.Logger = [][]byte{key1}, slog.New(slog.DiscardHandler)
+	m := session.New(store, cfg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ignore", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")

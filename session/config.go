@@ -126,6 +126,19 @@ type Config struct {
 	// default: 16.
 	MaxSessionsPerUser int
 
+	// DisableEncryption stores the values of new sessions in clear. By
+	// default each session's values are encrypted (AES-256-GCM) under a
+	// key of the session's own that only its cookie unlocks, so that
+	// neither the store's data nor this Config (its Keys included) is
+	// enough to read them; see "Encryption" in the package doc for what
+	// stays readable and what it costs. memstore's data never leaves the
+	// process, so it gains less from encryption. A session keeps the
+	// choice made when it was created: with encryption off, encrypted
+	// sessions are still read and written encrypted; with it on, a session
+	// stored in clear is read as missing (its user logs in again).
+	// default: false (values encrypted).
+	DisableEncryption bool
+
 	// RetryAfter is the Retry-After of the 503 answered when the store is
 	// unavailable, rounded up to whole seconds. default: 2 seconds.
 	RetryAfter time.Duration

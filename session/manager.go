@@ -17,9 +17,11 @@ import (
 type Manager struct {
 	*Admin      // the store, the configuration, the observer (admin.go)
 	codec       codec
-	lim         Limits  // of a session of the browser's
-	rememberLim Limits  // of a remembered session (RememberMe)
-	watch       watcher // sessions that long requests wait on (watch.go)
+	lim         Limits   // of a session of the browser's
+	rememberLim Limits   // of a remembered session (RememberMe)
+	encrypt     bool     // new sessions' values are encrypted (seal.go)
+	keys        keyCache // the value keys of the sessions used last (seal.go)
+	watch       watcher  // sessions that long requests wait on (watch.go)
 }
 
 // New returns a Manager that keeps sessions in store. The zero Config gives
@@ -42,6 +44,7 @@ func New(store Store, cfg Config) *Manager {
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
 		rememberLim: Limits{Idle: cfg.RememberIdleTimeout, Absolute: cfg.RememberAbsoluteTimeout,
 			MaxSize: cfg.MaxSize, MaxFields: cfg.MaxFields},
+		encrypt: !cfg.DisableEncryption,
 	}
 	m.codec.name, m.codec.keys = cfg.CookieName, cfg.Keys
 	m.watch.m = m

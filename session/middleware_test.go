@@ -297,7 +297,7 @@ func TestStoreUnavailable(t *testing.T) {
 		{"update hangs", true, "hang", []string{"Update"}, "POST", "/put?k=a&v=1", ""},
 		{"renew fails", true, "error", []string{"Renew"}, "POST", "/login?user=bob", ""},
 		{"destroy hangs", true, "hang", []string{"Destroy"}, "POST", "/destroy", ""},
-		{"incr hangs", true, "hang", []string{"Incr"}, "POST", "/incr?k=n", ""},
+		{"incr hangs", true, "hang", []string{"Incr", "CompareAndSwap"}, "POST", "/incr?k=n", ""},
 		{"compare-and-swap fails", true, "error", []string{"CompareAndSwap"}, "POST", "/cas?k=n&new=1", ""},
 		{"session list fails", true, "error", []string{"UserSessions"}, "GET", "/sessions", ""},
 		{"revoke all hangs", true, "hang", []string{"DestroyUser"}, "POST", "/revoke-all", ""},

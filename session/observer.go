@@ -96,6 +96,10 @@ const (
 	EventRevoked   Event = "revoked"   // a session was ended by [Admin.Revoke], [Admin.RevokeAll] or [Admin.RevokeOthers] (once per session)
 	EventEvicted   Event = "evicted"   // a session was ended to keep a user within Config.MaxSessionsPerUser
 	EventTooLarge  Event = "too_large" // a write was refused with ErrTooLarge
+	// EventUnreadable: a load found a session, or values of it, that could
+	// not be decrypted, and read them as missing: stored in clear while
+	// encryption is on, or changed, copied or moved in the store.
+	EventUnreadable Event = "unreadable"
 )
 
 // Outcomes returns every [Outcome], in a new slice.
@@ -115,7 +119,7 @@ func Results() []Result {
 
 // Events returns every [Event], in a new slice.
 func Events() []Event {
-	return []Event{EventCreated, EventRenewed, EventLogin, EventDestroyed, EventRevoked, EventEvicted, EventTooLarge}
+	return []Event{EventCreated, EventRenewed, EventLogin, EventDestroyed, EventRevoked, EventEvicted, EventTooLarge, EventUnreadable}
 }
 
 // logInterval is the least time between two records of the same throttled
@@ -128,12 +132,13 @@ const logInterval = 10 * time.Second
 // observing is a Manager's metrics hook, logs and log throttles.
 type observing struct {
 	Observer
-	logger  *slog.Logger
-	audit   *slog.Logger // nil: no audit records
-	addr    func(*http.Request) string
-	forged  *logthrottle.Limiter
-	failing *logthrottle.Limiter
-	late    *logthrottle.Limiter
+	logger     *slog.Logger
+	audit      *slog.Logger // nil: no audit records
+	addr       func(*http.Request) string
+	forged     *logthrottle.Limiter
+	failing    *logthrottle.Limiter
+	late       *logthrottle.Limiter
+	unreadable *logthrottle.Limiter
 }
 
 func (o *observing) init(cfg Config) {
@@ -145,6 +150,7 @@ func (o *observing) init(cfg Config) {
 		o.addr = remoteHost
 	}
 	o.forged, o.failing, o.late = logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval), logthrottle.NewLimiter(logInterval)
+	o.unreadable = logthrottle.NewLimiter(logInterval)
 }
 
 // errNotFound is returned by the funcs that Manager.call runs when the
@@ -213,6 +219,25 @@ func (o *observing) storeFailed(ctx context.Context, op Op, err error) {
 		n := suppressed + 1 // this failure included
 		o.logger.LogAttrs(ctx, errorLevel, "session store call failed", stringAttr("op", string(op)), errAttr(err),
 			slog.Int64("count", n), slog.Duration("interval", logInterval))
+	}
+}
+
+// Why a session or value could not be decrypted, for Manager.unreadable.
+const (
+	unreadableClear = "a session stored in clear is read as missing while encryption is on (sessions from before it was turned on end once)"
+	unreadableWrap  = "a session whose wrapped value key does not open with its cookie is read as missing: it was changed or copied in the store"
+	unreadableValue = "session values that do not open with their session's key are read as missing: they were changed or moved in the store"
+)
+
+// unreadable reports a load that found a session, or n of its values,
+// impossible to decrypt, for the reason why: one event, and a warning on
+// Config.Logger at most once per logInterval, with the count of such
+// loads since the last one.
+func (m *Manager) unreadable(ctx context.Context, why string, n int) {
+	m.ob.event(ctx, EventUnreadable)
+	if ok, suppressed := m.ob.unreadable.Allow(); ok {
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "session: "+why, slog.Int64("count", suppressed+1),
+			slog.Int("values", n), slog.Duration("interval", logInterval))
 	}
 }
 

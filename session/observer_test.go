@@ -135,12 +135,12 @@ func TestObserver(t *testing.T) {
 			c.do("POST", "/revoke-all").must(t, 200, "2")
 		}, map[string]int{"request/live": 3, "store/Load/ok": 3, "store/UserSessions/ok": 1, "store/Destroy/ok": 1,
 			"store/DestroyUser/ok": 1, "event/revoked": 3}},
-		{"an increment of a session destroyed meanwhile", func(t *testing.T) {
+		{"an increment of a session destroyed meanwhile (encrypted: a compare-and-swap)", func(t *testing.T) {
 			c.do("POST", "/login?user=cy").must(t, 200, "ok")
 			obs.take()
 			c.do("POST", "/incr?k=n").must(t, 200, "1")
 			c.do("POST", "/incr-after-logout").must(t, 200, "")
-		}, map[string]int{"request/live": 2, "store/Load/ok": 2, "store/Incr/ok": 1, "store/Incr/not_found": 1}},
+		}, map[string]int{"request/live": 2, "store/Load/ok": 2, "store/CompareAndSwap/ok": 1, "store/CompareAndSwap/not_found": 1}},
 		{"the store fails", func(t *testing.T) {
 			c.do("POST", "/login?user=dee").must(t, 200, "ok")
 			obs.take()

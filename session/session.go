@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -58,6 +59,13 @@ type Session struct {
 	loginAt  time.Time
 	remember bool   // a persistent cookie (RememberMe)
 	ended    string // the user of the session that Destroy ends, for the audit log
+
+	// The values' encryption (seal.go): vk is the key of the values, nil
+	// when they are stored in clear; sealed holds, with vk, the values as
+	// stored, as of the load and this request's writes, for the
+	// compare-and-swap of Incr and CompareAndSwap.
+	vk     *valueKey
+	sealed map[string]string
 
 	watched   string // the key that Done watches, released when the request ends
 	watchDone <-chan struct{}
@@ -140,12 +148,16 @@ func (s *Session) loadLocked(ctx context.Context) error {
 		// after that of a concurrent login.
 		return nil
 	}
+	if !s.openLocked(ctx, &t, key, &rec) {
+		// Unreadable with this cookie (logged): as good as missing.
+		s.m.ob.request(ctx, OutcomeMissing)
+		return nil
+	}
 	s.m.ob.request(ctx, OutcomeLive)
 	s.token, s.hasToken, s.key, s.stored = t, true, key, true
 	// A cookie signed by an older key, or whose flag disagrees with the
 	// store, is signed again.
 	s.resign = keyIndex != 0 || remember != rec.Remember
-	s.values = rec.Values
 	s.user, s.loginAt, s.remember = rec.User, rec.Created, rec.Remember
 	return nil
 }
@@ -315,7 +327,7 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 	if err := s.mutableLocked(); err != nil {
 		return err
 	}
-	u := usageOf(s.values)
+	u := s.usageLocked(s.values)
 	for k, v := range kv {
 		if k == "" {
 			return ErrBadKey
@@ -325,6 +337,9 @@ func (s *Session) PutMany(kv map[string][]byte) error {
 		}
 		old, had := s.values[k]
 		u = u.Change(k, old, had, string(v), true)
+		if s.seals() && !had {
+			u.Size += sealOverhead
+		}
 	}
 	if !u.Within(s.m.lim) {
 		s.m.ob.event(s.ctx, EventTooLarge)
@@ -346,6 +361,9 @@ func (s *Session) Delete(key string) error {
 		return err
 	}
 	_, had := s.values[key]
+	if !had {
+		_, had = s.sealed[key] // stored but unreadable
+	}
 	delete(s.values, key)
 	s.p.remove(key, had, s.stored)
 	return nil
@@ -443,6 +461,7 @@ func (s *Session) Destroy() error {
 func (s *Session) forgetLocked() {
 	s.stored, s.hasToken, s.token, s.key = false, false, secretToken{}, ""
 	s.values, s.user, s.loginAt, s.remember = nil, "", time.Time{}, false
+	s.vk, s.sealed = nil, nil
 }
 
 func (s *Session) newTokenLocked() {
@@ -482,18 +501,41 @@ func (s *Session) Sessions(ctx context.Context) ([]Info, error) {
 // Incr adds n to the integer under key at once, in the store, and returns
 // the new value: two requests that increment together both count. Pending
 // changes are saved first; a session that is not stored yet is created
-// with the value n. Errors: ErrBadKey, ErrNotInteger, ErrTooLarge, ErrGone
-// (the session ended, in this request or elsewhere), or one wrapping
-// ErrStoreUnavailable.
+// with the value n. With encryption (the default, see Config) it is a
+// compare-and-swap on the stored ciphertext: one store call while no other
+// request changes key, and a Load and a compare-and-swap more for each
+// change that another request makes between this one's read and its swap.
+// Errors: ErrBadKey, ErrNotInteger (also when the sum overflows),
+// ErrTooLarge, ErrGone (the session ended, in this request or elsewhere),
+// or one wrapping ErrStoreUnavailable.
 func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) {
 	if key == "" {
 		return 0, ErrBadKey
 	}
 	var v int64
-	err := s.immediate(ctx, OpIncr,
+	err := s.immediate(ctx,
 		func() map[string]string { v = n; return map[string]string{key: strconv.FormatInt(n, 10)} },
-		func(ctx context.Context, c Counter) (found bool, err error) {
-			v, found, err = c.Incr(ctx, s.key, key, n, s.m.limits(s.remember))
+		func(c Counter) (found bool, err error) {
+			if s.vk != nil {
+				_, found, err = s.swapLocked(ctx, c, key, func(cur string, has bool) (string, bool, error) {
+					var old int64
+					if has {
+						if old, err = strconv.ParseInt(cur, 10, 64); err != nil {
+							return "", false, ErrNotInteger
+						}
+					}
+					if (n > 0 && old > math.MaxInt64-n) || (n < 0 && old < math.MinInt64-n) {
+						return "", false, ErrNotInteger
+					}
+					v = old + n
+					return strconv.FormatInt(v, 10), true, nil
+				})
+				return found, err
+			}
+			err = s.m.call(ctx, OpIncr, func(ctx context.Context) (err error) {
+				v, found, err = c.Incr(ctx, s.key, key, n, s.m.limits(s.remember))
+				return notFound(found, err)
+			})
 			return found, err
 		},
 		func() { s.setValueLocked(key, strconv.FormatInt(v, 10)) })
@@ -503,8 +545,10 @@ func (s *Session) Incr(ctx context.Context, key string, n int64) (int64, error) 
 // CompareAndSwap sets key to the JSON encoding of new only if it holds the
 // JSON encoding of old now, in the store (old == nil: only if key is
 // absent), and reports whether it did. Pending changes are saved first.
-// Errors: ErrBadKey, ErrGone, ErrTooLarge, a json error, or one wrapping
-// ErrStoreUnavailable.
+// With encryption it compares the values in clear and swaps the stored
+// ciphertext, as [Session.Incr] does; an answer of false may then cost a
+// Load, to check the request's copy against the store. Errors: ErrBadKey,
+// ErrGone, ErrTooLarge, a json error, or one wrapping ErrStoreUnavailable.
 func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) (bool, error) {
 	if key == "" {
 		return false, ErrBadKey
@@ -521,7 +565,7 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 		return false, err
 	}
 	var swapped bool
-	err = s.immediate(ctx, OpCompareAndSwap,
+	err = s.immediate(ctx,
 		func() map[string]string {
 			if old != nil {
 				return nil // the field is absent from a session not stored yet
@@ -529,8 +573,17 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 			swapped = true
 			return map[string]string{key: string(nb)}
 		},
-		func(ctx context.Context, c Counter) (found bool, err error) {
-			swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.limits(s.remember))
+		func(c Counter) (found bool, err error) {
+			if s.vk != nil {
+				swapped, found, err = s.swapLocked(ctx, c, key, func(cur string, has bool) (string, bool, error) {
+					return string(nb), has == (old != nil) && (!has || cur == string(ob)), nil
+				})
+				return found, err
+			}
+			err = s.m.call(ctx, OpCompareAndSwap, func(ctx context.Context) (err error) {
+				swapped, found, err = c.CompareAndSwap(ctx, s.key, key, ob, nb, s.m.limits(s.remember))
+				return notFound(found, err)
+			})
 			return found, err
 		},
 		func() {
@@ -545,8 +598,8 @@ func (s *Session) CompareAndSwap(ctx context.Context, key string, old, new any) 
 // session, after saving the pending changes, and then apply if it
 // succeeded. A session that is not stored yet is created instead with the
 // values that create returns (nothing when it returns nil).
-func (s *Session) immediate(ctx context.Context, op Op, create func() map[string]string,
-	run func(ctx context.Context, c Counter) (bool, error), apply func()) error {
+func (s *Session) immediate(ctx context.Context, create func() map[string]string,
+	run func(c Counter) (found bool, err error), apply func()) error {
 	c, ok := s.m.store.(Counter)
 	if !ok {
 		return errNoCounter
@@ -581,11 +634,7 @@ func (s *Session) immediate(ctx context.Context, op Op, create func() map[string
 		apply()
 		return nil
 	}
-	var found bool
-	err := s.m.call(ctx, op, func(ctx context.Context) (err error) {
-		found, err = run(ctx, c)
-		return notFound(found, err)
-	})
+	found, err := run(c)
 	switch {
 	case err != nil:
 		return err
@@ -604,11 +653,14 @@ func (s *Session) setValueLocked(key, v string) {
 	s.values[key] = v
 }
 
-// usageOf is what the values use of the limits.
-func usageOf(values map[string]string) Usage {
+// usageLocked is what values use of the limits once stored.
+func (s *Session) usageLocked(values map[string]string) Usage {
 	var u Usage
 	for k, v := range values {
 		u = u.Change(k, "", false, v, true)
+	}
+	if s.seals() {
+		u.Size += sealOverhead * u.Fields
 	}
 	return u
 }
@@ -655,10 +707,11 @@ replan:
 				s.p.dead = s.p.dead[1:]
 				continue
 			}
+			w := s.sealLocked(*c.save)
 			var applied bool
-			err := s.m.call(ctx, c.save.Kind(), func(ctx context.Context) (err error) {
-				applied, err = s.m.store.Save(ctx, *c.save)
-				if c.save.Create {
+			err := s.m.call(ctx, w.Kind(), func(ctx context.Context) (err error) {
+				applied, err = s.m.store.Save(ctx, w)
+				if w.Create {
 					return err // a creation always applies
 				}
 				return notFound(applied, err)
@@ -670,18 +723,19 @@ replan:
 				return err
 			}
 			if applied {
-				s.saved(ctx, c.save)
-				if c.save.From != "" {
-					s.m.watch.end(c.save.From)
+				s.saved(ctx, &w)
+				s.sealedLocked(&w)
+				if w.From != "" {
+					s.m.watch.end(w.From)
 				}
-				if c.save.Login || c.save.Create {
+				if w.Login || w.Create {
 					s.loginAt = time.Now() // the store's clock may differ a little
 				}
 			}
 			switch {
-			case applied && (c.save.Create || c.save.From != ""):
+			case applied && (w.Create || w.From != ""):
 				s.stored, s.cookie = true, cookieSet
-			case !applied && c.save.From != "":
+			case !applied && w.From != "":
 				s.p = s.p.lostRenewal()
 				s.values = nil
 				for k, v := range s.p.set {
@@ -695,7 +749,7 @@ replan:
 				s.goneLocked()
 				return nil
 			}
-			login := c.save.Login
+			login := w.Login
 			s.p = pending{}
 			if login {
 				return s.m.evict(ctx, s.user, s.key)

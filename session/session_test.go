@@ -388,8 +388,10 @@ func TestUser(t *testing.T) {
 	c.do("GET", "/private").must(t, 303, anyBody)
 }
 
+// TestMaxSize counts sizes in clear; TestMaxSizeEncrypted adds what
+// encryption adds.
 func TestMaxSize(t *testing.T) {
-	h := newHarness(t, session.Config{MaxSize: 200}, harnessOptions{})
+	h := newHarness(t, session.Config{MaxSize: 200, DisableEncryption: true}, harnessOptions{})
 	c := h.newClient("")
 	small := strings.Repeat("s", 50)
 	c.do("POST", "/put?k=a&v="+small).must(t, 200, "ok")
@@ -421,6 +423,21 @@ func TestMaxSize(t *testing.T) {
 		c.do("POST", "/put?k=a&v="+strings.Repeat("x", 300)).must(t, 413, anyBody)
 		c.do("GET", "/keys").must(t, 200, "")
 	})
+}
+
+// TestMaxSizeEncrypted: the limits count what is stored, so that the
+// Manager's check and the store's agree: with encryption, each value costs
+// 28 bytes more (a nonce and a tag).
+func TestMaxSizeEncrypted(t *testing.T) {
+	const overhead = 28
+	h := newHarness(t, session.Config{MaxSize: 2*(1+52+overhead) - 1}, harnessOptions{})
+	c := h.newClient("")
+	small := strings.Repeat("s", 50)
+	c.do("POST", "/put?k=a&v="+small).must(t, 200, "ok")
+	c.do("POST", "/put?k=b&v="+small).must(t, 413, anyBody)
+	c.do("POST", "/put?k=b&v="+small[1:]).must(t, 200, "ok")
+	c.do("GET", "/keys").must(t, 200, "a,b")
+	c.do("POST", "/put?k=b&v="+small).must(t, 413, anyBody)
 }
 
 // TestTimeouts runs on the memstore's fake clock: the store enforces the

@@ -143,13 +143,19 @@ type Write struct {
 
 	Clear bool              // drop every value first (the bound user changed)
 	Del   []string          // fields to delete
-	Set   map[string]string // fields to set, values as encoded by the Manager (JSON)
+	Set   map[string]string // fields to set, values as encoded by the Manager (JSON, or binary when encrypted)
 
 	BindUser  bool   // bind the session to User ("" unbinds); a creation always binds User
 	User      string // the user the session belongs to; "" = anonymous (a renewal without BindUser: the user as loaded)
 	UserAgent string // recorded by a creation or renewal, for the user's session list
 	Remember  bool   // recorded by a creation or renewal: the cookie outlives the browser session
 	Login     bool   // the login time becomes now, and the absolute deadline now+Absolute
+
+	// Wrap is recorded by a creation, and replaces the stored one in a
+	// renewal, inside the same atomic write: the key of the session's
+	// values, wrapped by the Manager under the session's token (binary;
+	// "" = values in clear). An update leaves the stored one.
+	Wrap string
 
 	Limits Limits
 }
@@ -174,6 +180,7 @@ type Record struct {
 	User      string            // "" = not bound to a user
 	UserAgent string
 	Remember  bool      // the cookie outlives the browser session ([Session.RememberMe])
+	Wrap      string    // the wrapped key of the values, as the last creation or renewal wrote it ([Write].Wrap)
 	Created   time.Time // the login time: creation, or the last Save with Login
 	LastSeen  time.Time // last time its idle deadline was slid (within the store's throttle)
 	Expires   time.Time // when it dies unless used again: min(idle deadline, absolute deadline)

@@ -21,15 +21,20 @@ func testCreateLoad(t *testing.T, s session.Store) {
 		"field with spaces", "true",
 		"ünïcödé 🔑", `"ünïcödé"`,
 		"big", big,
+		"sealed", binary, // as the Manager stores an encrypted value
 	)
 	user, key := newUser(), newKey()
 	lim := session.Limits{Idle: time.Hour, Absolute: 2 * time.Hour}
 	before := time.Now()
-	create(t, s, key, session.Write{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)", Remember: true, Limits: lim})
+	create(t, s, key, session.Write{Set: set, User: user, UserAgent: "Mozilla/5.0 (sessiontest)", Remember: true,
+		Wrap: binary[:61], Limits: lim})
 	after := time.Now()
 
 	rec := mustLoad(t, s, key)
 	wantValues(t, rec, set)
+	if rec.Wrap != binary[:61] {
+		t.Errorf("Wrap = %q, want %q", rec.Wrap, binary[:61])
+	}
 	if rec.User != user {
 		t.Errorf("User = %q, want %q", rec.User, user)
 	}
@@ -63,6 +68,16 @@ func testCreateLoad(t *testing.T, s session.Store) {
 	within(t, "Expires (absolute first)", rec.Expires, before.Add(lim2.Absolute), after.Add(lim2.Absolute))
 }
 
+// binary is every byte value, as an encrypted value or a wrapped key may
+// hold them.
+var binary = func() string {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i + 7)
+	}
+	return string(b)
+}()
+
 // testLoadReturnsCopies checks that changing what Load returned does not
 // change the store.
 func testLoadReturnsCopies(t *testing.T, s session.Store) {
@@ -86,9 +101,10 @@ func testLoadUnknown(t *testing.T, s session.Store) {
 // names, and keeps the user, user agent and login time.
 func testUpdateDelta(t *testing.T, s session.Store) {
 	user, key := newUser(), newKey()
-	create(t, s, key, session.Write{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua", Remember: true})
+	create(t, s, key, session.Write{Set: values("a", "1", "b", "2", "c", "3"), User: user, UserAgent: "ua", Remember: true, Wrap: "w"})
 	old := mustLoad(t, s, key)
-	w := session.Write{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, User: newUser(), UserAgent: "other", Remember: false}
+	w := session.Write{Set: values("b", "20", "d", "4"), Del: []string{"c", "never-set"}, User: newUser(), UserAgent: "other",
+		Remember: false, Wrap: "other"}
 	mustUpdate(t, s, key, w)
 	rec := mustLoad(t, s, key)
 	wantValues(t, rec, values("a", "1", "b", "20", "d", "4"))
@@ -100,6 +116,9 @@ func testUpdateDelta(t *testing.T, s session.Store) {
 	}
 	if !rec.Remember {
 		t.Error("Remember = false after an update, want true: only a creation or renewal records it")
+	}
+	if rec.Wrap != "w" {
+		t.Errorf("Wrap = %q after an update, want %q: only a creation or renewal records it", rec.Wrap, "w")
 	}
 	within(t, "Created after an update without Login", rec.Created, old.Created, old.Created)
 	wantUserKeys(t, s, user, key)

@@ -18,18 +18,20 @@ const renewPause = 4 * Slack
 // login time.
 func testRenew(t *testing.T, s session.Store) {
 	prev, user, oldKey, newKey_ := newUser(), newUser(), newKey(), newKey()
-	create(t, s, oldKey, session.Write{Set: values("a", "1", "b", "2"), User: prev, UserAgent: "ua-old"})
+	create(t, s, oldKey, session.Write{Set: values("a", "1", "b", "2"), User: prev, UserAgent: "ua-old", Wrap: "wrap-old"})
 	old := mustLoad(t, s, oldKey)
 	time.Sleep(renewPause)
 
-	w := session.Write{Set: values("c", "3"), Del: []string{"a"}, BindUser: true, User: user, UserAgent: "ua-new", Remember: true, Login: true}
+	w := session.Write{Set: values("c", "3"), Del: []string{"a"}, BindUser: true, User: user, UserAgent: "ua-new", Remember: true,
+		Login: true, Wrap: "wrap-new"}
 	before := time.Now()
 	mustRenew(t, s, oldKey, newKey_, w)
 	after := time.Now()
 	rec := mustLoad(t, s, newKey_)
 	wantValues(t, rec, values("b", "2", "c", "3"))
-	if rec.User != user || rec.UserAgent != "ua-new" || !rec.Remember {
-		t.Errorf("renewed session: User %q, UserAgent %q, Remember %v; want %q, %q, true", rec.User, rec.UserAgent, rec.Remember, user, "ua-new")
+	if rec.User != user || rec.UserAgent != "ua-new" || !rec.Remember || rec.Wrap != "wrap-new" {
+		t.Errorf("renewed session: User %q, UserAgent %q, Remember %v, Wrap %q; want %q, %q, true, %q",
+			rec.User, rec.UserAgent, rec.Remember, rec.Wrap, user, "ua-new", "wrap-new")
 	}
 	within(t, "Created after a renewal with Login", rec.Created, before, after)
 	if !rec.Created.After(old.Created) {
@@ -50,8 +52,8 @@ func testRenew(t *testing.T, s session.Store) {
 	wantUserKeys(t, s, user, third)
 	rec = mustLoad(t, s, third)
 	wantValues(t, rec, values("b", "2", "c", "3"))
-	if rec.Remember {
-		t.Error("Remember = true after a renewal without it, want false: a renewal records it")
+	if rec.Remember || rec.Wrap != "" {
+		t.Errorf("Remember %v, Wrap %q after a renewal without them, want false and \"\": a renewal records them", rec.Remember, rec.Wrap)
 	}
 }
 

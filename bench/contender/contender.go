@@ -42,7 +42,8 @@ type Session interface {
 }
 
 // Names lists the contenders New knows, in the order of the tables.
-var Names = []string{"bare", "rawredis", "rawrueidis", "scs", "gorilla", "stickless", "stickless-cache"}
+var Names = []string{"bare", "rawredis", "rawrueidis", "scs", "gorilla", "stickless", "stickless-cache",
+	"stickless-clear", "stickless-cache-clear"}
 
 // Secret is the signing key every contender that signs its cookies uses,
 // so that the three instances behind nginx accept each other's cookies. It
@@ -64,9 +65,13 @@ func New(ctx context.Context, name, addr string) (Contender, error) {
 	case "gorilla":
 		return newGorilla(addr)
 	case "stickless":
-		return newStickless(ctx, addr, false)
+		return newStickless(ctx, addr, false, false)
 	case "stickless-cache":
-		return newStickless(ctx, addr, true)
+		return newStickless(ctx, addr, true, false)
+	case "stickless-clear":
+		return newStickless(ctx, addr, false, true)
+	case "stickless-cache-clear":
+		return newStickless(ctx, addr, true, true)
 	}
 	return nil, fmt.Errorf("contender: unknown contender %q (want one of %s)", name, strings.Join(Names, ", "))
 }

@@ -15,7 +15,7 @@ import (
 // (go test -bench Contenders -cpuprofile). make bench is the measure.
 func BenchmarkContenders(b *testing.B) {
 	srv := redistest.Standalone(b, redistest.Options{})
-	for _, name := range []string{"rawrueidis", "stickless", "stickless-cache", "scs"} {
+	for _, name := range []string{"rawrueidis", "stickless", "stickless-clear", "stickless-cache", "stickless-cache-clear", "scs"} {
 		c, err := New(context.Background(), name, srv.Addr)
 		if err != nil {
 			b.Fatal(err)

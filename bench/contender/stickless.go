@@ -9,23 +9,25 @@ import (
 )
 
 // sticklessContender is session.Manager with its defaults (30 min idle
-// timeout, 12 h absolute) on redisstore with its defaults (a read slides
-// the idle deadline when the last slide is at least IdleTimeout/20 old);
-// only InsecureCookie is set, for plain HTTP on loopback like the other
-// contenders. As "stickless-cache" it also has redisstore's client-side
-// cache on (Options.ClientCache): a read of an unchanged session sends
-// Redis nothing.
+// timeout, 12 h absolute, values encrypted) on redisstore with its
+// defaults (a read slides the idle deadline when the last slide is at
+// least IdleTimeout/20 old); only InsecureCookie is set, for plain HTTP on
+// loopback like the other contenders. As "stickless-cache" it also has
+// redisstore's client-side cache on (Options.ClientCache): a read of an
+// unchanged session sends Redis nothing. "stickless-clear" and
+// "stickless-cache-clear" are the same with Config.DisableEncryption: the
+// baseline of what encryption costs.
 type sticklessContender struct {
 	store *redisstore.Store
 	m     *session.Manager
 }
 
-func newStickless(ctx context.Context, addr string, cache bool) (*sticklessContender, error) {
+func newStickless(ctx context.Context, addr string, cache, clear bool) (*sticklessContender, error) {
 	store, err := redisstore.NewFromURL(ctx, "redis://"+addr, redisstore.Options{ClientCache: cache})
 	if err != nil {
 		return nil, err
 	}
-	m := session.New(store, session.Config{Keys: [][]byte{Secret}, InsecureCookie: true})
+	m := session.New(store, session.Config{Keys: [][]byte{Secret}, InsecureCookie: true, DisableEncryption: clear})
 	return &sticklessContender{store: store, m: m}, nil
 }
 

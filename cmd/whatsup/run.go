@@ -36,6 +36,7 @@ type options struct {
 	headerTimeout   time.Duration
 	reauth          time.Duration
 	clientCache     bool
+	clearValues     bool
 	waitReplicas    int
 	maxStreams      int
 	ops             opsOptions // metrics, log format, trusted proxies (ops.go)
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.headerTimeout, "read-header-timeout", defaultReadHeaderTimeout, "cut off a client that has not sent its request headers within this time")
 	fs.IntVar(&o.waitReplicas, "wait-replicas", 0, "with -redis: a logout or revoke waits (up to 500 ms) until this many replicas have it, so that a failover cannot bring the session back (redisstore.Options.WaitReplicas)")
 	fs.BoolVar(&o.clientCache, "client-cache", false, "with -redis: serve reads of unchanged sessions from a client-side cache (redisstore.Options.ClientCache)")
+	fs.BoolVar(&o.clearValues, "disable-encryption", false, "store session values in clear (session.Config.DisableEncryption); default: encrypted under a key only each session's cookie unlocks")
 	fs.IntVar(&o.maxStreams, "max-streams", defaultMaxStreams, "event streams (GET /api/events) this instance holds at once, about 47 KiB each; past it 503 with Retry-After")
 	fs.DurationVar(&o.reauth, "reauth-after", defaultReauth, "\"log out everywhere\" asks to log in again when the login is older than this")
 	o.ops.register(fs)
@@ -152,7 +154,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		AbsoluteTimeout: o.absoluteTimeout,
 		StoreTimeout:    o.storeTimeout,
 		Logger:          log,
-		ErrorFunc:       errorAnswer,
+
+		DisableEncryption: o.clearValues,
+		ErrorFunc:         errorAnswer,
 	}, log, metrics, tp)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)

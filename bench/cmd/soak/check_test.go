@@ -17,7 +17,8 @@ import (
 )
 
 // skipWrite is memstore with a deliberate bug: Incr answers the new value
-// and never writes it.
+// and never writes it, and so does CompareAndSwap, through which
+// Session.Incr increments an encrypted value.
 type skipWrite struct{ *memstore.Store }
 
 func (s skipWrite) Incr(ctx context.Context, key, field string, n int64, lim session.Limits) (int64, bool, error) {
@@ -27,6 +28,11 @@ func (s skipWrite) Incr(ctx context.Context, key, field string, n int64, lim ses
 	}
 	v, _ := strconv.ParseInt(string(rec.Values[field]), 10, 64)
 	return v + n, true, nil
+}
+
+func (s skipWrite) CompareAndSwap(ctx context.Context, key, field string, old, new []byte, lim session.Limits) (bool, bool, error) {
+	_, found, err := s.Load(ctx, key, lim)
+	return found && err == nil, found, err
 }
 
 // keepOnDestroy is memstore with a deliberate bug: Destroy (logout,
