@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stickless/stickless/internal/testenv"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -65,27 +67,12 @@ func TestLimiterZeroIntervalPassesAll(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.b.String()), "\n")
-}
+// lines returns the lines b holds.
+func lines(b *testenv.Buffer) []string { return strings.Split(strings.TrimSpace(b.String()), "\n") }
 
 func TestHandler(t *testing.T) {
 	clk := newFake()
-	var buf lockedBuffer
+	var buf testenv.Buffer
 	h := NewHandler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), 10*time.Second, nil)
 	h.st.clock = clk.now
 	h.st.overflow.clock = clk.now
@@ -103,12 +90,12 @@ func TestHandler(t *testing.T) {
 	log.Info("not throttled")
 	log.Info("not throttled")
 	log.Warn("another message")
-	if got := buf.lines(); len(got) != 4 {
+	if got := lines(&buf); len(got) != 4 {
 		t.Fatalf("200 errors, 2 infos and 1 other warning wrote %d lines, want 4:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	clk.add(10 * time.Second)
 	log.Error("session store call failed", "op", "Load", "err", "connection refused")
-	got := buf.lines()
+	got := lines(&buf)
 	last := got[len(got)-1]
 	if !strings.Contains(last, "suppressed=") || !strings.Contains(last, "instance=i1") || !strings.Contains(last, "op=Load") {
 		t.Fatalf("the line after the interval: %q, want a suppressed count and its attributes", last)
@@ -134,7 +121,7 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerBoundsItsMessages(t *testing.T) {
 	clk := newFake()
-	var buf lockedBuffer
+	var buf testenv.Buffer
 	h := NewHandler(slog.NewTextHandler(&buf, nil), time.Minute, slog.LevelError)
 	h.st.clock = clk.now
 	h.st.overflow.clock = clk.now
@@ -145,7 +132,7 @@ func TestHandlerBoundsItsMessages(t *testing.T) {
 		t.Fatalf("%d messages tracked, want the bound %d", n, maxKeys)
 	}
 	// maxKeys lines for the tracked messages, one for all the others.
-	if got := len(buf.lines()); got != maxKeys+1 {
+	if got := len(lines(&buf)); got != maxKeys+1 {
 		t.Fatalf("%d lines written, want %d", got, maxKeys+1)
 	}
 }
