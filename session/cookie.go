@@ -74,17 +74,21 @@ func (c *codec) sign(i int, t *secretToken, remember bool) signature {
 	if remember {
 		label = c.labels[1]
 	}
-	m.h.Write(label)
-	m.h.Write(t[:])
+	// Written from the mac's own buffer: t itself, passed to the hash.Hash
+	// interface, would escape to the heap, and so would every token the
+	// caller keeps on its stack.
+	m.in = append(append(m.in[:0], label...), t[:]...)
+	m.h.Write(m.in)
 	s := signature(m.h.Sum(m.sum[:0]))
 	c.macs[i].Put(m)
 	return s
 }
 
-// mac is a keyed HMAC with room for its sum (a sum into a local array
+// mac is a keyed HMAC with room for its input and its sum (a local array
 // would escape to the heap through the hash.Hash interface).
 type mac struct {
 	h   hash.Hash
+	in  []byte
 	sum [sha256.Size]byte
 }
 

@@ -79,6 +79,31 @@ func (m *Manager) Config() Config {
 
 type ctxKey struct{}
 
+// inRequest is what the middleware allocates for a request, in one piece:
+// its Session, the response writer that commits it, and the context that
+// carries it.
+type inRequest struct {
+	s   Session
+	rw  responseWriter
+	ctx sessionContext
+}
+
+// sessionContext is a context with the request's Session under ctxKey{}:
+// context.WithValue's job, without an allocation of its own. Everything
+// else, Done and the cancellation context.WithCancel finds through Value
+// included, is its parent's.
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+func (c *sessionContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
 // Handler returns middleware that gives every request a [Session], found
 // with [FromContext]. The session is loaded lazily: a request that never
 // touches it costs no store call. Changes are saved before the response
@@ -91,10 +116,12 @@ type ctxKey struct{}
 // half its changes), and the watch of [Session.Done] ends.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := &Session{m: m, req: r}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
-		s.ctx = r.Context()
-		rw := &responseWriter{ResponseWriter: w, s: s}
+		in := &inRequest{}
+		s, rw := &in.s, &in.rw
+		in.ctx = sessionContext{Context: r.Context(), s: s}
+		r = r.WithContext(&in.ctx)
+		s.m, s.req, s.ctx = m, r, r.Context()
+		rw.ResponseWriter, rw.s = w, s
 		returned := false
 		defer func() { s.end(!returned) }()
 		next.ServeHTTP(rw, r)

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -259,6 +260,47 @@ func TestRequireLoginOutsideHandler(t *testing.T) {
 		}
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+// The request's context inside the middleware is its parent's, plus the
+// session: values, deadline and cancellation pass through, also to
+// contexts derived from it, and the session is found through them.
+func TestRequestContextKeepsItsParent(t *testing.T) {
+	type key struct{}
+	m := session.New(&countingStore{}, session.Config{Keys: [][]byte{key1}})
+	deadline := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	defer cancel()
+	ran := false
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran = true
+		ctx := r.Context()
+		s := session.FromContext(ctx)
+		child, stop := context.WithCancel(context.WithValue(ctx, key{}, "child"))
+		defer stop()
+		if got := session.FromContext(child); got != s {
+			t.Error("a derived context finds another session")
+		}
+		if ctx.Value(key{}) != "v" || child.Value(key{}) != "child" {
+			t.Errorf("values %v and %v, want v and child", ctx.Value(key{}), child.Value(key{}))
+		}
+		if d, ok := child.Deadline(); !ok || !d.Equal(deadline) {
+			t.Errorf("deadline %v %v, want %v", d, ok, deadline)
+		}
+		cancel()
+		select {
+		case <-child.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("cancelling the request's parent left a derived context running")
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) || !errors.Is(child.Err(), context.Canceled) {
+			t.Errorf("errors %v and %v, want context.Canceled", ctx.Err(), child.Err())
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(parent))
+	if !ran {
+		t.Fatal("handler not run")
+	}
 }
 
 func TestStoreUnavailable(t *testing.T) {

@@ -206,13 +206,18 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 
 // String returns the string value of key; ok is false when key is missing
 // or not a string.
-func (s *Session) String(key string) (v string, ok bool) {
+func (s *Session) String(key string) (string, bool) {
+	b, found, _ := s.get(key)
+	if !found {
+		return "", false
+	}
 	// Most strings need no decoding: no escape, nothing to check.
-	if b, found, _ := s.get(key); found && len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' &&
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' &&
 		!strings.ContainsAny(b[1:len(b)-1], "\\\"") && utf8.ValidString(b) && !hasControl(b) {
 		return b[1 : len(b)-1], true
 	}
-	ok = decode(s, key, &v)
+	var v string // on the heap (json.Unmarshal's dst): only here
+	ok := decode(s, key, &v)
 	return v, ok
 }
 
