@@ -29,6 +29,40 @@ func parallel(n int, f func(i int) error) []error {
 	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
+// incrementsOnce sends each increments of key n with cookie from each of
+// workers goroutines, and fails unless they all succeed and return 1 to
+// workers*each once each: no increment lost or counted twice.
+func incrementsOnce(t *testing.T, h *harness, cookie string, workers, each int) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []int
+	errs := parallel(workers, func(int) error {
+		for range each {
+			r, err := h.tryRaw("POST", "/incr?k=n", cookie)
+			if err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(r.body)
+			if r.status != 200 || err != nil {
+				return &badAnswer{r}
+			}
+			mu.Lock()
+			got = append(got, n)
+			mu.Unlock()
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	slices.Sort(got)
+	for i, n := range got {
+		if n != i+1 {
+			t.Fatalf("the increments returned %v, want 1 to %d once each", got, workers*each)
+		}
+	}
+}
+
 func TestIncr(t *testing.T) {
 	h := newHarness(t, session.Config{}, harnessOptions{})
 	t.Run("parallel requests of one session all count", func(t *testing.T) {
@@ -36,33 +70,7 @@ func TestIncr(t *testing.T) {
 		c.do("POST", "/put?k=other&v=x").must(t, 200, "ok")
 		cookie := h.cookieName() + "=" + c.sessionCookie()
 		const workers, each = 4, 10
-		var mu sync.Mutex
-		var got []int
-		errs := parallel(workers, func(int) error {
-			for range each {
-				r, err := h.tryRaw("POST", "/incr?k=n", cookie)
-				if err != nil {
-					return err
-				}
-				n, err := strconv.Atoi(r.body)
-				if r.status != 200 || err != nil {
-					return &badAnswer{r}
-				}
-				mu.Lock()
-				got = append(got, n)
-				mu.Unlock()
-			}
-			return nil
-		})
-		if len(errs) > 0 {
-			t.Fatal(errs)
-		}
-		slices.Sort(got)
-		for i, n := range got {
-			if n != i+1 {
-				t.Fatalf("the increments returned %v, want 1 to %d once each", got, workers*each)
-			}
-		}
+		incrementsOnce(t, h, cookie, workers, each)
 		c.do("GET", "/get?k=n&type=int64").must(t, 200, strconv.Itoa(workers*each))
 		c.do("GET", "/get?k=other").must(t, 200, "x")
 	})

@@ -153,31 +153,7 @@ func TestEncryptedCounters(t *testing.T) {
 	cookie := h.cookieName() + "=" + c.sessionCookie()
 	const n = 200
 	t.Run("Incr", func(t *testing.T) {
-		var mu sync.Mutex
-		var got []int
-		errs := parallel(n, func(int) error {
-			r, err := h.tryRaw("POST", "/incr?k=n", cookie)
-			if err != nil {
-				return err
-			}
-			v, err := strconv.Atoi(r.body)
-			if r.status != 200 || err != nil {
-				return &badAnswer{r}
-			}
-			mu.Lock()
-			got = append(got, v)
-			mu.Unlock()
-			return nil
-		})
-		if len(errs) > 0 {
-			t.Fatal(errs)
-		}
-		slices.Sort(got)
-		for i, v := range got {
-			if v != i+1 {
-				t.Fatalf("the increments returned %v, want 1 to %d once each", got, n)
-			}
-		}
+		incrementsOnce(t, h, cookie, n, 1)
 		c.do("GET", "/get?k=n&type=int64").must(t, 200, strconv.Itoa(n))
 	})
 	t.Run("CompareAndSwap", func(t *testing.T) {
